@@ -1,0 +1,33 @@
+"""ovnb: a Jupyter-native kit for OpenVINO GenAI.
+
+Public names are resolved lazily (PEP 562) so that ``import ovnb`` stays instant:
+openvino, torch, transformers and optimum load only when a name that needs them is used.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    "prepare": "ovnb.models",
+    "adapters": "ovnb.models",
+    "catalog": "ovnb.catalogs",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ovnb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,143 @@
+"""The model cache: where prepared folders live, and how they are written atomically.
+
+An entry is a folder with a manifest (``ovnb.json``) listing every file and its size. The manifest
+is written last, inside a temporary sibling folder that is renamed into place in one step, so a
+process killed at any point leaves either a complete entry or none: never one that looks complete.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ovnb.errors import OvnbError
+from ovnb.progress import say
+
+MANIFEST = "ovnb.json"
+
+
+def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The cache folder: the argument, else $OVNB_CACHE, else the user's cache dir."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("OVNB_CACHE"):
+        return Path(os.environ["OVNB_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ovnb"
+
+
+def slug(model_id: str) -> str:
+    """A folder name for a model id (``owner/name`` -> ``owner--name``)."""
+    return model_id.replace("/", "--")
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The entry's manifest, or None when the folder is not a complete entry."""
+    try:
+        return json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a complete entry (None when it is).
+
+    Checks sizes, not hashes: cheap enough that a cached prepare returns at once, and it catches
+    the truncated and missing files an interrupted copy or a full disk leaves behind.
+    """
+    if not folder.is_dir():
+        return "missing"
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return f"no readable {MANIFEST}"
+    for rel, size in manifest.get("files", {}).items():
+        path = folder / rel
+        if not path.is_file():
+            return f"{rel} is missing"
+        if path.stat().st_size != size:
+            return f"{rel} is {path.stat().st_size} bytes, expected {size}"
+    return None
+
+
+def list_files(folder: Path) -> dict[str, int]:
+    """Every file under ``folder`` (relative posix path -> size), manifest excluded."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            files[path.relative_to(folder).as_posix()] = path.stat().st_size
+    return files
+
+
+def write_manifest(folder: Path, info: dict[str, Any]) -> None:
+    """Write the manifest that marks ``folder`` complete; fsync'd so a crash cannot tear it."""
+    manifest = {**info, "files": list_files(folder), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    tmp = folder / (MANIFEST + ".part")
+    with open(tmp, "w") as fh:
+        json.dump(manifest, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / MANIFEST)
+
+
+@contextlib.contextmanager
+def _locked(final: Path) -> Iterator[None]:
+    """Serialize builders of one entry across processes (two notebooks preparing one model)."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(final.parent / f".{final.name}.lock", "w")
+    except OSError as exc:
+        raise OvnbError(f"cannot write to the cache at {final.parent} ({exc.strerror}): "
+                        "set OVNB_CACHE to a writable folder") from exc
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _discard(path: Path) -> None:
+    """Move ``path`` out of the way at once, then delete it."""
+    if not path.exists():
+        return
+    trash = path.with_name(f".{path.name}.trash-{uuid.uuid4().hex[:8]}")
+    os.replace(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _clear_leftovers(final: Path) -> None:
+    """Remove temporary folders of builds that were killed (we hold the lock: none is live)."""
+    for prefix in (f".{final.name}.tmp-", f".{final.name}.trash-"):
+        for stale in final.parent.glob(prefix + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def build_entry(final: Path, build: Callable[[Path], dict[str, Any]], what: str) -> Path:
+    """Return the complete entry at ``final``, building it with ``build(tmp_dir) -> info`` if needed.
+
+    ``build`` fills an empty temporary folder and returns facts for the manifest. A broken entry
+    is reported and rebuilt.
+    """
+    if problem(final) is None:
+        return final
+    with _locked(final):
+        reason = problem(final)
+        if reason is None:
+            return final
+        if reason != "missing":
+            say(f"{what}: cached entry is incomplete ({reason}); rebuilding it")
+            _discard(final)
+        _clear_leftovers(final)
+        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        tmp.mkdir()
+        try:
+            info = build(tmp)
+            write_manifest(tmp, info)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final

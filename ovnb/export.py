@@ -1,0 +1,55 @@
+"""Convert a transformers/diffusers folder into a ready-to-run OpenVINO folder with optimum-intel.
+
+The export runs ``optimum-cli export openvino`` in a child process: the parent never imports torch
+(a notebook stays light), and the memory the export needs is returned when it ends.
+Weight compression (int8/int4) is NNCF's, through optimum-intel's quantization options.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from ovnb import fixups
+from ovnb.errors import OvnbError
+from ovnb.layout import EXPORT_TASKS, missing_files
+from ovnb.progress import run_tool
+
+
+def precision_args(precision: str, options: dict[str, Any]) -> list[str]:
+    """optimum-cli arguments for a precision, with the catalog entry's export options."""
+    if precision == "fp16":
+        return ["--weight-format", "fp16"]
+    if precision == "int8":
+        return ["--weight-format", "int8"]
+    if precision == "int4-npu":  # NPU: symmetric, channel-wise, every layer in int4
+        return ["--weight-format", "int4", "--sym", "--group-size", "-1", "--ratio", "1.0"]
+    if precision != "int4":
+        raise OvnbError(f"unknown precision {precision!r}")
+    args = ["--weight-format", "int4", "--group-size", str(options.get("group_size", 128)),
+            "--ratio", str(options.get("ratio", 1.0)), "--group-size-fallback", "adjust"]
+    if options.get("sym"):
+        args.append("--sym")
+    if options.get("awq"):
+        args += ["--awq", "--dataset", options.get("dataset", "wikitext2")]
+    return args
+
+
+def export(src: Path, out: Path, task: str, precision: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Export ``src`` into the empty folder ``out``; returns facts for the manifest."""
+    args = [sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino",
+            "-m", str(src), "--task", EXPORT_TASKS[task], *precision_args(precision, options)]
+    if options.get("trust_remote_code"):
+        args.append("--trust-remote-code")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    run_tool([*args, str(out)], f"exporting to OpenVINO {precision} ({task})", env=env)
+    if (src / "adapters").is_dir():
+        shutil.copytree(src / "adapters", out / "adapters")
+    fixups.apply(task, src, out)
+    missing = missing_files(out, task)
+    if missing:
+        raise OvnbError(f"the export of {src.name} lacks {', '.join(missing[:3])}: "
+                        "the source model may not fit this task")
+    return {"exporter": "optimum-intel", "precision": precision, "export_args": args[6:]}

