@@ -39,6 +39,7 @@ def close_ids(model_id: str, n: int = 3) -> list[str]:
     tails = difflib.get_close_matches(model_id.lower().split("/")[-1],
                                       [i.split("/")[-1] for i in by_lower], n=n, cutoff=0.6)
     hits += [i for i in by_lower if i.split("/")[-1] in tails and i not in hits]
+    hits += [i for i in by_lower if model_id.lower() in i and i not in hits]
     return [by_lower[h] for h in hits[:n]]
 
 

@@ -13,6 +13,7 @@ from ovnb import catalogs
 from ovnb.cache import build_entry, cache_root, problem, read_manifest, slug
 from ovnb.errors import HubUnreachable, OvnbError
 from ovnb.layout import kind_of
+from ovnb.progress import say
 
 
 def prepare(model_id: str | os.PathLike[str], precision: str | None = None,
@@ -108,6 +109,7 @@ def source_folder(entry: dict[str, Any], source: dict[str, Any], root: Path) -> 
     final = root / "sources" / slug(entry["id"]) / source["kind"]
 
     def build(tmp: Path) -> dict[str, Any]:
+        say(f"building {entry['id']} from its {source['kind']} source")
         if source["kind"] == "hub":
             from ovnb.sources import hub
 
