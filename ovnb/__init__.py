@@ -15,6 +15,7 @@ _LAZY = {
     "prepare": "ovnb.models",
     "adapters": "ovnb.models",
     "catalog": "ovnb.catalogs",
+    "Chat": "ovnb.widgets.chat",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,0 +1,202 @@
+"""The runtime core every widget shares: pipelines, the lock, the worker thread, throttled streaming.
+
+- A pipeline is built once per (kind, folder, device, properties, extras) and shared while in use.
+- ``generate`` runs on a worker thread (it releases the GIL, so the kernel stays responsive and a Stop
+  click is heard); a per-pipeline lock serializes calls, since two concurrent generates on one
+  pipeline fail.
+- Streamed text goes into a buffer and is flushed to the view at a bounded rate, so a fast model is
+  not slowed down by the view.
+- Every exception becomes one line (plus details) for the widget; nothing propagates into the kernel.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ovnb.errors import OvnbError
+
+FLUSH_INTERVAL = 0.1  # seconds between view updates while streaming (at most 10 per second)
+
+
+@dataclass(eq=False)
+class Loaded:
+    """A built pipeline and the lock that serializes its calls."""
+
+    pipe: Any
+    folder: Path
+    device: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_LOADED: weakref.WeakValueDictionary[Hashable, Loaded] = weakref.WeakValueDictionary()
+_LOADING = threading.Lock()
+
+
+def _freeze(value: Any) -> Hashable:
+    """A hashable form of nested dicts/lists/paths, for the pipeline cache key."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return str(value) if isinstance(value, Path) else value
+
+
+def load(kind: str, folder: Path, device: str, properties: dict[str, Any] | None = None,
+         build: Callable[[], Any] | None = None, extra_key: Hashable = None) -> Loaded:
+    """The shared pipeline for these settings, built with ``build()`` (or the default) if needed."""
+    key = (kind, str(folder), device, _freeze(properties or {}), extra_key)
+    with _LOADING:
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            maker = build or (lambda: construct(kind, folder, device, properties or {}))
+            loaded = Loaded(pipe=maker(), folder=folder, device=device)
+            _LOADED[key] = loaded
+    return loaded
+
+
+def construct(kind: str, folder: Path, device: str, properties: dict[str, Any], **kwargs: Any) -> Any:
+    """Build an openvino_genai pipeline, turning its errors into one-line ``OvnbError``s."""
+    import openvino_genai as ov_genai
+
+    from ovnb.layout import PIPELINES
+
+    cls = getattr(ov_genai, PIPELINES[kind][0])
+    try:
+        return cls(str(folder), device, **kwargs, **properties)
+    except RuntimeError as exc:
+        raise OvnbError(explain(exc, device=device)) from exc
+
+
+def explain(exc: BaseException, device: str | None = None) -> str:
+    """One line a learner can act on, for an exception raised by OpenVINO or ovnb."""
+    if isinstance(exc, OvnbError):
+        return str(exc)
+    text = str(exc)
+    lowered = text.lower()
+    if device and ("device" in lowered and ("not found" in lowered or "available" in lowered)
+                   or "is not registered" in lowered):
+        return f"device {device} is not available here: choose one of {', '.join(devices())}"
+    if isinstance(exc, MemoryError) or "bad_alloc" in lowered or "out of memory" in lowered:
+        return "out of memory: choose a smaller model or a lower precision (int4), or free memory"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return f"{type(exc).__name__}: {first[:300]}"
+
+
+def devices() -> list[str]:
+    """Devices OpenVINO sees on this machine (e.g. ['CPU'])."""
+    import openvino
+
+    return list(openvino.Core().available_devices)
+
+
+class TextSink:
+    """A streamer callback: buffers text, flushes it at a bounded rate, stops on request.
+
+    ``on_flush(text)`` receives the whole text so far (a view sets it as one value: cheap, unlike
+    appending tokens to an Output widget). It runs on the worker thread and must not raise; errors
+    are kept and shown after generation.
+    """
+
+    def __init__(self, on_flush: Callable[[str], None] | None = None,
+                 interval: float = FLUSH_INTERVAL) -> None:
+        self.parts: list[str] = []
+        self.stop_event = threading.Event()
+        self.on_flush = on_flush
+        self.interval = interval
+        self.flushes = 0
+        self.first_at: float | None = None
+        self._last = 0.0
+        self.flush_error: BaseException | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def __call__(self, chunk: str) -> Any:
+        import openvino_genai as ov_genai
+
+        self.parts.append(chunk)
+        now = time.perf_counter()
+        if self.first_at is None:
+            self.first_at = now
+        if now - self._last >= self.interval:
+            self._last = now
+            self.flush()
+        return ov_genai.StreamingStatus.STOP if self.stop_event.is_set() else \
+            ov_genai.StreamingStatus.RUNNING
+
+    def flush(self) -> None:
+        """Send the text so far to the view (also called once at the end)."""
+        if self.on_flush is None:
+            return
+        self.flushes += 1
+        try:
+            self.on_flush(self.text)
+        except Exception as exc:  # a broken view must not break generation
+            self.flush_error = exc
+
+
+@dataclass
+class Outcome:
+    """What a job produced: its value, or the one-line error and details."""
+
+    value: Any = None
+    error: str | None = None
+    details: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Job:
+    """Run one call on a worker thread (under a pipeline's lock when given one).
+
+    Any exception is kept as the Outcome's one-line error and details, never raised into the
+    kernel. ``after(outcome)`` runs on the worker thread before ``wait()`` returns: views update
+    there, so a caller that waits sees the final view.
+    """
+
+    def __init__(self, loaded: Loaded | None, fn: Callable[[], Any], device: str | None = None,
+                 after: Callable[[Outcome], None] | None = None) -> None:
+        self.loaded = loaded
+        self.fn = fn
+        self.device = device
+        self.after = after
+        self.outcome = Outcome()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="ovnb-generate")
+
+    def start(self) -> Job:
+        self.thread.start()
+        return self
+
+    def wait(self) -> Outcome:
+        """Block until the job (and its ``after``) ended; returns its Outcome."""
+        self.done.wait()
+        return self.outcome
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        try:
+            if self.loaded is None:
+                self.outcome.value = self.fn()
+            else:
+                with self.loaded.lock:
+                    self.outcome.value = self.fn()
+        except BaseException as exc:  # everything: the kernel must survive
+            self.outcome.error = explain(exc, self.device)
+            self.outcome.details = "".join(traceback.format_exception(exc))
+        self.outcome.seconds = time.perf_counter() - start
+        try:
+            if self.after is not None:
+                self.after(self.outcome)
+        finally:
+            self.done.set()

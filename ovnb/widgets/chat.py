@@ -1,0 +1,229 @@
+"""``ovnb.Chat``: a streaming chat with an LLMPipeline, its history, settings, Stop and metrics."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from ovnb.runtime import Loaded, Outcome, TextSink, construct, load
+from ovnb.widgets.base import PipelineWidget, model_folder
+
+Message = dict[str, str]
+# generation settings the controls show, with their defaults (openvino_genai's names)
+SETTINGS = {"max_new_tokens": 256, "do_sample": False, "temperature": 0.7, "top_p": 0.9,
+            "repetition_penalty": 1.1}
+
+
+def markdown_output(text: str) -> tuple[dict[str, Any], ...]:
+    """Outputs of an Output widget showing ``text`` as markdown (one message, whatever its length)."""
+    return ({"output_type": "display_data", "metadata": {},
+             "data": {"text/markdown": text, "text/plain": text}},)
+
+
+def transcript(messages: list[Message]) -> str:
+    """The history as markdown, one block per turn."""
+    who = {"user": "🧑 **You**", "assistant": "🤖 **Model**"}
+    return "\n\n".join(f"{who[m['role']]}\n\n{m['content']}" for m in messages if m["role"] in who)
+
+
+class Chat(PipelineWidget):
+    """Chat with a model: ``Chat("tiny-llm").send("Hello") -> str``.
+
+    ``model`` is a catalog id or a prepared folder; ``draft`` a smaller model with the same tokenizer
+    for speculative decoding; ``adapters`` LoRA files (a list, or a dict file -> strength);
+    ``properties`` OpenVINO properties for the pipeline (e.g. ``INFERENCE_PRECISION_HINT="f32"``);
+    ``**config`` generation settings by openvino_genai's names (``max_new_tokens``, ``temperature``...).
+    """
+
+    def __init__(self, model: str | os.PathLike[str], device: str = "CPU",
+                 draft: str | os.PathLike[str] | None = None,
+                 adapters: list[Any] | dict[Any, float] | None = None,
+                 system_prompt: str = "", properties: dict[str, Any] | None = None,
+                 **config: Any) -> None:
+        super().__init__()
+        self.device = device
+        self.properties = dict(properties or {})
+        self.config = {**SETTINGS, **config}
+        self.messages: list[Message] = []
+        self.metrics: dict[str, float] = {}
+        self._sink: TextSink | None = None
+        self._adapters = _adapter_alphas(adapters)
+        self._build_view(system_prompt)
+        self._load_in_background(lambda: self._load(model, draft), str(model))
+
+    # the pipeline ---------------------------------------------------------------------------
+    def _load(self, model: str | os.PathLike[str], draft: Any) -> Loaded:
+        folder = model_folder(model, "chat")
+        draft_folder = model_folder(draft, "chat") if draft is not None else None
+        extra = (str(draft_folder), tuple(sorted(map(str, self._adapters))))
+
+        def build() -> Any:
+            import openvino_genai as ov_genai
+
+            kwargs: dict[str, Any] = {}
+            if draft_folder is not None:
+                kwargs["draft_model"] = ov_genai.draft_model(str(draft_folder), self.device,
+                                                             **self.properties)
+            if self._adapters:
+                kwargs["adapters"] = self._adapter_config(ov_genai)
+            return construct("chat", folder, self.device, self.properties, **kwargs)
+
+        loaded = load("chat", folder, self.device, self.properties, build, extra)
+        self._has_draft = draft_folder is not None
+        return loaded
+
+    def _adapter_config(self, ov_genai: Any) -> Any:
+        pairs = [(ov_genai.Adapter(str(path)), alpha) for path, alpha in self._adapters.items()]
+        return ov_genai.AdapterConfig(pairs) if pairs else ov_genai.AdapterConfig()
+
+    def _generation_config(self, loaded: Loaded) -> Any:
+        config = loaded.pipe.get_generation_config()
+        for name, value in self.config.items():
+            setattr(config, name, value)
+        if getattr(self, "_has_draft", False) and config.num_assistant_tokens == 0 \
+                and config.assistant_confidence_threshold == 0:
+            config.num_assistant_tokens = 5
+        return config
+
+    # the view -------------------------------------------------------------------------------
+    def _build_view(self, system_prompt: str) -> None:
+        self._history_view = widgets.Output()
+        self._answer = widgets.Output()
+        self._prompt = widgets.Textarea(placeholder="Ask something, then press Send",
+                                        layout=widgets.Layout(width="100%"))
+        self._send_btn = widgets.Button(description="Send", button_style="primary",
+                                        icon="paper-plane")
+        self._stop_btn = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self._undo_btn = widgets.Button(description="Undo", icon="undo")
+        self._clear_btn = widgets.Button(description="Clear", icon="trash")
+        self._system = widgets.Textarea(value=system_prompt, description="System",
+                                        layout=widgets.Layout(width="100%"))
+        self._controls = _setting_controls(self.config)
+        for name, control in self._controls.items():
+            control.observe(lambda change, n=name: self.config.__setitem__(n, change["new"]), "value")
+        self._metrics_line = widgets.HTML()
+        self._send_btn.on_click(lambda _: self._submit_from_view())
+        self._stop_btn.on_click(lambda _: self.stop())
+        self._undo_btn.on_click(lambda _: self.undo())
+        self._clear_btn.on_click(lambda _: self.clear())
+        self.observe(lambda change: self._sync_buttons(change["new"]), "busy")
+        settings = widgets.Accordion([widgets.VBox([self._system, *self._controls.values()])],
+                                     titles=("Settings",), selected_index=None)
+        buttons = widgets.HBox([self._send_btn, self._stop_btn, self._undo_btn, self._clear_btn])
+        self.children = [self._history_view, self._answer, self._prompt, buttons,
+                         self._metrics_line, self._status, self._error, settings]
+
+    def _sync_buttons(self, busy: bool) -> None:
+        self._send_btn.disabled = busy
+        self._stop_btn.disabled = not busy
+
+    def _show_live(self, text: str) -> None:
+        self._answer.outputs = markdown_output(f"🤖 **Model**\n\n{text}▌")
+
+    def _render(self) -> None:
+        self._history_view.outputs = markdown_output(transcript(self.messages))
+        self._answer.outputs = ()
+
+    # actions --------------------------------------------------------------------------------
+    def send(self, text: str, buffers: Any = None) -> str:  # type: ignore[override]
+        """Send ``text`` the way the Send button does; returns the answer ('' on error)."""
+        if isinstance(text, dict):  # ipywidgets' own custom message (focus/blur use it)
+            return super().send(text, buffers)
+        outcome = self._wait(self._submit(text, queue=True))
+        return outcome.value if outcome.ok else ""
+
+    def stop(self) -> None:
+        """Stop the running answer; what was generated so far stays in the history."""
+        if self._sink is not None:
+            self._sink.stop_event.set()
+
+    def undo(self) -> None:
+        """Drop the last exchange (question and answer)."""
+        if not self.busy:
+            while self.messages and self.messages.pop()["role"] != "user":
+                pass
+            self._render()
+
+    def clear(self) -> None:
+        """Empty the history."""
+        if not self.busy:
+            self.messages = []
+            self._render()
+            self._metrics_line.value = ""
+
+    def _submit_from_view(self) -> None:
+        if self._submit(self._prompt.value) is not None:
+            self._prompt.value = ""
+
+    def _submit(self, text: str, queue: bool = False) -> Any:
+        text = text.strip()
+        if not text:
+            self._error.show("empty prompt: type a question first")
+            self.last_error = "empty prompt"
+            return None
+        turn = [*self._system_message(), *self.messages, {"role": "user", "content": text}]
+        sink = TextSink(self._show_live)
+
+        def work(loaded: Loaded) -> str:
+            self._sink = sink
+            result = self._generate(loaded, turn, sink)
+            sink.flush()
+            self._record(text, result.texts[0], result)
+            return result.texts[0]
+
+        def done(outcome: Outcome) -> None:
+            self._sink = None
+            self._render()
+
+        return self._start(work, done, queue=queue)
+
+    def _system_message(self) -> list[Message]:
+        system = self._system.value.strip()
+        return [{"role": "system", "content": system}] if system else []
+
+    def _generate(self, loaded: Loaded, turn: list[Message], sink: TextSink) -> Any:
+        import openvino_genai as ov_genai
+
+        history = ov_genai.ChatHistory()
+        for message in turn:
+            history.append(message)
+        kwargs = {"adapters": self._adapter_config(ov_genai)} if self._adapters else {}
+        return loaded.pipe.generate(history, self._generation_config(loaded), sink, **kwargs)
+
+    def _record(self, question: str, answer: str, result: Any) -> None:
+        """Keep the exchange and show its metrics (a stopped answer is kept as far as it got)."""
+        self.messages += [{"role": "user", "content": question},
+                          {"role": "assistant", "content": answer}]
+        perf = result.perf_metrics
+        self.metrics = {"ttft_ms": perf.get_ttft().mean, "tokens_per_s": perf.get_throughput().mean,
+                        "tokens": perf.get_num_generated_tokens()}
+        self._metrics_line.value = (
+            f"<span style='color:#555'>first token {self.metrics['ttft_ms']:.0f} ms · "
+            f"{self.metrics['tokens_per_s']:.1f} tokens/s · {self.metrics['tokens']} tokens</span>")
+
+
+def _adapter_alphas(adapters: list[Any] | dict[Any, float] | None) -> dict[Path, float]:
+    if not adapters:
+        return {}
+    if isinstance(adapters, dict):
+        return {Path(p): float(a) for p, a in adapters.items()}
+    return {Path(p): 1.0 for p in adapters}
+
+
+def _setting_controls(config: dict[str, Any]) -> dict[str, widgets.Widget]:
+    """One control per generation setting, starting from ``config``."""
+    style = {"description_width": "140px"}
+    return {
+        "max_new_tokens": widgets.IntSlider(config["max_new_tokens"], 1, 2048,
+                                            description="max new tokens", style=style),
+        "do_sample": widgets.Checkbox(config["do_sample"], description="sample (off: greedy)"),
+        "temperature": widgets.FloatSlider(config["temperature"], min=0.05, max=2.0, step=0.05,
+                                           description="temperature", style=style),
+        "top_p": widgets.FloatSlider(config["top_p"], min=0.05, max=1.0, step=0.05,
+                                     description="top-p", style=style),
+        "repetition_penalty": widgets.FloatSlider(config["repetition_penalty"], min=1.0, max=2.0,
+                                                  step=0.05, description="repetition penalty",
+                                                  style=style),
+    }
