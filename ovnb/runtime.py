@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import functools
+import re
 import threading
 import time
 import traceback
@@ -66,33 +68,51 @@ def construct(kind: str, folder: Path, device: str, properties: dict[str, Any], 
 
     from ovnb.layout import PIPELINES
 
+    check_device(device)
     cls = getattr(ov_genai, PIPELINES[kind][0])
     try:
         return cls(str(folder), device, **kwargs, **properties)
     except RuntimeError as exc:
-        raise OvnbError(explain(exc, device=device)) from exc
+        raise OvnbError(explain(exc)) from exc
 
 
-def explain(exc: BaseException, device: str | None = None) -> str:
+def check_device(device: str) -> None:
+    """Refuse a device OpenVINO does not see, before a pipeline fails on it in obscure ways."""
+    here = devices()
+    names = device.split(":", 1)[1] if ":" in device else device
+    virtual = ("AUTO", "HETERO", "MULTI")
+    for name in names.split(","):
+        name = name.strip()
+        if name in virtual or not name:
+            continue
+        if name not in here and name.split(".")[0] not in here:
+            raise OvnbError(f"device {name} is not available here: choose one of "
+                            f"{', '.join([*here, 'AUTO'])}")
+
+
+# lines of OpenVINO's error text that say where, not what
+_NOISE = re.compile(r"^(Exception from |Check '.*' failed at )")
+
+
+def explain(exc: BaseException) -> str:
     """One line a learner can act on, for an exception raised by OpenVINO or ovnb."""
     if isinstance(exc, OvnbError):
         return str(exc)
     text = str(exc)
     lowered = text.lower()
-    if device and ("device" in lowered and ("not found" in lowered or "available" in lowered)
-                   or "is not registered" in lowered):
-        return f"device {device} is not available here: choose one of {', '.join(devices())}"
     if isinstance(exc, MemoryError) or "bad_alloc" in lowered or "out of memory" in lowered:
         return "out of memory: choose a smaller model or a lower precision (int4), or free memory"
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return f"{type(exc).__name__}: {first[:300]}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    telling = [line for line in lines if not _NOISE.match(line)] or lines or [""]
+    return f"{type(exc).__name__}: {telling[-1][:300]}".rstrip(": ")
 
 
-def devices() -> list[str]:
-    """Devices OpenVINO sees on this machine (e.g. ['CPU'])."""
+@functools.cache
+def devices() -> tuple[str, ...]:
+    """Devices OpenVINO sees on this machine (e.g. ('CPU',)); asked once per process."""
     import openvino
 
-    return list(openvino.Core().available_devices)
+    return tuple(openvino.Core().available_devices)
 
 
 class TextSink:
@@ -164,11 +184,10 @@ class Job:
     there, so a caller that waits sees the final view.
     """
 
-    def __init__(self, loaded: Loaded | None, fn: Callable[[], Any], device: str | None = None,
+    def __init__(self, loaded: Loaded | None, fn: Callable[[], Any],
                  after: Callable[[Outcome], None] | None = None) -> None:
         self.loaded = loaded
         self.fn = fn
-        self.device = device
         self.after = after
         self.outcome = Outcome()
         self.done = threading.Event()
@@ -192,7 +211,7 @@ class Job:
                 with self.loaded.lock:
                     self.outcome.value = self.fn()
         except BaseException as exc:  # everything: the kernel must survive
-            self.outcome.error = explain(exc, self.device)
+            self.outcome.error = explain(exc)
             self.outcome.details = "".join(traceback.format_exception(exc))
         self.outcome.seconds = time.perf_counter() - start
         try:
