@@ -1,0 +1,86 @@
+"""fixups: an exported VLM folder gets the preprocessor_config.json that VLMPipeline reads."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ovnb import fixups
+
+IMAGE_PROCESSOR = {
+    "crop_size": {"height": 32, "width": 32},
+    "size": {"shortest_edge": 32},
+    "image_mean": [0.5, 0.4, 0.3],
+    "image_std": [0.2, 0.3, 0.4],
+    "image_processor_type": "CLIPImageProcessor",
+}
+# what transformers 5 writes for a LLaVA processor: image processor settings nested
+PROCESSOR = {"image_processor": IMAGE_PROCESSOR, "image_token": "<image>", "patch_size": 8,
+             "processor_class": "LlavaProcessor"}
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "processor_config.json").write_text(json.dumps(PROCESSOR))
+    return folder
+
+
+def written(out: Path) -> dict:
+    return json.loads((out / "preprocessor_config.json").read_text())
+
+
+def test_writes_the_image_processor_part_of_processor_config(src: Path, out: Path) -> None:
+    fixups.apply("vision-chat", src, out)
+    assert written(out) == {**IMAGE_PROCESSOR, "processor_class": "LlavaProcessor"}
+
+
+def test_reads_the_source_processor_config_when_the_export_has_none(src: Path, out: Path) -> None:
+    (out / "processor_config.json").replace(src / "processor_config.json")
+    fixups.apply("vision-chat", src, out)
+    assert written(out)["crop_size"] == {"height": 32, "width": 32}
+
+
+def test_copies_the_sources_own_preprocessor_config(src: Path, out: Path) -> None:
+    original = json.dumps({**IMAGE_PROCESSOR, "crop_size": {"height": 48, "width": 48}}, indent=1)
+    (src / "preprocessor_config.json").write_text(original)
+    fixups.apply("vision-chat", src, out)
+    assert (out / "preprocessor_config.json").read_text() == original
+
+
+def test_leaves_a_correct_folder_alone(src: Path, out: Path) -> None:
+    stale = {"crop_size": {"height": 1, "width": 1}}
+    (src / "preprocessor_config.json").write_text(json.dumps(stale))
+    present = json.dumps({**IMAGE_PROCESSOR, "crop_size": {"height": 64, "width": 64}})
+    (out / "preprocessor_config.json").write_text(present)
+    before = sorted(p.name for p in out.iterdir())
+    fixups.apply("vision-chat", src, out)
+    assert (out / "preprocessor_config.json").read_text() == present
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.parametrize("processor", [{"image_token": "<image>"}, "not json", None])
+def test_writes_nothing_without_image_processor_settings(src: Path, out: Path,
+                                                         processor: dict | str | None) -> None:
+    if processor is None:
+        (out / "processor_config.json").unlink()
+    else:
+        text = processor if isinstance(processor, str) else json.dumps(processor)
+        (out / "processor_config.json").write_text(text)
+    fixups.apply("vision-chat", src, out)
+    assert not (out / "preprocessor_config.json").exists()
+
+
+@pytest.mark.parametrize("task", ["chat", "speech", "image"])
+def test_other_tasks_are_untouched(src: Path, out: Path, task: str) -> None:
+    fixups.apply(task, src, out)
+    assert not (out / "preprocessor_config.json").exists()
