@@ -16,6 +16,8 @@ _LAZY = {
     "adapters": "ovnb.models",
     "catalog": "ovnb.catalogs",
     "Chat": "ovnb.widgets.chat",
+    "load_ipython_extension": "ovnb.magics",
+    "Transcriber": "ovnb.widgets.speech",
 }
 
 __all__ = sorted(_LAZY)

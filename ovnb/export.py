@@ -52,4 +52,4 @@ def export(src: Path, out: Path, task: str, precision: str, options: dict[str, A
     if missing:
         raise OvnbError(f"the export of {src.name} lacks {', '.join(missing[:3])}: "
                         "the source model may not fit this task")
-    return {"exporter": "optimum-intel", "precision": precision, "export_args": args[6:]}
+    return {"exporter": "optimum-intel", "precision": precision, "export_args": args[7:]}

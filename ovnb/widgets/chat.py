@@ -68,6 +68,11 @@ class Chat(PipelineWidget):
                                                              **self.properties)
             if self._adapters:
                 kwargs["adapters"] = self._adapter_config(ov_genai)
+                # genai 2026.4 reuses cached prompt state computed under the previous call's
+                # adapters: switching adapters per call is only right without prefix caching.
+                scheduler = ov_genai.SchedulerConfig()
+                scheduler.enable_prefix_caching = False
+                kwargs["scheduler_config"] = scheduler
             return construct("chat", folder, self.device, self.properties, **kwargs)
 
         loaded = load("chat", folder, self.device, self.properties, build, extra)
