@@ -133,3 +133,12 @@ def test_speculative_draft_matches_greedy(cache: Path, llm: Path) -> None:
     assert chat.send("Hello there") == bare_greedy(
         llm, [{"role": "user", "content": "Hello there"}], max_new_tokens=24, do_sample=False,
         repetition_penalty=1.0)
+
+
+def test_adapters_change_the_answer_and_alpha_zero_does_not(cache: Path, llm: Path) -> None:
+    adapter = ovnb.adapters("tiny-llm", cache_dir=cache)[0]
+    plain = ovnb.Chat(llm, properties=F32, max_new_tokens=16).send("Hello")
+    with_adapter = ovnb.Chat(llm, adapters=[adapter], properties=F32, max_new_tokens=16)
+    zero = ovnb.Chat(llm, adapters={adapter: 0.0}, properties=F32, max_new_tokens=16)
+    assert with_adapter.send("Hello") != plain
+    assert zero.send("Hello") == plain
