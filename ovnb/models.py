@@ -27,9 +27,14 @@ def prepare(model_id: str | os.PathLike[str], precision: str | None = None,
     if local is not None:
         return local
     model_id = str(model_id)
-    entry = _entry(model_id)
-    precision = catalogs.check_precision(precision or entry.get("default_precision", "fp16"))
     root = cache_root(cache_dir)
+    if precision is not None:
+        catalogs.check_precision(precision)
+    cached = _cached_hub_model(model_id, precision, root)
+    if cached is not None:
+        return cached
+    entry = _entry(model_id)
+    precision = precision or entry.get("default_precision", "fp16")
     final = root / "models" / slug(entry["id"]) / precision
     if problem(final) is None:
         return final
@@ -67,7 +72,11 @@ def _entry(model_id: str) -> dict[str, Any]:
     if "/" in model_id:
         from ovnb.sources import hub
 
-        return hub.entry_for(model_id)
+        try:
+            return hub.entry_for(model_id)
+        except HubUnreachable as exc:
+            raise HubUnreachable(f"{model_id} needs the Hugging Face hub, which is not reachable "
+                                 f"({exc}); {_offline_models()}") from None
     close = catalogs.close_ids(model_id)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     raise OvnbError(f"unknown model id {model_id!r}: {hint}(`ovnb list` shows the catalog; "
@@ -84,10 +93,25 @@ def _build(entry: dict[str, Any], precision: str, out: Path, root: Path) -> dict
             return _from_source(entry, source, precision, out, root)
         except HubUnreachable as exc:
             failures.append(str(exc))
-    offline = ", ".join(catalogs.offline_ids())
     raise HubUnreachable(f"{entry['id']} ({precision}) needs the Hugging Face hub, which is not "
                          f"reachable ({failures[-1] if failures else 'no source'}); "
-                         f"models that prepare offline: {offline}")
+                         f"{_offline_models()}")
+
+
+def _offline_models() -> str:
+    return f"models that prepare offline: {', '.join(catalogs.offline_ids())}"
+
+
+def _cached_hub_model(model_id: str, precision: str | None, root: Path) -> Path | None:
+    """A complete cached folder of a hub id outside the catalog, so it reopens with no network."""
+    if "/" not in model_id or catalogs.find(model_id) is not None:
+        return None
+    wanted = [precision] if precision else list(catalogs.PRECISIONS)
+    for name in wanted:
+        folder = root / "models" / slug(model_id) / name
+        if problem(folder) is None:
+            return folder
+    return None
 
 
 def _from_source(entry: dict[str, Any], source: dict[str, Any], precision: str,
