@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ovnb
-from conftest import F32
+from tests.conftest import F32
 from ovnb.sources import tiny_whisper
 
 pytestmark = pytest.mark.slow  # builds and exports a model
