@@ -176,6 +176,7 @@ class Chat(PipelineWidget):
             result = self._generate(loaded, turn, sink)
             sink.flush()
             self._record(text, result.texts[0], result)
+            self.metrics["view_updates"] = sink.flushes
             return result.texts[0]
 
         def done(outcome: Outcome) -> None:
