@@ -1,0 +1,254 @@
+"""Transcriber, driven as a notebook user drives it: real Whisper tiny.en and tiny-whisper, in f32.
+
+The bundled LibriVox clip says "and mister john dashwood had then leisure to consider ...".
+"""
+from __future__ import annotations
+
+import datetime
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import ovnb
+from ovnb import audio
+from ovnb.audio import RATE
+from tests.conftest import F32
+from tests.wer import wer, words
+
+
+@pytest.fixture(scope="module")
+def tiny_en(cache: Path) -> Path:
+    return ovnb.prepare("openai/whisper-tiny.en", cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def tiny_whisper(cache: Path) -> Path:
+    return ovnb.prepare("tiny-whisper", cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def clip() -> tuple[np.ndarray, str]:
+    """The bundled clip as 16 kHz float32, and its reference transcript."""
+    path, transcript = audio.sample()
+    return audio.load_audio(path), transcript
+
+
+@pytest.fixture(scope="module")
+def long_clip(clip: tuple[np.ndarray, str]) -> tuple[np.ndarray, str]:
+    """Six copies with half-second gaps: 45.6 s, so two 30 s windows."""
+    samples, transcript = clip
+    gap = np.zeros(RATE // 2, np.float32)
+    return np.concatenate([samples, gap] * 6), " ".join([transcript] * 6)
+
+
+def bare(folder: Path, samples: np.ndarray, **config: Any) -> Any:
+    """What the pipeline itself returns for these samples and settings (no streamer)."""
+    import openvino_genai as ov_genai
+
+    return ov_genai.WhisperPipeline(str(folder), "CPU", **F32).generate(samples, **config)
+
+
+def record_text(widget: ovnb.Transcriber) -> list[str]:
+    """Every value the transcript box takes, live ones included."""
+    seen: list[str] = []
+    widget._text.observe(lambda change: seen.append(change["new"]), "value")
+    return seen
+
+
+def test_sample_button_streams_and_ends_with_the_pipelines_text(tiny_en: Path, clip) -> None:
+    samples, reference = clip
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    widget.wait_loaded()
+    assert widget.languages == [] and widget._choices.layout.display == "none"
+    assert widget._language.disabled and widget._task.disabled  # .en: no language, no task
+    widget._sample_btn.click()
+    assert widget._player.value[:4] == b"RIFF" and "0:07.10" in widget._audio_label.value
+    assert reference in widget._audio_label.value and widget._player.layout.display is None
+    seen = record_text(widget)
+    widget._transcribe_btn.click()
+    widget._job.wait()
+    text = widget.transcript
+    assert text == bare(tiny_en, samples).texts[0]
+    assert wer([reference], [text]) <= 0.2, text  # measured 1/22: "Mr." for "mister"
+    assert widget._text.value == text and widget.last_error == "" and not widget.busy
+    live = [value[:-2] for value in seen if value.endswith(" ▌")]
+    assert live and all(text.startswith(part) and len(part) < len(text) for part in live)
+    assert widget.metrics["tokens"] > 0 and "real time" in widget._metrics_line.value
+    assert widget._chunk_view.value == ""  # no timestamps asked
+
+
+def test_paths_bytes_uploads_and_arrays_give_the_same_text(tiny_en: Path, clip) -> None:
+    samples, _ = clip
+    path = audio.SAMPLE
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    from_path = widget.transcribe(path)
+    assert from_path and widget.transcribe(str(path)) == from_path
+    assert widget.transcribe(path.read_bytes()) == from_path
+    assert widget.transcribe((samples, RATE)) == from_path
+    data = path.read_bytes()
+    widget._upload.value = ({"name": "clip.flac", "type": "audio/flac", "size": len(data),
+                             "content": memoryview(data), "last_modified": datetime.datetime.now()},)
+    assert "clip.flac" in widget._audio_label.value
+    widget.transcript = ""
+    widget._transcribe_btn.click()
+    widget._job.wait()
+    assert widget.transcript == from_path
+
+
+def test_48_khz_stereo_and_8_bit_files_read_nearly_the_same(tiny_en: Path, clip,
+                                                              tmp_path: Path) -> None:
+    samples, reference = clip
+    t16 = np.arange(len(samples)) / RATE
+    t48 = np.arange(len(samples) * 3) / 48000
+    upsampled = np.interp(t48, t16, samples)  # linear interpolation: independent of ovnb's resampler
+    stereo_48k = tmp_path / "stereo48k.wav"
+    sf.write(stereo_48k, np.stack([0.9 * upsampled, 0.5 * upsampled], axis=1), 48000, subtype="PCM_16")
+    eight_bit = tmp_path / "eightbit.wav"
+    sf.write(eight_bit, samples, RATE, subtype="PCM_U8")
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    original = widget.transcribe((samples, RATE))
+    for path in (stereo_48k, eight_bit):
+        text = widget.transcribe(path)
+        assert wer([reference], [text]) <= 0.2, (path.name, text)
+        assert wer([original], [text]) <= 0.15, (path.name, text, original)
+
+
+def test_long_audio_transcribes_with_a_chunk_table(tiny_en: Path, long_clip) -> None:
+    samples, reference = long_clip
+    seconds = len(samples) / RATE
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    seen = record_text(widget)
+    plain = widget.transcribe((samples, RATE))
+    assert plain == bare(tiny_en, samples).texts[0]
+    assert wer([reference], [plain]) <= 0.2
+    widget._timestamps.value = True
+    timed = widget.transcribe((samples, RATE))
+    expected = bare(tiny_en, samples, return_timestamps=True)
+    assert timed == expected.texts[0]
+    assert widget.chunks == [(c.start_ts, c.end_ts, c.text) for c in expected.chunks]
+    starts = [start for start, _, _ in widget.chunks]
+    assert len(widget.chunks) >= 4 and starts == sorted(starts)
+    assert all(start < end <= seconds + 0.5 for start, end, _ in widget.chunks)
+    assert widget._chunk_view.value.count("<tr>") == len(widget.chunks) + 1  # + the header
+    assert words(widget.chunks[1][2])[0] in widget._chunk_view.value.lower()
+    assert not any(value.endswith("▌") for value in seen)  # over 30 s: no live text
+
+
+def test_stop_keeps_the_text_so_far_and_the_widget_goes_on(tiny_en: Path, clip) -> None:
+    samples, _ = clip
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    full = widget.transcribe((samples, RATE))
+    # stop as soon as the first words show (the streamer hears it on the same token)
+    widget._text.observe(lambda change: change["new"].endswith("▌") and widget._stop_btn.click(),
+                         "value")
+    widget._transcribe_btn.click()
+    widget._job.wait()
+    stopped = widget.transcript
+    assert stopped and len(words(stopped)) < len(words(full)) / 2
+    assert full.startswith(stopped) and "stopped" in widget._status.value
+    widget._text.unobserve_all("value")
+    assert widget.transcribe((samples, RATE)) == full and not widget.busy
+
+
+def test_concurrent_calls_each_get_their_own_audio(tiny_en: Path, clip) -> None:
+    samples, _ = clip
+    head = samples[: 3 * RATE]
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    expected = {"full": widget.transcribe((samples, RATE)), "head": widget.transcribe((head, RATE))}
+    assert expected["full"] != expected["head"]
+    got: dict[str, str] = {}
+    def run(key: str, x: np.ndarray) -> None:
+        got[key] = widget.transcribe((x, RATE))
+
+    threads = [threading.Thread(target=run, args=item)
+               for item in (("full", samples), ("head", head), ("full2", samples))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert got == {**expected, "full2": expected["full"]}
+
+
+def test_audio_errors_show_as_one_line_and_the_widget_stays_usable(tiny_en: Path, clip,
+                                                                  tmp_path: Path) -> None:
+    samples, _ = clip
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not audio\n")
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.int16), RATE)
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    good = widget.transcribe((samples, RATE))
+    widget._transcribe_btn.click()  # the chosen audio stays chosen
+    widget._job.wait()
+    assert widget.transcript == good
+    for source, message in [(tmp_path / "missing.wav", "no such audio file"),
+                            (text_file, "notes.txt is not audio"),
+                            (empty, "empty.wav is empty"),
+                            ((np.zeros(0, np.float32), RATE), "the audio is empty")]:
+        assert widget.transcribe(source) == ""
+        assert message in widget.last_error and "\n" not in widget.last_error
+        assert message in widget._error.value and not widget.busy
+    assert widget.transcribe((samples, RATE)) == good and widget.last_error == ""
+    assert widget._error.value == ""
+
+
+def test_silence_transcribes_with_a_note(tiny_en: Path) -> None:
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    text = widget.transcribe((np.zeros(2 * RATE, np.float32), RATE))
+    assert isinstance(text, str) and widget.last_error == ""
+    assert "silent" in widget._audio_label.value
+
+
+def test_transcribe_button_without_audio_asks_for_some(tiny_en: Path) -> None:
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    widget._transcribe_btn.click()
+    assert "no audio yet" in widget.last_error and not widget.busy
+
+
+@pytest.mark.parametrize("case", ["wrong-kind", "device"])
+def test_load_errors_show_in_the_widget(cache: Path, tiny_en: Path, clip, case: str) -> None:
+    samples, _ = clip
+    model, device, expect = {
+        "wrong-kind": (ovnb.prepare("tiny-llm", cache_dir=cache), "CPU",
+                       "not one for WhisperPipeline"),
+        "device": (tiny_en, "NPU", "device NPU is not available"),
+    }[case]
+    widget = ovnb.Transcriber(model, device=device)
+    assert widget.transcribe((samples, RATE)) == ""
+    assert expect in widget.last_error and "\n" not in widget.last_error
+    assert expect in widget._error.value and not widget.busy
+    assert widget._player.value[:4] == b"RIFF"  # the audio itself was fine
+
+
+def test_english_only_model_ignores_language_and_task_settings(tiny_en: Path, clip) -> None:
+    samples, _ = clip
+    widget = ovnb.Transcriber(tiny_en, properties=F32, language="fr", task="translate")
+    assert widget.transcribe((samples, RATE)) == bare(tiny_en, samples).texts[0]
+    assert widget.last_error == ""
+
+
+def test_multilingual_language_and_task_reach_the_pipeline(tiny_whisper: Path, clip) -> None:
+    samples, _ = clip
+    widget = ovnb.Transcriber(tiny_whisper, properties=F32, language="de", task="translate",
+                              max_new_tokens=16)
+    widget.wait_loaded()
+    assert len(widget.languages) == 99 and widget._choices.layout.display == "flex"
+    assert ("French (fr)", "<|fr|>") in widget._language.options
+    assert (widget._language.value, widget._task.value) == ("<|de|>", "translate")
+    assert widget._task.options == ("transcribe", "translate")
+    results = {}
+    for language, task in (("<|fr|>", "transcribe"), ("<|fr|>", "translate"),
+                           ("<|en|>", "transcribe")):
+        widget._language.value, widget._task.value = language, task
+        results[language, task] = widget.transcribe((samples, RATE))
+        assert results[language, task] == bare(tiny_whisper, samples, language=language, task=task,
+                                              max_new_tokens=16).texts[0]
+        assert widget.metrics["language"] == language.strip("<|>")
+    assert len(set(results.values())) == 3  # each choice changed the decoder's prompt
+    widget._language.value = "auto"
+    detected = bare(tiny_whisper, samples, max_new_tokens=16).texts[0]
+    assert widget.transcribe((samples, RATE)) == detected
