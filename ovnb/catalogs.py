@@ -1,6 +1,12 @@
-"""The model catalog: entries read from ``catalog.json`` (data, not code)."""
+"""The model catalog: entries read from ``catalog.json`` (data, not code), and what they cost.
+
+The data file documents its own schema (``_schema``) and cites, per entry, where each hub id and
+figure came from (``ref``). This module reads it, estimates disk and RAM per precision with one
+formula (``estimate``), and renders the ``ovnb list`` table (``table``).
+"""
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import json
@@ -11,6 +17,17 @@ from ovnb.errors import OvnbError
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
 PRECISIONS = ("fp16", "int8", "int4", "int4-npu")
+TASKS = ("chat", "speech", "image", "vision-chat")
+
+# --- the estimate's constants (see ``estimate`` for why each has its value) ---
+BYTES_PER_PARAM = {"fp16": 2.0, "int8": 1.0, "int4": 0.55, "int4-npu": 0.55}
+FILES_GB = 0.02  # tokenizer/detokenizer IRs, configs, chat template
+BASE_GB = 0.3  # OpenVINO runtime, plugin and pipeline objects
+SLACK = 0.1  # compiled-model buffers and allocator slack, per GB of weights
+ACTIVATION_GB_PER_BPARAM = {"chat": 0.25, "vision-chat": 0.35, "speech": 1.0, "image": 0.6}
+EXPORT_BASE_GB = 0.7  # python + torch + transformers + optimum imported in the export process
+EXPORT_BYTES_PER_PARAM = 4.0  # optimum traces the fp32 torch model
+BINDER_RAM_GB = 2.0  # what a mybinder.org session gets
 
 
 @functools.cache
@@ -20,14 +37,14 @@ def _entries() -> tuple[dict[str, Any], ...]:
 
 def catalog(task: str | None = None) -> list[dict[str, Any]]:
     """Catalog entries, all or those of one task ("chat", "speech", "image", "vision-chat")."""
-    return [dict(e) for e in _entries() if task is None or e["task"] == task]
+    return [copy.deepcopy(e) for e in _entries() if task is None or e["task"] == task]
 
 
 def find(model_id: str) -> dict[str, Any] | None:
     """The entry for ``model_id`` (case-insensitive), or None."""
     for entry in _entries():
         if entry["id"].lower() == model_id.lower():
-            return dict(entry)
+            return copy.deepcopy(entry)
     return None
 
 
@@ -54,3 +71,83 @@ def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise OvnbError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     return precision
+
+
+def estimate(entry: dict[str, Any], precision: str | None = None) -> dict[str, float]:
+    """Disk and RAM an entry needs at ``precision`` (default: its own), in GB: the one formula.
+
+    - weights = parameters x bytes per parameter: fp16 2, int8 1, int4 and int4-npu 0.55
+      (4-bit groups plus their fp16 scales, with embeddings and the head kept in int8).
+    - ``disk_gb`` = weights + 0.02 GB of tokenizer IRs and configs.
+    - ``ram_gb`` (running) = 0.3 GB runtime base + weights x 1.1 (compiled buffers, allocator
+      slack) + activations, per billion parameters: chat 0.25 GB (KV cache of a ~2k-token context
+      plus activations), vision-chat 0.35 GB (image tokens too), speech 1.0 GB (30 s encoder
+      windows), image 0.6 GB (UNet activations at 512x512 with guidance).
+    - ``prepare_ram_gb`` = peak while preparing: 0.3 GB when the first source that applies is a
+      pre-converted OpenVINO repo (a download); else the export, 0.7 GB of imported libraries +
+      4 bytes per parameter (optimum traces the fp32 model) + the compressed weights it writes.
+    These are estimates for planning (calibrated on SmolLM2-135M and Whisper base exports that
+    peaked near 1.2 GB here), not measurements of every model; a long chat context needs more.
+    """
+    precision = check_precision(precision or entry["default_precision"])
+    billions = entry["params_m"] / 1000
+    weights = billions * BYTES_PER_PARAM[precision]
+    ram = BASE_GB + weights * (1 + SLACK) + billions * ACTIVATION_GB_PER_BPARAM[entry["task"]]
+    if _first_source(entry, precision)["kind"] == "hub-ov":
+        prepare = BASE_GB
+    else:
+        prepare = EXPORT_BASE_GB + billions * EXPORT_BYTES_PER_PARAM + weights
+    return {"disk_gb": round(weights + FILES_GB, 3), "ram_gb": round(ram, 3),
+            "prepare_ram_gb": round(prepare, 3)}
+
+
+def _first_source(entry: dict[str, Any], precision: str) -> dict[str, Any]:
+    """The source ``prepare`` tries first at ``precision`` (hub-ov repos hold one precision)."""
+    for source in entry["sources"]:
+        if source["kind"] != "hub-ov" or source.get("precision") == precision:
+            return source
+    raise OvnbError(f"{entry['id']} has no source for {precision}: the catalog entry is wrong")
+
+
+def table(task: str | None = None) -> str:
+    """The catalog as an aligned text table for ``ovnb list``, estimates at default precision."""
+    if task is not None and task not in TASKS:
+        raise OvnbError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
+    header = ("ID", "TASK", "PARAMS", "DEFAULT", "DISK GB", "RAM GB", "BINDER", "NPU", "NOTES")
+    rows = [header, *(_row(e) for e in catalog(task))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _row(entry: dict[str, Any]) -> tuple[str, ...]:
+    cost = estimate(entry)
+    return (entry["id"], entry["task"], _params(entry["params_m"]), entry["default_precision"],
+            _gb(cost["disk_gb"]), _gb(cost["ram_gb"]), _yes(entry["binder_fit"]),
+            _yes(entry["npu_fit"]), ", ".join(_notes(entry)))
+
+
+def _params(params_m: float) -> str:
+    if params_m < 10:
+        return f"{params_m:.2f}M" if params_m < 1 else f"{params_m:.1f}M"
+    return f"{params_m:.0f}M" if params_m < 1000 else f"{params_m / 1000:.1f}B"
+
+
+def _gb(value: float) -> str:
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "-"
+
+
+def _notes(entry: dict[str, Any]) -> list[str]:
+    """Short flags a user should see before choosing: offline, remote code, gated, draft."""
+    kinds = {s["kind"] for s in entry["sources"]}
+    notes = ["random (tests)" if "tiny" in kinds else "offline" if "offline" in kinds else ""]
+    notes += ["export runs repo code (trust_remote_code)"] if entry.get("trust_remote_code") else []
+    notes += ["gated: accept its license on the hub"] if entry.get("gated") else []
+    if entry.get("draft_for"):
+        role = "only a draft" if entry.get("draft_only") else "draft"
+        notes.append(f"{role} for {entry['draft_for']}")
+    return [n for n in notes if n]

@@ -1,8 +1,10 @@
-"""The catalog is data: check every entry is complete and well-formed."""
+"""The catalog is data: check every entry is complete, well-formed, cited and honestly estimated."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,16 @@ from ovnb.errors import OvnbError
 from ovnb.layout import EXPORT_TASKS
 
 ENTRIES = catalogs.catalog()
+BY_ID = {e["id"]: e for e in ENTRIES}
+REPO = Path(catalogs.__file__).resolve().parents[1]
+REQUIRED = {"id", "task", "description", "params_m", "license", "sources", "default_precision",
+            "precisions", "trust_remote_code", "binder_fit", "npu_fit", "export", "ref"}
+OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only"}
+EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset"}
+
+
+def by_params(entries: list[dict]) -> list[dict]:
+    return sorted(entries, key=lambda e: e["params_m"])
 
 
 def test_ids_are_unique() -> None:
@@ -18,20 +30,197 @@ def test_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
+def test_schema_documents_every_field() -> None:
+    schema = json.loads(catalogs.CATALOG_FILE.read_text())["_schema"]
+    assert set(schema) == REQUIRED | OPTIONAL
+
+
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
 def test_entry_is_complete(entry: dict) -> None:
-    assert entry["task"] in EXPORT_TASKS
-    assert entry["default_precision"] in catalogs.PRECISIONS
-    assert entry["license"] and entry["description"] and entry["sources"]
+    assert REQUIRED <= set(entry) <= REQUIRED | OPTIONAL, set(entry) ^ REQUIRED
+    assert entry["task"] in catalogs.TASKS and entry["task"] in EXPORT_TASKS
+    assert entry["description"].strip() and entry["license"].strip()
+    assert isinstance(entry["params_m"], (int, float)) and entry["params_m"] > 0
+    assert set(entry["precisions"]) <= set(catalogs.PRECISIONS)
+    assert len(set(entry["precisions"])) == len(entry["precisions"])
+    assert entry["default_precision"] in entry["precisions"]
+    for flag in ("trust_remote_code", "binder_fit", "npu_fit", "gated", "draft_only"):
+        assert isinstance(entry.get(flag, False), bool), flag
+    assert ("tokenizer" in entry) == (entry["task"] == "chat")
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
+def test_export_options_are_ones_optimum_takes(entry: dict) -> None:
+    options = entry["export"]
+    assert set(options) <= EXPORT_KEYS
+    group = options.get("group_size", 128)
+    assert isinstance(group, int) and (group > 0 or group == -1)
+    assert 0 < options.get("ratio", 1.0) <= 1.0
+    assert all(isinstance(options.get(flag, False), bool) for flag in ("sym", "awq"))
+    if options.get("awq"):
+        assert options.get("dataset") == "wikitext2"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
+def test_sources_are_well_formed(entry: dict) -> None:
+    assert entry["sources"]
     for source in entry["sources"]:
         assert source["kind"] in ("tiny", "offline", "hub", "hub-ov")
         if source["kind"] in ("tiny", "offline"):
             assert importlib.util.find_spec(source["module"]) is not None, source["module"]
         if source["kind"] == "offline":
             for pkg in source["packages"]:
-                assert re.fullmatch(r"[0-9a-f]{64}", pkg["sha256"]) and pkg["version"]
+                assert re.fullmatch(r"[0-9a-f]{64}", pkg["sha256"])
+                assert pkg["version"] and pkg["name"]
         if source["kind"].startswith("hub"):
             assert re.fullmatch(r"[\w.-]+/[\w.-]+", source["repo"])
+        if source["kind"] == "hub-ov":
+            assert source["precision"] in entry["precisions"]
+    for precision in entry["precisions"]:  # every listed precision can be prepared
+        catalogs.estimate(entry, precision)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
+def test_id_is_the_original_repo_when_there_is_one(entry: dict) -> None:
+    repos = {s["kind"]: s.get("repo") for s in entry["sources"]}
+    if "hub" in repos:
+        assert entry["id"] == repos["hub"]
+    elif "hub-ov" in repos:
+        assert entry["id"] in {s["repo"] for s in entry["sources"]}
+    else:  # tiny or offline only: an ovnb name or an original id with an offline package
+        assert entry["id"].startswith("tiny-") or "offline" in repos
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
+def test_every_hub_id_is_cited(entry: dict) -> None:
+    refs = entry["ref"]
+    assert refs and all(isinstance(r, str) and r.strip() for r in refs)
+    for ref in refs:  # a page, or the ovnb file that generates the model
+        assert ref.startswith("https://") or (REPO / ref.split()[0]).is_file(), ref
+    text = " ".join(refs)
+    for source in entry["sources"]:
+        if source["kind"].startswith("hub"):
+            assert source["repo"] in text, f"{source['repo']} is not cited in ref"
+        for pkg in source.get("packages", []):
+            assert f"https://pypi.org/project/{pkg['name']}/{pkg['version']}/" in text
+
+
+def test_trust_remote_code_entries_are_flagged() -> None:
+    flagged = {e["id"] for e in ENTRIES if e["trust_remote_code"]}
+    assert flagged == {"openbmb/MiniCPM-V-2_6", "OpenGVLab/InternVL2-1B"}
+    lines = catalogs.table("vision-chat").splitlines()
+    assert all("trust_remote_code" in line for line in lines if line.split()[0] in flagged)
+
+
+def test_gated_entries_are_the_llamas() -> None:
+    assert {e["id"] for e in ENTRIES if e.get("gated")} == {
+        "meta-llama/Llama-3.2-1B-Instruct", "meta-llama/Llama-3.2-3B-Instruct",
+        "meta-llama/Meta-Llama-3.1-8B-Instruct"}
+
+
+def test_drafts_point_at_chat_entries_with_the_same_tokenizer() -> None:
+    pairs = 0
+    for main in ENTRIES:
+        for draft_id in main.get("drafts", []):
+            draft = BY_ID[draft_id]
+            assert main["task"] == draft["task"] == "chat"
+            assert draft["tokenizer"] == main["tokenizer"]
+            assert draft["draft_for"] == main["id"]
+            if not main["id"].startswith("tiny-"):  # a draft pays off only when much smaller
+                assert draft["params_m"] < main["params_m"] / 2
+            pairs += 1
+    drafts = [e for e in ENTRIES if "draft_for" in e]
+    assert pairs == len(drafts) >= 5
+    for draft in drafts:
+        assert draft["id"] in BY_ID[draft["draft_for"]]["drafts"]
+    assert {e["id"] for e in ENTRIES if e.get("draft_only")} == {
+        "OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov",
+        "OpenVINO/Llama-3.1-8B-Instruct-FastDraft-150M-int8-ov"}
+
+
+def test_npu_fit_chat_models_offer_int4_npu() -> None:
+    for entry in catalogs.catalog("chat"):
+        if entry["npu_fit"]:
+            assert "int4-npu" in entry["precisions"], entry["id"]
+
+
+def test_estimate_is_the_documented_formula() -> None:
+    entry = {"task": "chat", "params_m": 1000, "default_precision": "int4",
+             "sources": [{"kind": "hub", "repo": "a/b"}]}
+    assert catalogs.estimate(entry) == {"disk_gb": 0.57, "ram_gb": 1.155, "prepare_ram_gb": 5.25}
+    ov_int4 = {"kind": "hub-ov", "repo": "a/b-int4-ov", "precision": "int4"}
+    converted = {**entry, "sources": [ov_int4, {"kind": "hub", "repo": "a/b"}]}
+    assert catalogs.estimate(converted)["prepare_ram_gb"] == catalogs.BASE_GB  # a download
+    assert catalogs.estimate(converted, "fp16")["prepare_ram_gb"] == 0.7 + 4.0 + 2.0  # an export
+
+
+def test_estimate_refuses_a_precision_no_source_has() -> None:
+    with pytest.raises(OvnbError, match="no source for fp16"):
+        catalogs.estimate(BY_ID["OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov"], "fp16")
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e["params_m"] >= 100],
+                         ids=lambda e: e["id"])
+def test_estimates_shrink_with_precision(entry: dict) -> None:
+    have = [p for p in ("fp16", "int8", "int4") if p in entry["precisions"]]
+    costs = [catalogs.estimate(entry, p) for p in have]
+    for bigger, smaller in zip(costs, costs[1:]):
+        assert smaller["disk_gb"] < bigger["disk_gb"] and smaller["ram_gb"] < bigger["ram_gb"]
+    if "int4-npu" in entry["precisions"]:
+        npu, int4 = (catalogs.estimate(entry, p)["disk_gb"] for p in ("int4-npu", "int4"))
+        assert npu == int4
+
+
+@pytest.mark.parametrize("task", catalogs.TASKS)
+@pytest.mark.parametrize("precision", catalogs.PRECISIONS)
+def test_estimates_grow_with_parameters(task: str, precision: str) -> None:
+    entries = by_params([e for e in catalogs.catalog(task) if precision in e["precisions"]])
+    costs = [catalogs.estimate(e, precision) for e in entries]
+    for small, big in zip(costs, costs[1:]):
+        assert small["disk_gb"] <= big["disk_gb"] and small["ram_gb"] <= big["ram_gb"]
+    base = {"task": task, "default_precision": precision,
+            "sources": [{"kind": "hub", "repo": "a/b"}]}
+    sizes = [catalogs.estimate({**base, "params_m": m}) for m in (100, 1000, 10000)]
+    assert sizes[0]["ram_gb"] < sizes[1]["ram_gb"] < sizes[2]["ram_gb"]
+    assert sizes[0]["prepare_ram_gb"] < sizes[1]["prepare_ram_gb"] < sizes[2]["prepare_ram_gb"]
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e["binder_fit"]], ids=lambda e: e["id"])
+def test_binder_fit_entries_prepare_and_run_in_2_gb(entry: dict) -> None:
+    cost = catalogs.estimate(entry)
+    assert cost["ram_gb"] < catalogs.BINDER_RAM_GB
+    assert cost["prepare_ram_gb"] < catalogs.BINDER_RAM_GB
+
+
+def test_big_models_are_not_binder_fit() -> None:
+    for entry in ENTRIES:
+        if catalogs.estimate(entry)["ram_gb"] >= catalogs.BINDER_RAM_GB:
+            assert not entry["binder_fit"], entry["id"]
+
+
+@pytest.mark.parametrize("task", catalogs.TASKS)
+def test_each_task_has_a_binder_entry_and_an_offline_entry(task: str) -> None:
+    entries = catalogs.catalog(task)
+    assert any(e["binder_fit"] for e in entries)
+    assert any(e["id"] in catalogs.offline_ids() for e in entries)
+    real = [e for e in entries if not e["id"].startswith("tiny-")]
+    if task != "image":  # SD 1.5 / LCM in int8 estimate ~2.1 GB: on Binder, images stay tiny
+        assert any(e["binder_fit"] for e in real), f"no real {task} model fits Binder"
+
+
+def test_the_issue_models_are_all_there() -> None:
+    wanted = {"HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-360M-Instruct",
+              "HuggingFaceTB/SmolLM2-1.7B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct",
+              "Qwen/Qwen2.5-1.5B-Instruct", "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+              "meta-llama/Llama-3.2-1B-Instruct", "meta-llama/Llama-3.2-3B-Instruct",
+              "microsoft/Phi-3.5-mini-instruct", "openai/whisper-tiny", "openai/whisper-tiny.en",
+              "openai/whisper-base", "openai/whisper-small", "distil-whisper/distil-small.en",
+              "stable-diffusion-v1-5/stable-diffusion-v1-5", "SimianLuo/LCM_Dreamshaper_v7",
+              "stabilityai/sd-turbo", "stabilityai/sdxl-turbo",
+              "stabilityai/stable-diffusion-xl-base-1.0",
+              "llava-hf/llava-1.5-7b-hf", "openbmb/MiniCPM-V-2_6", "Qwen/Qwen2-VL-2B-Instruct",
+              "OpenGVLab/InternVL2-1B"}
+    assert wanted <= set(BY_ID)
 
 
 def test_offline_ids_include_every_tiny_model() -> None:
@@ -47,6 +236,12 @@ def test_task_filter_and_lookup() -> None:
     assert catalogs.find("nope") is None
 
 
+def test_entries_are_copies() -> None:
+    catalogs.catalog()[0]["sources"].clear()
+    catalogs.find("tiny-llm")["sources"].clear()
+    assert catalogs.find("tiny-llm")["sources"]
+
+
 def test_close_ids_suggest_by_spelling_and_substring() -> None:
     assert "tiny-llm" in catalogs.close_ids("tiny-lm")
     assert "HuggingFaceTB/SmolLM2-135M-Instruct" in catalogs.close_ids("smollm2")
@@ -55,3 +250,29 @@ def test_close_ids_suggest_by_spelling_and_substring() -> None:
 def test_bad_precision_names_the_choices() -> None:
     with pytest.raises(OvnbError, match="fp16, int8, int4, int4-npu"):
         catalogs.check_precision("int3")
+
+
+def test_table_has_one_aligned_row_per_entry() -> None:
+    lines = catalogs.table().splitlines()
+    assert lines[0].split()[:4] == ["ID", "TASK", "PARAMS", "DEFAULT"]
+    assert [line.split()[0] for line in lines[1:]] == [e["id"] for e in ENTRIES]
+    for column in ("TASK", "PARAMS", "DEFAULT", "BINDER"):
+        start = lines[0].index(column)
+        assert all(line[start - 2:start] == "  " and line[start] != " " for line in lines[1:])
+
+
+def test_table_shows_estimates_and_flags() -> None:
+    row = next(line for line in catalogs.table("chat").splitlines()
+               if line.startswith("HuggingFaceTB/SmolLM2-135M-Instruct "))
+    cost = catalogs.estimate(BY_ID["HuggingFaceTB/SmolLM2-135M-Instruct"])
+    cells = row.split()
+    assert cells[1:4] == ["chat", "135M", "int4"]
+    assert cells[4:8] == [f"{cost['disk_gb']:.2f}", f"{cost['ram_gb']:.2f}", "yes", "yes"]
+    assert "offline" in row
+
+
+def test_table_filters_by_task_and_refuses_unknown_tasks() -> None:
+    ids = [line.split()[0] for line in catalogs.table("speech").splitlines()[1:]]
+    assert ids == [e["id"] for e in catalogs.catalog("speech")] and "tiny-llm" not in ids
+    with pytest.raises(OvnbError, match="chat, speech, image, vision-chat"):
+        catalogs.table("video")
