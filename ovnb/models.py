@@ -17,11 +17,12 @@ from ovnb.progress import say
 
 
 def prepare(model_id: str | os.PathLike[str], precision: str | None = None,
-            cache_dir: str | os.PathLike[str] | None = None) -> Path:
+            cache_dir: str | os.PathLike[str] | None = None, trust_remote_code: bool = False) -> Path:
     """A folder ready for the model's openvino_genai pipeline, built on first use and cached.
 
     ``model_id`` is a catalog id, a Hugging Face id, or the path of a prepared folder (returned as is).
     ``precision`` is fp16, int8, int4 or int4-npu (default: the catalog's choice for the model).
+    ``trust_remote_code`` opts in to running a repo's own code, which some exports need.
     """
     local = _as_folder(model_id)
     if local is not None:
@@ -35,6 +36,11 @@ def prepare(model_id: str | os.PathLike[str], precision: str | None = None,
         return cached
     entry = _entry(model_id)
     precision = precision or entry.get("default_precision", "fp16")
+    allowed = entry.get("precisions", catalogs.PRECISIONS)
+    if precision not in allowed:
+        raise OvnbError(f"{entry['id']} comes in {', '.join(allowed)}, not {precision}")
+    if trust_remote_code:
+        entry["export"] = {**entry.get("export", {}), "trust_remote_code": True}
     final = root / "models" / slug(entry["id"]) / precision
     if problem(final) is None:
         return final
@@ -123,6 +129,9 @@ def _from_source(entry: dict[str, Any], source: dict[str, Any], precision: str,
         from ovnb.sources import hub
 
         return {**facts, "source": hub.download_prepared(source["repo"], out)}
+    if entry.get("trust_remote_code") and not entry.get("export", {}).get("trust_remote_code"):
+        raise OvnbError(f"{entry['id']} runs code from its repo to export: pass "
+                        "trust_remote_code=True (--trust-remote-code) if you trust that repo")
     src = source_folder(entry, source, root)
     made = export(src, out, entry["task"], precision, entry.get("export", {}))
     return {**facts, "source": read_manifest(src)["source"], **made}

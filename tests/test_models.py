@@ -63,3 +63,23 @@ def test_corrupt_entry_is_rebuilt(cache: Path, tmp_path: Path, capsys) -> None:
 
     pipe = openvino_genai.LLMPipeline(str(folder), "CPU")
     assert isinstance(pipe.generate("hi", max_new_tokens=3), str)
+
+
+def test_precision_outside_the_entry_is_refused(tmp_path: Path) -> None:
+    draft = next(e for e in ovnb.catalog("chat") if e.get("draft_only") and "fp16" not in
+                 e["precisions"])
+    with pytest.raises(OvnbError, match="comes in"):
+        ovnb.prepare(draft["id"], "fp16", cache_dir=tmp_path)
+
+
+def test_remote_code_needs_an_opt_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ovnb import models
+
+    entry = next(e for e in ovnb.catalog() if e.get("trust_remote_code"))
+    exported = []
+    monkeypatch.setattr(models, "source_folder", lambda *a: exported.append(a) or tmp_path)
+    hub_source = next(s for s in entry["sources"] if s["kind"] == "hub")
+    with pytest.raises(OvnbError, match="trust_remote_code=True"):
+        models._from_source(entry, hub_source, entry["default_precision"], tmp_path / "out",
+                            tmp_path)
+    assert exported == []
