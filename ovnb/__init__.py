@@ -18,6 +18,7 @@ _LAZY = {
     "Chat": "ovnb.widgets.chat",
     "load_ipython_extension": "ovnb.magics",
     "Transcriber": "ovnb.widgets.speech",
+    "DevicePicker": "ovnb.widgets.pickers", "ModelPicker": "ovnb.widgets.pickers",
 }
 
 __all__ = sorted(_LAZY)

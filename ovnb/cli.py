@@ -1,7 +1,8 @@
-"""The ``ovnb`` command: prepare models and list the catalog from a terminal.
+"""The ``ovnb`` command: prepare models, stage a workshop, list the catalog, check a machine.
 
 ``ovnb prepare`` prints progress on stderr and the prepared folder as the last stdout line, so
-scripts can use ``folder=$(ovnb prepare tiny-llm | tail -n 1)``.
+scripts can use ``folder=$(ovnb prepare tiny-llm | tail -n 1)``. ``--all-defaults`` and
+``--from FILE`` prepare many models and print a summary table instead.
 """
 from __future__ import annotations
 
@@ -16,37 +17,75 @@ from ovnb.errors import OvnbError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ovnb", description="OpenVINO GenAI models for Jupyter")
     commands = parser.add_subparsers(dest="command", required=True)
-    prep = commands.add_parser("prepare", help="download or build, export and cache a model")
-    prep.add_argument("model_id", help="catalog id (see `ovnb list`) or Hugging Face id")
+    prep = commands.add_parser("prepare", help="download or build, export and cache models")
+    prep.add_argument("model_id", nargs="?",
+                      help="catalog id (see `ovnb list`) or Hugging Face id")
     prep.add_argument("--precision", choices=PRECISIONS, help="weights (default: the catalog's)")
     prep.add_argument("--cache-dir", help="model cache (default: $OVNB_CACHE or ~/.cache/ovnb)")
+    many = prep.add_mutually_exclusive_group()
+    many.add_argument("--all-defaults", action="store_true",
+                      help="every task's default model (with OVNB_TINY=1: all tiny and offline ones)")
+    many.add_argument("--from", dest="from_file", metavar="FILE",
+                      help="a file of `ID [PRECISION]` lines (# starts a comment)")
     show = commands.add_parser("list", help="print the model catalog")
     show.add_argument("--task", choices=["chat", "speech", "image", "vision-chat"])
+    doctor = commands.add_parser("doctor", help="check packages, devices, memory, cache and hub")
+    doctor.add_argument("--cache-dir", help="model cache (default: $OVNB_CACHE or ~/.cache/ovnb)")
     return parser
 
 
-def _prepare(args: argparse.Namespace) -> None:
+def _prepare(args: argparse.Namespace) -> int:
+    if args.all_defaults or args.from_file:
+        return _stage(args)
+    if not args.model_id:
+        raise OvnbError("give a MODEL_ID, --all-defaults or --from FILE (`ovnb list` shows ids)")
     from ovnb.models import prepare
 
     print(prepare(args.model_id, args.precision, args.cache_dir))
+    return 0
 
 
-def _list(args: argparse.Namespace) -> None:
-    from ovnb.catalogs import catalog
+def _stage(args: argparse.Namespace) -> int:
+    """Prepare many models; exit 1 when any failed (the table says which and why)."""
+    from ovnb import staging
 
+    if args.model_id or args.precision:
+        raise OvnbError("--all-defaults and --from prepare a list: give no MODEL_ID or --precision "
+                        "(precisions go in the file, after each id)")
+    items = staging.read_list(args.from_file) if args.from_file else staging.default_items()
+    rows = staging.stage(items, args.cache_dir)
+    print(staging.table(rows, args.cache_dir))
+    return 1 if any(row.status == "failed" for row in rows) else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from ovnb import catalogs
+
+    if hasattr(catalogs, "table"):
+        print(catalogs.table(args.task))
+        return 0
     rows = [(e["id"], e["task"], e.get("default_precision", "fp16"), e.get("description", ""))
-            for e in catalog(args.task)]
+            for e in catalogs.catalog(args.task)]
     table = [("ID", "TASK", "DEFAULT", "DESCRIPTION"), *rows]
     widths = [max(len(r[i]) for r in table) for i in range(3)]
     for row in table:
         print("  ".join(col.ljust(w) for col, w in zip(row, widths)) + "  " + row[3])
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from ovnb import doctor
+
+    checks = doctor.run(args.cache_dir)
+    print(doctor.report(checks, args.cache_dir))
+    return doctor.exit_code(checks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (1: a problem the message explains)."""
     args = _parser().parse_args(argv)
     try:
-        {"prepare": _prepare, "list": _list}[args.command](args)
+        return {"prepare": _prepare, "list": _list, "doctor": _doctor}[args.command](args)
     except OvnbError as exc:
         print(f"ovnb: error: {exc}", file=sys.stderr)
         return 1
@@ -54,7 +93,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ovnb: interrupted; the cache holds no partial model (run the same command to resume)",
               file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

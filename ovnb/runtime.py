@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,18 +76,31 @@ def construct(kind: str, folder: Path, device: str, properties: dict[str, Any], 
         raise OvnbError(explain(exc)) from exc
 
 
-def check_device(device: str) -> None:
-    """Refuse a device OpenVINO does not see, before a pipeline fails on it in obscure ways."""
-    here = devices()
+def check_device(device: str, available: Sequence[str] | None = None) -> None:
+    """Refuse a device OpenVINO does not see, before a pipeline fails on it in obscure ways.
+
+    ``available`` replaces the devices of this machine (the device picker injects a list in tests).
+    """
+    here = tuple(available) if available is not None else devices()
     names = device.split(":", 1)[1] if ":" in device else device
     virtual = ("AUTO", "HETERO", "MULTI")
     for name in names.split(","):
         name = name.strip()
         if name in virtual or not name:
             continue
-        if name not in here and name.split(".")[0] not in here:
+        if not _present(name, here):
+            choices = [h for h in here if h not in virtual]
             raise OvnbError(f"device {name} is not available here: choose one of "
-                            f"{', '.join([*here, 'AUTO'])}")
+                            f"{', '.join([*choices, 'AUTO'])}")
+
+
+def _present(name: str, here: Sequence[str]) -> bool:
+    """Whether ``name`` is one of ``here``: "GPU" names GPU.0 when OpenVINO lists GPU.0 and
+    GPU.1, and "GPU.0" is the "GPU" it lists when there is one."""
+    base, _, index = name.partition(".")
+    if name in here or (index == "0" and base in here):
+        return True
+    return not index and any(h.split(".")[0] == name for h in here)
 
 
 # lines of OpenVINO's error text that say where, not what

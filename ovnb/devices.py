@@ -1,0 +1,152 @@
+"""Devices and the machine: what OpenVINO sees, which device to prefer, and per-device settings.
+
+One place for the device knowledge the widgets need: the device picker offers the devices, and the
+pipeline widgets take their properties from here (NPU compile limits, Whisper's static pipeline on
+NPU, a compile cache for GPU/NPU). Free RAM and disk are read here too, without psutil.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ovnb.errors import OvnbError
+
+AUTO_NAME = "AUTO (OpenVINO picks a device per model)"
+
+# NPU compiles LLMs for fixed shapes: the longest prompt and the shortest answer it must handle
+# (openvino_genai's defaults; raise MAX_PROMPT_LEN for long chats, at the cost of compile time).
+NPU_LLM = {"MAX_PROMPT_LEN": 1024, "MIN_RESPONSE_LEN": 128}
+# tasks whose weights must be int4 symmetric channel-wise ("int4-npu") to run well on NPU
+NPU_INT4_TASKS = ("chat", "vision-chat")
+
+
+def discover(devices: Sequence[str] | Mapping[str, str] | None = None) -> dict[str, str]:
+    """Device name -> full name, AUTO last: OpenVINO's devices, or an injected list (for tests)."""
+    if devices is None:
+        found = full_names()
+    elif isinstance(devices, Mapping):
+        found = {str(k): str(v) for k, v in devices.items()}
+    else:
+        found = {str(name): str(name) for name in devices}
+    found.pop("AUTO", None)
+    return {**found, "AUTO": AUTO_NAME}
+
+
+@functools.cache
+def full_names() -> dict[str, str]:
+    """This machine's devices with their FULL_DEVICE_NAME (asked once per process)."""
+    import openvino
+
+    from ovnb.runtime import devices
+
+    core = openvino.Core()
+    names = {}
+    for name in devices():
+        try:
+            names[name] = str(core.get_property(name, "FULL_DEVICE_NAME"))
+        except RuntimeError:  # a device whose plugin cannot answer still counts
+            names[name] = name
+    return names
+
+
+def rank(name: str, full_name: str = "") -> int:
+    """Preference for chat on a laptop (lower is better): discrete GPU, integrated GPU, NPU, CPU.
+
+    A GPU runs LLMs fastest and compiles any shape; the NPU saves power but compiles fixed shapes
+    slowly on first use; the CPU always works. AUTO is never the default: learners should see
+    which device runs their model.
+    """
+    kind = name.split(".")[0]
+    if kind == "GPU":
+        return 0 if "dGPU" in full_name else 1
+    return {"NPU": 2, "CPU": 3}.get(kind, 4)
+
+
+def best(found: Mapping[str, str]) -> str:
+    """The preferred device among ``found`` (name -> full name); ties keep OpenVINO's order."""
+    real = [name for name in found if name != "AUTO"] or list(found)
+    return min(real, key=lambda name: rank(name, found[name]))
+
+
+def kind(device: str) -> str:
+    """"NPU" for "NPU", "GPU" for "GPU.1", "AUTO" for "AUTO:GPU,CPU"."""
+    return device.split(":")[0].split(".")[0]
+
+
+def pipeline_properties(device: str, task: str) -> dict[str, Any]:
+    """The OpenVINO properties a ``task`` pipeline needs on ``device`` (none on CPU)."""
+    props: dict[str, Any] = {}
+    if kind(device) != "CPU":  # GPU/NPU compile slowly: keep the compiled blobs for next time
+        props["CACHE_DIR"] = str(compile_cache_dir())
+    if kind(device) == "NPU":
+        if task in NPU_INT4_TASKS:
+            props.update(NPU_LLM)
+        elif task == "speech":
+            props["STATIC_PIPELINE"] = True
+    return props
+
+
+def precision_for(device: str, task: str) -> str | None:
+    """The precision ``device`` requires for ``task``, or None when the catalog's default is fine."""
+    return "int4-npu" if kind(device) == "NPU" and task in NPU_INT4_TASKS else None
+
+
+def compile_cache_dir(model_cache: Path | None = None) -> Path:
+    """A writable per-user folder for compiled blobs, never inside the model cache.
+
+    The model cache may be a read-only folder shared by a whole workshop; compiled blobs are per
+    user and per driver, so they go to $OVNB_COMPILE_CACHE, else ~/.cache/ovnb-compiled, else a
+    per-user folder in the temp dir.
+    """
+    from ovnb.cache import cache_root
+
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    wanted = [os.environ.get("OVNB_COMPILE_CACHE"), Path(base) / "ovnb-compiled",
+              Path(tempfile.gettempdir()) / f"ovnb-compiled-{os.getuid()}"]
+    models = cache_root(model_cache).expanduser().resolve()
+    for candidate in wanted:
+        if not candidate:
+            continue
+        path = Path(candidate).expanduser().resolve()
+        if path == models or models in path.parents:
+            continue
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(path, os.W_OK):
+            return path
+    raise OvnbError("no writable folder for compiled models: set OVNB_COMPILE_CACHE to one")
+
+
+# the machine ---------------------------------------------------------------------------------
+def free_ram_gb(meminfo: Path = Path("/proc/meminfo")) -> float | None:
+    """RAM available to a new process (MemAvailable), in GB; None where /proc/meminfo is absent."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def free_disk_gb(folder: Path) -> float:
+    """Free space, in GB, on the disk that holds (or will hold) ``folder``."""
+    path = Path(folder).expanduser()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free / 1e9
+
+
+def writable(folder: Path) -> bool:
+    """Whether ovnb could create entries under ``folder`` (checked without writing anything)."""
+    path = Path(folder).expanduser()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return os.access(path, os.W_OK | os.X_OK)

@@ -1,0 +1,133 @@
+"""Staging a workshop (``ovnb prepare --from`` / ``--all-defaults``) and the read-only shared cache."""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import ovnb
+from ovnb import cli, staging
+from ovnb.cache import problem
+from ovnb.errors import OvnbError
+from tests.conftest import F32
+
+
+@pytest.fixture(scope="module")
+def llm(cache: Path) -> Path:
+    return ovnb.prepare("tiny-llm", cache_dir=cache)
+
+
+def with_tiny_llm(root: Path, llm: Path) -> Path:
+    """A cache holding a copy of the prepared tiny-llm (no export needed)."""
+    shutil.copytree(llm, root / "models" / "tiny-llm" / "fp16")
+    return root
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``root`` with its size and mtime: any write changes it (even as root,
+    where a read-only mode does not stop writes)."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in [root, *root.rglob("*")]}
+
+
+# the list file ------------------------------------------------------------------------------
+def test_read_list_takes_ids_precisions_and_comments(tmp_path: Path) -> None:
+    listing = tmp_path / "workshop.txt"
+    listing.write_text("# day one\ntiny-llm\n\n  openai/whisper-tiny.en  int8  # speech\n")
+    assert staging.read_list(listing) == [("tiny-llm", None), ("openai/whisper-tiny.en", "int8")]
+
+
+@pytest.mark.parametrize("line", ["tiny-llm fp8", "tiny-llm int4 extra"])
+def test_read_list_names_the_bad_line(tmp_path: Path, line: str) -> None:
+    listing = tmp_path / "workshop.txt"
+    listing.write_text(f"tiny-llm\n{line}\n")
+    with pytest.raises(OvnbError, match=r"workshop.txt:2: expected `ID \[PRECISION\]`"):
+        staging.read_list(listing)
+
+
+def test_default_items_per_mode() -> None:
+    tiny = [model_id for model_id, _ in staging.default_items(tiny=True)]
+    assert tiny == ovnb.catalogs.offline_ids() and "tiny-sd" in tiny
+    real = [model_id for model_id, _ in staging.default_items(tiny=False)]
+    assert len(real) == len(staging.TASKS)
+    assert "tiny-llm" not in real and "HuggingFaceTB/SmolLM2-135M-Instruct" in real
+
+
+# staging ---------------------------------------------------------------------------------------
+def test_stage_from_a_file_goes_on_after_failures_and_resumes(tmp_path: Path, llm: Path) -> None:
+    root = with_tiny_llm(tmp_path / "cache", llm)
+    listing = tmp_path / "workshop.txt"
+    listing.write_text("no-such-model\ntiny-llm\ntiny-llm-draft fp16  # the draft\nTINY-LLM\n")
+    rows = staging.stage(staging.read_list(listing), root)
+    assert [(r.model_id, r.status) for r in rows] == [
+        ("no-such-model", "failed"), ("tiny-llm", "ready"), ("tiny-llm-draft", "prepared")]
+    assert "unknown model id 'no-such-model'" in rows[0].error
+    draft = root / "models" / "tiny-llm-draft" / "fp16"
+    assert rows[2].folder == draft and problem(draft) is None and rows[2].size > 0
+    built = (draft / "ovnb.json").stat().st_mtime_ns
+    # the same command again: only reads, exit 1 because one model failed, table on stdout
+    out = subprocess.run([sys.executable, "-m", "ovnb", "prepare", "--from", str(listing),
+                          "--cache-dir", str(root)], capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["ID", "PRECISION", "STATUS", "SIZE"]
+    assert lines[2].split()[:3] == ["tiny-llm", "fp16", "ready"]
+    assert lines[3].split()[:3] == ["tiny-llm-draft", "fp16", "ready"]
+    assert "unknown model id" in out.stdout
+    assert lines[-1].startswith("2 already ready, 0 prepared now, 1 failed")
+    assert (draft / "ovnb.json").stat().st_mtime_ns == built
+
+
+def test_all_defaults_through_the_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, llm: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    root = with_tiny_llm(tmp_path, llm)
+    monkeypatch.setattr(staging, "default_items", lambda: [("tiny-llm", None)])
+    assert cli.main(["prepare", "--all-defaults", "--cache-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-llm" in out and "1 already ready, 0 prepared now, 0 failed" in out
+
+
+def test_list_options_exclude_a_model_id(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["prepare", "tiny-llm", "--all-defaults"]) == 1
+    assert "give no MODEL_ID" in capsys.readouterr().err
+
+
+# the read-only shared cache ------------------------------------------------------------------
+@pytest.fixture
+def shared(tmp_path: Path, llm: Path) -> Iterator[Path]:
+    """A staged cache made read-only (restored afterwards so pytest can delete it)."""
+    root = with_tiny_llm(tmp_path / "shared", llm)
+    paths = [root, *root.rglob("*")]
+    for path in paths:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    yield root
+    for path in paths:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def test_read_only_cache_loads_and_nothing_writes_there(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path, shared: Path) -> None:
+    before = snapshot(shared)
+    monkeypatch.setenv("OVNB_CACHE", str(shared))
+    monkeypatch.setenv("OVNB_COMPILE_CACHE", str(tmp_path / "compiled"))
+    folder = ovnb.prepare("tiny-llm")
+    assert folder == shared / "models" / "tiny-llm" / "fp16"
+    device = ovnb.DevicePicker(value="AUTO")  # AUTO gets a compile cache: it must go elsewhere
+    properties = {**F32, **device.pipeline_properties("chat")}
+    assert properties["CACHE_DIR"] == str((tmp_path / "compiled").resolve())
+    chat = ovnb.Chat("tiny-llm", device=device.value, properties=properties, max_new_tokens=4)
+    assert chat.send("Hi") and chat.last_error == ""
+    rows = staging.stage([("tiny-llm", None)])
+    assert rows[0].status == "ready"
+    picker = ovnb.ModelPicker("chat", value="tiny-llm")
+    assert picker.prepare() == folder
+    out = subprocess.run([sys.executable, "-m", "ovnb", "doctor"], capture_output=True, text=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert "tiny-llm fp16" in out.stdout, out.stdout
+    assert snapshot(shared) == before
