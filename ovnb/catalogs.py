@@ -10,6 +10,7 @@ import copy
 import difflib
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,11 @@ def offline_ids() -> list[str]:
     """Ids that prepare with no hub: tiny random models and offline packages."""
     return [e["id"] for e in _entries()
             if any(s["kind"] in ("tiny", "offline") for s in e["sources"])]
+
+
+def tiny_mode() -> bool:
+    """Whether OVNB_TINY asks for tiny/offline models (CI and quick trials)."""
+    return os.environ.get("OVNB_TINY", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def check_precision(precision: str) -> str:

@@ -7,6 +7,7 @@ scripts can use ``folder=$(ovnb prepare tiny-llm | tail -n 1)``. ``--all-default
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="catalog id (see `ovnb list`) or Hugging Face id")
     prep.add_argument("--precision", choices=PRECISIONS, help="weights (default: the catalog's)")
     prep.add_argument("--cache-dir", help="model cache (default: $OVNB_CACHE or ~/.cache/ovnb)")
+    prep.add_argument("--trust-remote-code", action="store_true",
+                      help="allow exports that run the model repo's own code")
     many = prep.add_mutually_exclusive_group()
     many.add_argument("--all-defaults", action="store_true",
                       help="every task's default model (with OVNB_TINY=1: all tiny and offline ones)")
@@ -41,7 +44,7 @@ def _prepare(args: argparse.Namespace) -> int:
         raise OvnbError("give a MODEL_ID, --all-defaults or --from FILE (`ovnb list` shows ids)")
     from ovnb.models import prepare
 
-    print(prepare(args.model_id, args.precision, args.cache_dir))
+    print(prepare(args.model_id, args.precision, args.cache_dir, args.trust_remote_code))
     return 0
 
 
@@ -61,15 +64,7 @@ def _stage(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from ovnb import catalogs
 
-    if hasattr(catalogs, "table"):
-        print(catalogs.table(args.task))
-        return 0
-    rows = [(e["id"], e["task"], e.get("default_precision", "fp16"), e.get("description", ""))
-            for e in catalogs.catalog(args.task)]
-    table = [("ID", "TASK", "DEFAULT", "DESCRIPTION"), *rows]
-    widths = [max(len(r[i]) for r in table) for i in range(3)]
-    for row in table:
-        print("  ".join(col.ljust(w) for col, w in zip(row, widths)) + "  " + row[3])
+    print(catalogs.table(args.task))
     return 0
 
 
@@ -89,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OvnbError as exc:
         print(f"ovnb: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `ovnb list | head` closed our stdout: nothing is wrong
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("ovnb: interrupted; the cache holds no partial model (run the same command to resume)",
               file=sys.stderr)

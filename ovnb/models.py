@@ -31,9 +31,9 @@ def prepare(model_id: str | os.PathLike[str], precision: str | None = None,
     root = cache_root(cache_dir)
     if precision is not None:
         catalogs.check_precision(precision)
-    cached = _cached_hub_model(model_id, precision, root)
-    if cached is not None:
-        return cached
+    found = cached(model_id, precision, root)
+    if found is not None:
+        return found
     entry = _entry(model_id)
     precision = precision or entry.get("default_precision", "fp16")
     allowed = entry.get("precisions", catalogs.PRECISIONS)
@@ -42,8 +42,6 @@ def prepare(model_id: str | os.PathLike[str], precision: str | None = None,
     if trust_remote_code:
         entry["export"] = {**entry.get("export", {}), "trust_remote_code": True}
     final = root / "models" / slug(entry["id"]) / precision
-    if problem(final) is None:
-        return final
     return build_entry(final, lambda tmp: _build(entry, precision, tmp, root),
                        f"{entry['id']} ({precision})")
 
@@ -108,11 +106,20 @@ def _offline_models() -> str:
     return f"models that prepare offline: {', '.join(catalogs.offline_ids())}"
 
 
-def _cached_hub_model(model_id: str, precision: str | None, root: Path) -> Path | None:
-    """A complete cached folder of a hub id outside the catalog, so it reopens with no network."""
-    if "/" not in model_id or catalogs.find(model_id) is not None:
-        return None
-    wanted = [precision] if precision else list(catalogs.PRECISIONS)
+def cached(model_id: str, precision: str | None = None,
+           cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The complete cached folder of a model, or None; reads the cache and nothing else.
+
+    A hub id outside the catalog has no known default precision: any complete one will do, so a
+    model prepared once reopens with no network.
+    """
+    root = cache_root(cache_dir)
+    entry = catalogs.find(model_id)
+    if entry is not None:
+        model_id = entry["id"]
+        wanted = [precision or entry.get("default_precision", "fp16")]
+    else:
+        wanted = [precision] if precision else list(catalogs.PRECISIONS)
     for name in wanted:
         folder = root / "models" / slug(model_id) / name
         if problem(folder) is None:

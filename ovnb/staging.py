@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ovnb import catalogs
-from ovnb.cache import cache_root, problem, read_manifest, slug
+from ovnb.models import cached
+from ovnb.cache import cache_root, read_manifest
 from ovnb.errors import OvnbError
 from ovnb.progress import say
 
@@ -33,11 +34,6 @@ class Staged:
     error: str = ""
 
 
-def tiny_mode() -> bool:
-    """Whether OVNB_TINY asks for tiny/offline models (CI and quick trials)."""
-    return os.environ.get("OVNB_TINY", "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
 def default_entry(task: str, tiny: bool | None = None) -> dict[str, Any]:
     """The model a ``task`` starts with: in tiny mode its tiny (else offline) entry; otherwise the
     entry marked ``"default": true``, else the first real one that fits Binder and is neither
@@ -46,7 +42,7 @@ def default_entry(task: str, tiny: bool | None = None) -> dict[str, Any]:
     if not entries:
         raise OvnbError(f"the catalog has no {task} model: choose one of {', '.join(TASKS)}")
     kinds = [{s["kind"] for s in e["sources"]} for e in entries]
-    if tiny_mode() if tiny is None else tiny:
+    if catalogs.tiny_mode() if tiny is None else tiny:
         picks = [e for e, k in zip(entries, kinds) if "tiny" in k]
         picks += [e for e, k in zip(entries, kinds) if "offline" in k]
     else:
@@ -61,7 +57,7 @@ def default_entry(task: str, tiny: bool | None = None) -> dict[str, Any]:
 def default_items(tiny: bool | None = None) -> list[Item]:
     """What ``--all-defaults`` stages: every tiny and offline model in tiny mode (what the notebooks
     use then), else each task's default model."""
-    if tiny_mode() if tiny is None else tiny:
+    if catalogs.tiny_mode() if tiny is None else tiny:
         return [(model_id, None) for model_id in catalogs.offline_ids()]
     return [(default_entry(task, tiny=False)["id"], None) for task in TASKS]
 
@@ -86,23 +82,6 @@ def read_list(path: str | os.PathLike[str]) -> list[Item]:
                             f"{', '.join(catalogs.PRECISIONS)}, got {line.strip()!r}")
         items.append((fields[0], fields[1] if len(fields) == 2 else None))
     return items
-
-
-def cached_folder(model_id: str, precision: str | None = None,
-                  cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """The complete cached folder of a model, or None; reads the cache and nothing else."""
-    root = cache_root(cache_dir)
-    entry = catalogs.find(model_id)
-    if entry is not None:
-        model_id = entry["id"]
-        wanted = [precision or entry.get("default_precision", "fp16")]
-    else:
-        wanted = [precision] if precision else list(catalogs.PRECISIONS)
-    for name in wanted:
-        folder = root / "models" / slug(model_id) / name
-        if problem(folder) is None:
-            return folder
-    return None
 
 
 def folder_size(folder: Path) -> int:
@@ -133,7 +112,7 @@ def _stage_one(model_id: str, precision: str | None,
     entry = catalogs.find(model_id)
     model_id = entry["id"] if entry else model_id
     shown = precision or (entry or {}).get("default_precision", "default")
-    folder = cached_folder(model_id, precision, cache_dir)
+    folder = cached(model_id, precision, cache_dir)
     if folder is not None:
         return Staged(model_id, folder.name, "ready", folder_size(folder), folder)
     try:

@@ -198,10 +198,10 @@ class ModelPicker(PipelineWidget):
         """Show the entry's facts, and whether it fits here; set ``fits`` and ``warning``."""
         if not self.value or not self.precision:
             return
-        from ovnb.staging import cached_folder
+        from ovnb.models import cached
 
         entry = self.entries[self.value]
-        cached = cached_folder(self.value, self.precision, self.cache_dir)
+        cached = cached(self.value, self.precision, self.cache_dir)
         self._info.value = _info_html(entry, self.precision, cached)
         fit = _fit(entry, self.precision, cached is not None, self.cache_dir)
         notes = fit["problems"] + _device_problems(entry, self.precision, self._device(), self.task)
@@ -250,9 +250,9 @@ class ModelPicker(PipelineWidget):
 
     def _run_child(self, model: str, precision: str) -> Path:
         """``python -m ovnb prepare`` in its own process group, its progress shown as it goes."""
-        from ovnb.staging import cached_folder
+        from ovnb.models import cached
 
-        cached = cached_folder(model, precision, self.cache_dir)
+        cached = cached(model, precision, self.cache_dir)
         if cached is not None:  # read-only caches included: nothing to run, nothing written
             return cached
         args = [sys.executable, "-m", "ovnb", "prepare", model, "--precision", precision]
