@@ -18,6 +18,8 @@ _LAZY = {
     "Chat": "ovnb.widgets.chat",
     "load_ipython_extension": "ovnb.magics",
     "Transcriber": "ovnb.widgets.speech",
+    "ImageGenerator": "ovnb.widgets.image",
+    "VisionChat": "ovnb.widgets.vision",
     "DevicePicker": "ovnb.widgets.pickers", "ModelPicker": "ovnb.widgets.pickers",
 }
 

@@ -1,0 +1,190 @@
+"""Reading images for vision-language models: any file, upload, PIL image or array -> RGB HWC uint8.
+
+VLMPipeline takes ``openvino.Tensor``s of RGB pixels, height x width x 3, uint8, while people bring
+phone photos (rotated by an EXIF tag, 12+ megapixels), PNGs with transparency, grayscale scans and
+float arrays. Everything goes through one path here. A huge image is shrunk to ``MAX_SIDE`` while it
+is read (JPEGs are decoded at a reduced scale directly), since no VLM looks at more pixels than that
+and a full-size decode only costs memory and time.
+"""
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ovnb.errors import OvnbError
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+# The largest side an image keeps: the biggest inputs common VLMs use (MiniCPM-V and Phi-3-vision
+# slice up to 1344 px); beyond it a model only gets slower.
+MAX_SIDE = 1344
+THUMB_SIDE = 160  # the widget's preview
+BACKGROUND = (255, 255, 255)  # what transparent pixels become
+SAMPLES = Path(__file__).parent / "data" / "images"
+# EXIF orientations that swap width and height (rotations by 90 or 270 degrees)
+_TRANSPOSED = {5, 6, 7, 8}
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | np.ndarray | Any
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An image ready for a VLM: RGB pixels (H, W, 3) uint8, its name and its size as given."""
+
+    pixels: np.ndarray
+    name: str
+    original_size: tuple[int, int]  # (width, height) as stored, upright
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of ``pixels``."""
+        return self.pixels.shape[1], self.pixels.shape[0]
+
+    @property
+    def downscaled(self) -> bool:
+        return self.size != self.original_size
+
+    def tensor(self) -> Any:
+        return to_tensor(self.pixels)
+
+    def thumbnail_png(self, side: int = THUMB_SIDE) -> bytes:
+        return thumbnail_png(self.pixels, side)
+
+
+def samples() -> dict[str, Path]:
+    """The bundled sample images (made for ovnb, CC0) by name: ``{"house": Path(...), ...}``."""
+    return {path.stem: path for path in sorted(SAMPLES.glob("*.png"))}
+
+
+def load_image(source: Source, name: str | None = None, max_side: int = MAX_SIDE) -> Picture:
+    """``source`` as a Picture whose longest side is at most ``max_side``.
+
+    ``source`` is a file path, the bytes of an image file (an upload; ``name`` is used in messages),
+    a PIL image, or an array shaped (H, W), (H, W, 1|3|4) or (1|3|4, H, W), uint8 or float in
+    [0, 1].
+    Raises OvnbError (one line naming the fix) for a missing file or one that is not an image.
+    """
+    from PIL import Image
+
+    if isinstance(source, (str, os.PathLike)):
+        path = _existing_file(source)
+        return _read(path, name or path.name, max_side)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
+            raise OvnbError(f"{name or 'the upload'} is empty: choose an image file")
+        return _read(io.BytesIO(bytes(source)), name or "the upload", max_side)
+    if isinstance(source, Image.Image):
+        return _finish(source, name or "the image", source.size, max_side)
+    if isinstance(source, np.ndarray):
+        image = Image.fromarray(_as_uint8(_as_hwc(source)))
+        return _finish(image, name or "the array", image.size, max_side)
+    raise OvnbError(f"cannot read an image from {type(source).__name__}: give a file path, "
+                    "file bytes, a PIL image or a numpy array")
+
+
+def to_tensor(pixels: np.ndarray) -> Any:
+    """RGB HWC uint8 pixels as the ``openvino.Tensor`` VLMPipeline takes."""
+    import openvino
+
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise OvnbError(f"expected RGB pixels (H, W, 3) uint8, got {pixels.shape} {pixels.dtype}: "
+                        "read the image with ovnb.images.load_image")
+    return openvino.Tensor(np.ascontiguousarray(pixels))
+
+
+def thumbnail_png(pixels: np.ndarray, side: int = THUMB_SIDE) -> bytes:
+    """A small PNG of the pixels (longest side ``side``), for previews: cheap to send to a page."""
+    from PIL import Image
+
+    image = Image.fromarray(pixels)
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _existing_file(source: str | os.PathLike[str]) -> Path:
+    path = Path(source).expanduser()
+    if path.is_dir():
+        raise OvnbError(f"{path} is a folder: give the path of an image file")
+    if not path.is_file():
+        raise OvnbError(f"no such image file: {path}: check the path")
+    return path
+
+
+def _read(file: Path | io.BytesIO, name: str, max_side: int) -> Picture:
+    """Open an image file, decoding a big JPEG at a reduced scale, and finish it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(file)
+        size = image.size
+        if image.getexif().get(0x0112) in _TRANSPOSED:
+            size = size[::-1]
+        image.draft("RGB", (max_side, max_side))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale
+        return _finish(image, name, size, max_side)
+    except UnidentifiedImageError:
+        raise OvnbError(f"{name} is not an image Pillow can read: choose a PNG, JPEG, GIF, BMP, "
+                        "TIFF or WebP file") from None
+    except Image.DecompressionBombError:
+        raise OvnbError(f"{name} is too large to open safely: save a smaller copy "
+                        f"(at most {max_side} pixels a side is plenty)") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated, corrupt or unreadable
+        raise OvnbError(f"cannot read {name} as an image ({exc}): choose another file") from None
+
+
+def _finish(image: PILImage.Image, name: str, size: tuple[int, int], max_side: int) -> Picture:
+    """Upright, at most ``max_side`` a side, RGB on white: the one form every VLM takes."""
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image) or image
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # shrinks only; keeps aspect
+    return Picture(np.asarray(_rgb(image)), name, size)
+
+
+def _rgb(image: PILImage.Image) -> PILImage.Image:
+    """RGB, with transparent pixels laid over white (not black, as a plain convert would do)."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        flat = Image.new("RGBA", image.size, (*BACKGROUND, 255))
+        flat.alpha_composite(image.convert("RGBA"))
+        return flat.convert("RGB")
+    return image.convert("RGB")
+
+
+def _as_hwc(array: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, C) or channels-first (C, H, W > 4), C in 1, 3, 4 -> (H, W) or (H, W, C)."""
+    channels = (1, 3, 4)
+    if array.ndim == 3 and array.shape[0] in channels and array.shape[2] > 4:
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in channels) \
+            or not array.size:
+        raise OvnbError(f"cannot use an array shaped {array.shape} as an image: pass (H, W), "
+                        "(H, W, 3) or (H, W, 4)")
+    return array
+
+
+def _as_uint8(array: np.ndarray) -> np.ndarray:
+    """uint8 pixels from uint8, bool, other integers in 0..255, or floats in [0, 1]."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise OvnbError("a float image array must hold values in [0, 1]: divide by 255 "
+                            "or pass uint8")
+        return np.rint(array * 255).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.integer) and array.min() >= 0 and array.max() <= 255:
+        return array.astype(np.uint8)
+    raise OvnbError(f"cannot use a {array.dtype} array as an image: pass uint8 in 0..255 "
+                    "or float in [0, 1]")

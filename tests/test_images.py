@@ -1,0 +1,131 @@
+"""Reading images: every kind of source gives the same RGB pixels; bad input, one clear line."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ovnb.errors import OvnbError
+from ovnb.images import MAX_SIDE, THUMB_SIDE, load_image, samples, thumbnail_png, to_tensor
+
+SKY = (135, 195, 240)  # the house sample's top-left pixel, as drawn
+
+
+def house() -> Path:
+    return samples()["house"]
+
+
+def png_bytes(image: Image.Image, fmt: str = "PNG", **kwargs: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **kwargs)
+    return out.getvalue()
+
+
+def test_bundled_samples_are_small_drawn_scenes() -> None:
+    assert sorted(samples()) == ["house", "sailboat"]
+    for path in samples().values():
+        picture = load_image(path)
+        assert picture.size == (320, 240) and not picture.downscaled
+        assert picture.pixels.shape == (240, 320, 3) and picture.pixels.dtype == np.uint8
+    assert tuple(load_image(house()).pixels[0, 0]) == SKY
+    assert "CC0" in (house().parent / "README.md").read_text()
+
+
+def test_path_bytes_pil_and_array_give_the_same_pixels() -> None:
+    expected = np.asarray(Image.open(house()).convert("RGB"))
+    pil = Image.open(house())
+    sources = [house(), str(house()), house().read_bytes(), memoryview(house().read_bytes()),
+               pil, expected, np.moveaxis(expected, -1, 0), expected / 255.0]
+    for source in sources:
+        np.testing.assert_array_equal(load_image(source).pixels, expected)
+    assert pil.size == (320, 240)  # the caller's image is left alone
+    assert load_image(house()).name == "house.png"
+    assert load_image(house().read_bytes(), name="mine.png").name == "mine.png"
+
+
+def test_gray_bool_and_transparent_images_become_rgb() -> None:
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    rgb = load_image(gray).pixels
+    assert rgb.shape == (16, 16, 3) and (rgb == gray[:, :, None]).all()
+    mask = np.eye(4, dtype=bool)
+    assert (load_image(mask).pixels[:, :, 0] == mask * 255).all()
+    rgba = np.zeros((4, 4, 4), dtype=np.uint8)
+    rgba[0, 0] = (255, 0, 0, 255)  # one opaque red pixel, the rest fully transparent black
+    pixels = load_image(png_bytes(Image.fromarray(rgba))).pixels
+    assert tuple(pixels[0, 0]) == (255, 0, 0) and tuple(pixels[3, 3]) == (255, 255, 255)
+    palette = Image.fromarray(rgba).convert("P")
+    assert load_image(palette).pixels.shape == (4, 4, 3)
+
+
+def test_a_rotated_photo_is_turned_upright() -> None:
+    image = Image.new("RGB", (60, 40), (200, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    picture = load_image(png_bytes(image, "JPEG", exif=exif))
+    assert picture.size == (40, 60) and picture.original_size == (40, 60)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_huge_image_is_downscaled_while_read(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"huge.{fmt.lower()}"
+    Image.new("RGB", (8000, 4000), (10, 200, 30)).save(path, format=fmt)
+    picture = load_image(path)
+    assert picture.size == (MAX_SIDE, MAX_SIDE // 2) and picture.downscaled
+    assert picture.original_size == (8000, 4000)
+    assert np.abs(picture.pixels[100, 100].astype(int) - (10, 200, 30)).max() <= 3
+    assert load_image(np.zeros((3000, 100, 3), np.uint8)).size == (45, MAX_SIDE)
+
+
+def test_max_side_can_be_chosen() -> None:
+    assert load_image(house(), max_side=64).size == (64, 48)
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("missing", "no such image file"),
+    ("folder", "is a folder"),
+    ("text", "is not an image Pillow can read"),
+    ("empty", "is empty"),
+    ("truncated", "cannot read"),
+    ("bad-shape", "cannot use an array shaped"),
+    ("bad-float", "values in [0, 1]"),
+    ("bad-int", "cannot use a int16 array"),
+    ("bad-type", "cannot read an image from int"),
+])
+def test_bad_input_is_one_line_naming_the_fix(tmp_path: Path, case: str, expect: str) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image\n")
+    source = {
+        "missing": tmp_path / "nope.png", "folder": tmp_path, "text": text, "empty": b"",
+        "truncated": house().read_bytes()[:400],
+        "bad-shape": np.zeros((4, 4, 2), np.uint8), "bad-float": np.full((4, 4), 2.0),
+        "bad-int": np.full((4, 4), -1, np.int16), "bad-type": 42,
+    }[case]
+    with pytest.raises(OvnbError) as error:
+        load_image(source)
+    message = str(error.value)
+    assert expect in message and "\n" not in message and ":" in message
+
+
+def test_an_image_too_big_to_open_safely_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # house.png has 76800: > 2x the limit
+    with pytest.raises(OvnbError, match="too large to open safely"):
+        load_image(house())
+
+
+def test_tensor_holds_the_pixels() -> None:
+    picture = load_image(house())
+    tensor = picture.tensor()
+    assert list(tensor.shape) == [240, 320, 3]
+    np.testing.assert_array_equal(tensor.data, picture.pixels)
+    with pytest.raises(OvnbError, match="RGB pixels"):
+        to_tensor(np.zeros((4, 4), np.uint8))
+
+
+def test_thumbnail_is_small_and_keeps_the_aspect() -> None:
+    picture = load_image(house())
+    thumb = Image.open(io.BytesIO(picture.thumbnail_png()))
+    assert thumb.format == "PNG" and thumb.size == (THUMB_SIDE, THUMB_SIDE * 3 // 4)
+    assert len(thumbnail_png(picture.pixels, 32)) < len(picture.thumbnail_png())

@@ -1,0 +1,251 @@
+"""VisionChat, driven as a notebook user drives it, on tiny-vlm in f32."""
+from __future__ import annotations
+
+import io
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import ovnb
+from ovnb.images import THUMB_SIDE, samples
+from tests.conftest import F32
+
+CONFIG = {"max_new_tokens": 12, "repetition_penalty": 1.0}
+HOUSE, BOAT = samples()["house"], samples()["sailboat"]
+Q1, Q2, Q3 = "What is in the picture?", "And the colours?", "Anything else?"
+
+
+@pytest.fixture(scope="module")
+def vlm(cache: Path) -> Path:
+    return ovnb.prepare("tiny-vlm", cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def bare_pipe(vlm: Path) -> Any:
+    import openvino_genai as ov_genai
+
+    return ov_genai.VLMPipeline(str(vlm), "CPU", **F32)
+
+
+def pixels(path: Path) -> np.ndarray:
+    """The image as the bare pipeline gets it (read without ovnb)."""
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def bare(pipe: Any, turns: list[tuple[str, Path | None]], system: str = "") -> list[str]:
+    """Greedy answers of the bare VLMPipeline to one conversation, each image sent with its turn."""
+    import openvino
+    import openvino_genai as ov_genai
+
+    history = ov_genai.ChatHistory()
+    if system:
+        history.append({"role": "system", "content": system})
+    gen = pipe.get_generation_config()
+    for name, value in {**CONFIG, "do_sample": False}.items():
+        setattr(gen, name, value)
+    answers = []
+    for text, image in turns:
+        history.append({"role": "user", "content": text})
+        images = [] if image is None else [openvino.Tensor(pixels(image))]
+        answers.append(pipe.generate(history, images=images, generation_config=gen).texts[0])
+        history.append({"role": "assistant", "content": answers[-1]})
+    return answers
+
+
+def chat(vlm: Path, **kwargs: Any) -> ovnb.VisionChat:
+    return ovnb.VisionChat(vlm, properties=F32, **{**CONFIG, **kwargs})
+
+
+def shown(vision: ovnb.VisionChat) -> str:
+    return vision._history_view.outputs[0]["data"]["text/markdown"]
+
+
+def test_answers_equal_the_bare_pipeline_and_later_turns_keep_the_image(
+        vlm: Path, bare_pipe: Any) -> None:
+    vision = chat(vlm)
+    first = vision.send(Q1, image=HOUSE)
+    second = vision.send(Q2)
+    assert [first, second] == bare(bare_pipe, [(Q1, HOUSE), (Q2, None)]) and first
+    # the widget kept the first image for the second turn: without it the answer differs
+    assert second != _without_image(bare_pipe, first)
+    assert vision.messages[1] == {"role": "assistant", "content": first}
+    assert first in shown(vision) and second in shown(vision) and "house.png" in shown(vision)
+    assert vision.picture is None and "in the conversation" in vision._image_label.value
+    assert vision.metrics["tokens"] == 12 and vision.metrics["image_ms"] == 0.0
+    assert "tokens/s" in vision._metrics_line.value and vision.last_error == ""
+
+
+def _without_image(pipe: Any, first: str) -> str:
+    """The second answer for the same transcript when no image was ever attached."""
+    import openvino_genai as ov_genai
+
+    history = ov_genai.ChatHistory()
+    for role, content in (("user", Q1), ("assistant", first), ("user", Q2)):
+        history.append({"role": role, "content": content})
+    gen = pipe.get_generation_config()
+    for name, value in {**CONFIG, "do_sample": False}.items():
+        setattr(gen, name, value)
+    return pipe.generate(history, generation_config=gen).texts[0]
+
+
+def test_the_send_button_runs_the_same_turn_with_a_sample_and_a_preview(
+        vlm: Path, bare_pipe: Any) -> None:
+    vision = chat(vlm)
+    vision._samples.value = BOAT
+    thumb = Image.open(io.BytesIO(vision._preview.value))
+    assert max(thumb.size) == THUMB_SIDE and thumb.size != (320, 240)
+    label = vision._image_label.value
+    assert "sailboat.png" in label and "next question" in label
+    vision.wait_loaded()
+    vision._prompt.value = Q1
+    vision._send_btn.click()
+    vision._job.wait()
+    assert vision._prompt.value == ""
+    assert vision.messages[1]["content"] == bare(bare_pipe, [(Q1, BOAT)])[0]
+    assert "image encoded in" in vision._metrics_line.value and vision.metrics["image_ms"] > 0
+
+
+def test_two_images_give_different_answers_and_clear_starts_afresh(
+        vlm: Path, bare_pipe: Any) -> None:
+    vision = chat(vlm)
+    house = vision.send(Q1, image=HOUSE)
+    vision._clear_btn.click()
+    assert vision.messages == [] and vision.picture is not None  # the shown image goes again
+    assert "🖼" not in shown(vision)
+    boat = vision.send(Q1, image=BOAT)
+    assert house != boat
+    assert boat == bare(bare_pipe, [(Q1, BOAT)])[0]  # nothing of the first conversation is left
+
+
+def test_an_image_goes_with_the_turn_that_introduced_it(vlm: Path, bare_pipe: Any) -> None:
+    vision = chat(vlm, system_prompt="Be brief.")
+    vision._samples.value = HOUSE
+    vision._drop_btn.click()  # changed my mind: the first question has no image
+    assert vision.picture is None and vision._preview.layout.display == "none"
+    answers = [vision.send(Q1), vision.send(Q2, image=BOAT), vision.send(Q3)]
+    assert answers == bare(bare_pipe, [(Q1, None), (Q2, BOAT), (Q3, None)], system="Be brief.")
+    assert list(vision._image_turns) == [2]
+    assert vision._system.disabled  # the system prompt is fixed for the conversation
+
+
+def test_upload_and_path_box_choose_the_image(vlm: Path, tmp_path: Path) -> None:
+    vision = chat(vlm)
+    data = BOAT.read_bytes()
+    vision._upload.value = ({"name": "my boat.png", "type": "image/png", "size": len(data),
+                             "content": memoryview(data),
+                             "last_modified": datetime.now(timezone.utc)},)
+    assert vision.picture.name == "my boat.png"
+    np.testing.assert_array_equal(vision.picture.pixels, pixels(BOAT))
+    vision._samples.value = HOUSE
+    vision._path.value = str(BOAT)
+    assert vision.picture.name == "sailboat.png" and vision._samples.value is None
+    vision._path.value = str(tmp_path / "gone.png")
+    assert "no such image file" in vision.last_error
+    assert vision.picture.name == "sailboat.png"  # the previous choice stays
+
+
+@pytest.fixture(scope="module")
+def huge(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("huge") / "huge.png"
+    Image.new("RGB", (8000, 8000), (40, 90, 200)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["missing", "text-file", "generation"])
+def test_errors_show_as_one_line_and_keep_the_history(
+        vlm: Path, bare_pipe: Any, tmp_path: Path, case: str) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    vision = chat(vlm)
+    first = vision.send(Q1, image=HOUSE)
+    before = (list(vision.messages), vision._history.get_messages())
+    image, expect = {"missing": (tmp_path / "nope.jpg", "no such image file"),
+                     "text-file": (notes, "notes.txt is not an image"),
+                     "generation": (None, "max_new_tokens")}[case]
+    if case == "generation":
+        vision.config["max_new_tokens"] = 0
+    assert vision.send(Q2, image=image) == ""
+    assert expect in vision.last_error and "\n" not in vision.last_error
+    assert expect in vision._error.value
+    assert (vision.messages, vision._history.get_messages()) == before and not vision.busy
+    vision.config["max_new_tokens"] = CONFIG["max_new_tokens"]
+    assert [first, vision.send(Q2)] == bare(bare_pipe, [(Q1, HOUSE), (Q2, None)])
+    assert vision.last_error == "" and vision._error.value == ""
+
+
+def test_a_huge_image_is_downscaled_not_refused(vlm: Path, huge: Path) -> None:
+    vision = chat(vlm)
+    vision.send(Q1, image=HOUSE)
+    assert vision.send(Q2, image=huge)
+    assert vision.last_error == "" and len(vision.messages) == 4
+    assert "downscaled from 8000×8000" in vision._image_label.value
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong-kind", "device"])
+def test_load_errors_show_in_the_widget(cache: Path, vlm: Path, tmp_path: Path, case: str) -> None:
+    model, device, expect = {
+        "missing": (tmp_path / "nope", "CPU", "no such folder"),
+        "wrong-kind": (ovnb.prepare("tiny-llm", cache_dir=cache), "CPU", "not one for VLMPipeline"),
+        "device": (vlm, "NPU", "device NPU is not available"),
+    }[case]
+    vision = ovnb.VisionChat(model, device=device)
+    assert vision.send("hello", image=HOUSE) == ""
+    assert expect in vision.last_error and "\n" not in vision.last_error
+    assert expect in vision._error.value
+    assert vision.messages == [] and not vision.busy
+
+
+def test_stop_ends_the_answer_and_the_chat_goes_on(vlm: Path) -> None:
+    vision = chat(vlm, max_new_tokens=20000, min_new_tokens=20000)
+    vision.wait_loaded()
+    vision._samples.value = HOUSE
+    vision._prompt.value = "Tell me everything"
+    vision._send_btn.click()
+    deadline = time.time() + 60
+    while not vision._answer.outputs and time.time() < deadline:
+        time.sleep(0.01)
+    vision._stop_btn.click()
+    vision._job.wait()
+    assert vision.last_error == ""
+    assert 0 < vision.metrics["tokens"] < 20000
+    assert vision.messages[-1]["role"] == "assistant" and len(vision._history.get_messages()) == 2
+    vision.config.update(max_new_tokens=4, min_new_tokens=0)
+    assert vision.send("Still there?") and not vision.busy
+    assert len(vision.messages) == 4
+
+
+def test_concurrent_sends_queue(vlm: Path) -> None:
+    vision = chat(vlm, max_new_tokens=6)
+    answers: list[str] = []
+    threads = [threading.Thread(target=lambda i=i: answers.append(vision.send(f"q{i}", HOUSE)))
+               for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 3 and all(answers)
+    assert len(vision.messages) == 6 and len(vision._history.get_messages()) == 6
+    assert sorted(vision._image_turns) == [0, 2, 4]  # each question took its image
+    assert vision.last_error == ""
+
+
+def test_two_widgets_share_a_pipeline_but_not_a_conversation(vlm: Path, bare_pipe: Any) -> None:
+    one, two = chat(vlm), chat(vlm)
+    assert one.wait_loaded() is two.wait_loaded()
+    a1, b1 = one.send(Q1, image=HOUSE), two.send(Q1, image=BOAT)
+    a2, b2 = one.send(Q2), two.send(Q2)
+    assert [a1, a2] == bare(bare_pipe, [(Q1, HOUSE), (Q2, None)])
+    assert [b1, b2] == bare(bare_pipe, [(Q1, BOAT), (Q2, None)])
+
+
+def test_empty_prompt_is_refused_politely(vlm: Path) -> None:
+    vision = chat(vlm, max_new_tokens=4)
+    vision.send("kept", image=HOUSE)
+    assert vision.send("   ") == ""
+    assert "empty prompt" in vision._error.value and len(vision.messages) == 2
