@@ -1,0 +1,309 @@
+"""ImageGenerator, driven as a notebook user drives it, on tiny-sd in f32."""
+from __future__ import annotations
+
+import html
+import io
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import ovnb
+from ovnb.widgets import image as image_mod
+from ovnb.widgets.image import StepWatch, adapter_pairs, preview_decoder, shrink
+from tests.conftest import F32
+
+PROMPT = "a red cat on the sea"
+SMALL = {"width": 48, "height": 32, "num_inference_steps": 3}  # PNDM runs 4
+
+
+@pytest.fixture(scope="module")
+def sd(cache: Path) -> Path:
+    return ovnb.prepare("tiny-sd", cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def loras(sd: Path, cache: Path) -> dict[str, Path]:
+    return {p.stem: p for p in ovnb.adapters("tiny-sd", cache_dir=cache)}
+
+
+def bare(folder: Path, prompt: str = PROMPT, alphas: dict[Path, float] | None = None,
+         registered: tuple[Path, ...] | list[Path] = (), **settings: Any) -> np.ndarray:
+    """The bare pipeline's image; a fresh pipeline each time, so no previous call can interfere."""
+    import openvino_genai as ov_genai
+
+    kwargs: dict[str, Any] = {}
+    made = {p: ov_genai.Adapter(str(p)) for p in registered}
+    if made:
+        kwargs["adapters"] = ov_genai.AdapterConfig([(a, 1.0) for a in made.values()])
+    pipe = ov_genai.Text2ImagePipeline(str(folder), "CPU", **kwargs, **F32)
+    call = dict(settings)
+    if made:
+        chosen = [(made[p], a) for p, a in (alphas or {}).items() if a]
+        call["adapters"] = ov_genai.AdapterConfig(chosen) if chosen else ov_genai.AdapterConfig()
+    return pipe.generate(prompt, **call).data[0].copy()
+
+
+def pixels(image: Any) -> np.ndarray:
+    return np.asarray(image)
+
+
+def distance(a: Any, b: Any) -> float:
+    """Mean absolute pixel difference (0-255)."""
+    return float(np.abs(pixels(a).astype(np.int16) - pixels(b).astype(np.int16)).mean())
+
+
+def from_png(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def shown(widget: Any) -> np.ndarray:
+    """The pixels an Image widget shows."""
+    return from_png(widget.value)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+# the widget on a plain model ----------------------------------------------------------------
+def test_image_equals_the_bare_pipeline_and_progress_reaches_the_total(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, rng_seed=7, **SMALL)
+    image = gen.generate(PROMPT)
+    assert image.size == (48, 32) and image.mode == "RGB"
+    expected = bare(sd, rng_seed=7, guidance_scale=7.5, **SMALL)
+    assert np.array_equal(pixels(image), expected)
+    assert np.array_equal(shown(gen._preview), expected)  # the final image replaces the preview
+    total = gen.metrics["steps"]
+    assert total == SMALL["num_inference_steps"] + 1  # PNDM: one step more, read from the callback
+    assert gen._progress.value == gen._progress.max == total
+    assert "done" in gen._status.value and gen.last_error == ""
+    negative = gen.generate(PROMPT, negative_prompt="blue sky")
+    assert np.array_equal(pixels(negative),
+                          bare(sd, rng_seed=7, negative_prompt="blue sky", **SMALL))
+    assert distance(negative, image) > 1
+
+
+def test_seeds_differ_and_the_gallery_grows_newest_first(sd: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(image_mod, "GALLERY_SIZE", 2)
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    one = gen.generate(PROMPT, rng_seed=1)
+    assert len(gen._gallery.children) == 1
+    two = gen.generate(PROMPT, rng_seed=2)
+    assert distance(one, two) > 5
+    assert gen.config["rng_seed"] == 42  # per-call settings do not stick to the controls
+    gen.generate("a green tree", rng_seed=3)
+    assert [r.settings["rng_seed"] for r in gen.results] == [3, 2]  # bounded, newest first
+    assert len(gen._gallery.children) == 2
+    caption = gen._gallery.children[0].children[1].value
+    assert "a green tree" in caption and "seed 3" in caption and "48×32" in caption
+    assert "3 steps" in caption and gen.results[0].steps == 4  # asked 3; PNDM ran 4
+    assert gen.image is gen.results[0].image
+
+
+def test_the_button_reads_the_controls(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    gen.wait_loaded()
+    gen._prompt.value = PROMPT
+    gen._controls["rng_seed"].value = 5
+    gen._controls["guidance_scale"].value = 3.0
+    gen._generate_btn.click()
+    outcome = gen._job.wait()
+    assert outcome.ok and outcome.value is gen.image
+    assert np.array_equal(pixels(gen.image), bare(sd, rng_seed=5, guidance_scale=3.0, **SMALL))
+
+
+def test_defaults_come_from_the_model(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32)
+    gen.wait_loaded()
+    # tiny-sd's UNet sample size 32 × VAE scale 2; genai's 50 steps capped for a quick first image
+    assert (gen.config["width"], gen.config["height"]) == (64, 64)
+    assert gen._controls["width"].value == 64 and gen.config["num_inference_steps"] == 20
+
+
+def test_live_previews_are_decoded_and_can_be_switched_off(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **{**SMALL, "num_inference_steps": 8})
+    gen.preview_interval = 0  # every step the callback sees, but the last
+    seen: list[bytes] = []
+    gen._preview.observe(lambda change: seen.append(change["new"]), "value")
+    final = gen.generate(PROMPT)
+    # genai drops callback calls still queued when the loop ends: some previews may be skipped
+    assert 1 <= gen.metrics["previews"] <= gen.metrics["steps"] - 1 == 8
+    assert len(seen) == gen.metrics["previews"] + 1 and distance(shown(gen._preview), final) == 0
+    assert distance(from_png(seen[0]), final) > 1  # a preview is not the final image
+    gen._live.value = False
+    gen.generate(PROMPT)
+    assert gen.metrics["previews"] == 0
+
+
+def test_previews_of_big_images_decode_a_shrunken_latent(sd: Path) -> None:
+    import openvino
+    import openvino_genai as ov_genai
+
+    latent = np.arange(2 * 4 * 64 * 64, dtype=np.float32).reshape(2, 4, 64, 64)
+    small = shrink(openvino.Tensor(latent), 32 * 32)
+    assert list(small.shape) == [2, 4, 32, 32]
+    assert small.data[1, 2, 3, 4] == latent[1, 2, 6:8, 8:10].mean()
+    few = openvino.Tensor(latent[:, :, :20, :30].copy())
+    assert shrink(few, 32 * 32) is few  # small enough already: decoded as is
+    decode = preview_decoder(ov_genai.Text2ImagePipeline(str(sd), "CPU", **F32))
+    big = np.random.default_rng(0).standard_normal((1, 4, 48, 40)).astype(np.float32)
+    assert list(decode(openvino.Tensor(big)).shape) == [1, 48, 40, 3]  # 24×20 latent, VAE ×2
+
+
+def test_stop_midway_leaves_the_widget_usable(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, width=32, height=32, num_inference_steps=400)
+    gen.generate(PROMPT, num_inference_steps=2)
+    answer: list[Any] = []
+    runner = threading.Thread(target=lambda: answer.append(gen.generate(PROMPT)))
+    runner.start()
+    wait_for(lambda: gen._progress.max > 100 and gen._progress.value >= 2)
+    at_click = gen._progress.value
+    gen._stop_btn.click()
+    runner.join(60)
+    assert answer == [None]  # genai returned its empty tensor: no image
+    assert gen.last_error == "" and "stopped" in gen._status.value
+    assert at_click <= gen.metrics["steps"] <= at_click + 20 < 400
+    assert len(gen.results) == 1 and gen._preview.value  # the stop-time preview stays
+    assert not gen.busy and gen._stop_btn.disabled and not gen._generate_btn.disabled
+    again = gen.generate(PROMPT, num_inference_steps=2, rng_seed=9)
+    assert np.array_equal(pixels(again), bare(sd, rng_seed=9, width=32, height=32,
+                                              num_inference_steps=2))
+    assert len(gen.results) == 2
+
+
+def test_concurrent_generates_both_finish(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    images: dict[int, Any] = {}
+    runners = [threading.Thread(target=lambda s=s: images.__setitem__(s, gen.generate(PROMPT,
+                                                                                     rng_seed=s)))
+               for s in (11, 12)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(120)
+    assert set(images) == {11, 12} and all(image is not None for image in images.values())
+    assert np.array_equal(pixels(images[12]), bare(sd, rng_seed=12, **SMALL))
+    assert len(gen.results) == 2
+
+
+def test_save_writes_a_png_that_reads_back(sd: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    assert gen.save(tmp_path / "early.png") is None and "no image yet" in gen.last_error
+    image = gen.generate(PROMPT)
+    path = gen.save(tmp_path / "cat")
+    assert path == tmp_path / "cat.png" and gen.last_error == ""
+    with Image.open(path) as saved:
+        assert saved.format == "PNG" and np.array_equal(np.asarray(saved), pixels(image))
+        assert PROMPT in saved.info["parameters"] and "seed 42" in saved.info["parameters"]
+    gen._filename.value = str(tmp_path / "sub" / "button.png")
+    gen._save_btn.click()
+    assert Image.open(tmp_path / "sub" / "button.png").size == (48, 32)
+
+
+# errors -------------------------------------------------------------------------------------
+def test_bad_settings_show_one_line_and_keep_the_gallery(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    first = gen.generate(PROMPT)
+    for opts, words in (({"width": 33}, ("width 33", "multiple of 2")),
+                        ({"seed": 3}, ("unknown setting 'seed'", "rng_seed"))):
+        assert gen.generate(PROMPT, **opts) is None
+        assert all(w in gen.last_error for w in words) and "\n" not in gen.last_error
+        assert html.escape(words[0]) in gen._error.value
+        assert len(gen.results) == 1 and gen.image is first and not gen.busy
+    assert gen.generate("   ") is None and "empty prompt" in gen.last_error
+    assert gen.generate(PROMPT, rng_seed=3) is not None and gen.last_error == ""
+    assert gen._error.value == "" and len(gen._gallery.children) == 2
+
+
+def test_a_chat_folder_is_refused(cache: Path) -> None:
+    gen = ovnb.ImageGenerator(ovnb.prepare("tiny-llm", cache_dir=cache))
+    assert gen.generate(PROMPT) is None
+    assert "Text2ImagePipeline" in gen.last_error and "--task image" in gen.last_error
+    assert gen.last_error in gen._error.value and gen.results == []
+
+
+def test_an_absent_device_is_refused(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, device="NPU")
+    assert gen.generate(PROMPT) is None
+    assert gen.last_error.startswith("device NPU is not available") and "CPU" in gen.last_error
+    assert not gen.busy
+
+
+def test_step_watch_never_raises_and_stops() -> None:
+    decoded: list[Any] = []
+
+    def broken_view(step: int, total: int) -> None:
+        raise ValueError("the view is gone")
+
+    watch = StepWatch(broken_view, decode=lambda latent: latent, on_preview=decoded.append,
+                      interval=0)
+    assert watch(0, 3, "latent0") is False and isinstance(watch.error, ValueError)
+    watch.on_step = lambda step, total: None
+    assert watch(1, 3, "latent1") is False and watch.step == 2 and decoded == ["latent1"]
+    assert watch(2, 3, "latent2") is False and decoded == ["latent1"]  # not on the last step
+    watch.stop_event.set()
+    assert watch(0, 3, "latent") is True and decoded[-1] == "latent"  # the stop-time preview
+    slow = StepWatch(lambda s, t: None, decode=lambda latent: latent, on_preview=decoded.append)
+    assert slow(0, 3, "x") is False and decoded[-1] == "latent"  # throttled: too early
+
+
+# LoRA -----------------------------------------------------------------------------------------
+def test_adapter_pairs_change_the_list_when_only_alphas_change() -> None:
+    a, b = Path("a.safetensors"), Path("b.safetensors")
+    assert adapter_pairs({a: 1.0, b: 0.0}, None) == [(a, 1.0)]
+    assert adapter_pairs({a: 0.5, b: 0.0}, [(a, 1.0)]) == [(a, 0.5), (b, 0.0)]
+    assert adapter_pairs({a: 0.5, b: 1.0}, [(a, 1.0), (b, 1.0)]) == [(b, 1.0), (a, 0.5)]
+    assert adapter_pairs({a: 0.5, b: 1.0}, [(b, 1.0), (a, 0.5)]) == [(a, 0.5), (b, 1.0)]
+    assert adapter_pairs({a: 0.5, b: 1.0}, [(a, 0.5), (b, 1.0)]) == [(a, 0.5), (b, 1.0)]
+    assert adapter_pairs({a: 0.0, b: 0.0}, [(a, 1.0)]) == []
+    assert adapter_pairs({a: 0.7}, [(a, 1.0)]) == [(a, 0.7)]  # one registered: no bug to avoid
+
+
+def test_adapter_strengths_take_effect_and_zero_is_none(sd: Path, loras: dict[str, Path]) -> None:
+    one, two = loras["self-attn"], loras["cross-attn"]
+    gen = ovnb.ImageGenerator(sd, adapters={one: 0.0, two: 0.0}, properties=F32, **SMALL)
+    settings = {"rng_seed": 42, **SMALL}
+
+    def expected(alphas: dict[Path, float]) -> np.ndarray:
+        return bare(sd, alphas=alphas, registered=[one, two], **settings)
+
+    plain = gen.generate(PROMPT)
+    assert np.array_equal(pixels(plain), bare(sd, **settings))  # alpha 0 = no adapter
+    steps = [({one: 1.0, two: 0.0}), ({one: 0.5, two: 0.0}), ({one: 0.5, two: 1.0}),
+             ({one: 0.5, two: 0.3}), ({one: 0.0, two: 0.3}), ({one: 0.0, two: 0.8})]
+    images = []
+    for alphas in steps:  # each differs from the last in alphas only, for some adapter
+        for path, alpha in alphas.items():
+            gen._sliders[path].value = alpha
+        images.append(gen.generate(PROMPT))
+        assert np.array_equal(pixels(images[-1]), expected(alphas)), alphas
+    assert all(distance(a, b) > 1 for a, b in zip([plain, *images], images, strict=False))
+    assert gen.results[0].settings["adapters"] == {"self-attn": 0.0, "cross-attn": 0.8}
+    back = gen.generate(PROMPT, adapters={"cross-attn": 0.0})  # per call, by name
+    assert np.array_equal(pixels(back), pixels(plain))
+    assert gen.generate(PROMPT, adapters={"other": 1.0}) is None
+    assert "adapter other was not given" in gen.last_error
+
+
+def test_widgets_sharing_a_pipeline_share_the_workaround(sd: Path, loras: dict[str, Path]) -> None:
+    one, two = loras["self-attn"], loras["cross-attn"]
+    first = ovnb.ImageGenerator(sd, adapters={one: 1.0, two: 0.0}, properties=F32, **SMALL)
+    second = ovnb.ImageGenerator(sd, adapters={one: 0.4, two: 0.0}, properties=F32, **SMALL)
+    first.generate(PROMPT)
+    image = second.generate(PROMPT)  # the pipeline's previous call had the same list, alpha 1.0
+    assert first.wait_loaded() is second.wait_loaded()
+    assert np.array_equal(pixels(image), bare(sd, alphas={one: 0.4}, registered=[one, two],
+                                              rng_seed=42, **SMALL))
