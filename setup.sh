@@ -6,9 +6,10 @@ cd "$(dirname "$0")"
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-# Real speech for the Whisper tests: five LibriVox clips with reference transcripts.
+# Real speech for the Whisper tests (five LibriVox clips with reference transcripts), and the
+# browser the JupyterLab tests drive (Playwright uses it; it never downloads a browser of its own).
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq pocketsphinx-testdata >/dev/null
+$sudo apt-get install -y -qq pocketsphinx-testdata chromium fonts-noto-color-emoji >/dev/null
 
 python -m pip install --disable-pip-version-check -q -e ".[export,dev]"
 # optimum-intel pulls PyPI's torchvision, which fails beside the torch 2.13 CPU build and breaks

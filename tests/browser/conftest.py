@@ -1,0 +1,253 @@
+"""A real JupyterLab driven by a real browser: one server and one Chromium per test module.
+
+The server runs on a loopback port with a token, in a temporary root holding copies of the notebooks
+(so nothing the browser does is saved into the repo), with temporary Jupyter config, settings,
+workspaces and runtime folders (so no user settings are read or touched) and news checks off.
+Its kernels see ``OVNB_TINY=1`` and ``OVNB_CACHE`` = the session's model cache, where the tiny
+models are prepared before the server starts, so the browser never waits for an export. Teardown stops the
+browser and the server, then checks that no process the fixtures started is left running.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "artifacts"  # git-ignored; CI keeps it
+SCREENSHOTS = ARTIFACTS / "screenshots"
+# Without the networking flags Chromium keeps trying hosts that are closed here (BROWSER-FACTS).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# JupyterLab user settings for the test: no news toast, no update check, no autosave.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+}
+FIXTURE_NOTEBOOK = "widgets.ipynb"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers",
+                            "browser: drives JupyterLab in Chromium (select with -m browser)")
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab: where it listens, its token, and the folder it serves."""
+
+    port: int
+    token: str
+    root: Path
+    process: subprocess.Popen[bytes]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?token={self.token}"
+
+    def notebook_url(self, name: str) -> str:
+        return self.url(f"lab/tree/{name}") + "&reset"
+
+    def has(self, name: str) -> bool:
+        return (self.root / name).is_file()
+
+
+# processes ---------------------------------------------------------------------------------------
+def live_processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process that is not a zombie, read from /proc."""
+    table: dict[int, tuple[int, str]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            table[int(stat.parent.name)] = (int(fields[1]), command.strip())
+    return table
+
+
+def ours(table: dict[int, tuple[int, str]], markers: tuple[str, ...]) -> set[int]:
+    """Processes below this one, and those naming one of ``markers`` (double-forked helpers)."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    found = {pid for pid, (_, command) in table.items() if any(m in command for m in markers)}
+    todo = [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found - {os.getpid()}
+
+
+@pytest.fixture(scope="module")
+def spawned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Set up first, torn down last: fails if anything the browser fixtures started still runs.
+
+    Ours = below this process, or naming this session's temporary folder (the server's root and the
+    kernels' connection files live there) or a Playwright browser profile.
+    """
+    markers = (str(tmp_path_factory.getbasetemp()), "playwright_chromiumdev_profile")
+    before = ours(live_processes(), markers)
+    yield
+    deadline = time.monotonic() + 10
+    while (left := ours(table := live_processes(), markers) - before) and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    lines = [f"{pid} {table[pid][1][:160]}" for pid in sorted(left) if pid in table]
+    for pid in left:  # ours: never leave them behind, even when failing
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not lines, "processes left running after the browser tests:\n" + "\n".join(lines)
+
+
+# the server --------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_settings(folder: Path) -> None:
+    for plugin, values in LAB_SETTINGS.items():
+        path = folder / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+def series_notebook(number: str) -> str | None:
+    """The name of the series' notebook ``number`` (e.g. "03" -> 03-chat.ipynb), if written."""
+    found = sorted((REPO / "notebooks").glob(f"{number}-*.ipynb"))
+    return found[0].name if found else None
+
+
+def has_image_widget() -> bool:
+    return (REPO / "ovnb" / "widgets" / "image.py").is_file()
+
+
+def write_fixture_notebook(path: Path, image: bool) -> None:
+    """Our own notebook: a short chat, a long chat (for Stop), and an image generator if asked."""
+    import nbformat
+
+    cells = [
+        nbformat.v4.new_markdown_cell("# Browser test fixture\nWidgets on tiny models."),
+        nbformat.v4.new_code_cell("import ovnb"),
+        nbformat.v4.new_code_cell('chat = ovnb.Chat("tiny-llm")\n'
+                                  'chat.add_class("browser-short-chat")\nchat'),
+        # tiny-llm never ends a reply itself; 20000 tokens take tens of seconds: time to press Stop
+        nbformat.v4.new_code_cell('long_chat = ovnb.Chat("tiny-llm", max_new_tokens=20000)\n'
+                                  'long_chat.add_class("browser-long-chat")\nlong_chat'),
+    ]
+    if image:
+        cells.append(nbformat.v4.new_code_cell(
+            'images = ovnb.ImageGenerator("tiny-sd", width=64, height=48, num_inference_steps=4)\n'
+            'images.add_class("browser-image")\nimages'))
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, path)
+
+
+def wait_until_serving(lab: Lab, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lab.process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {lab.process.returncode}")
+        try:
+            urllib.request.urlopen(lab.url("api/status"), timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"JupyterLab did not answer on port {lab.port} within {timeout:.0f} s")
+
+
+def stop_server(lab: Lab) -> None:
+    """Ask the server to shut down (it stops its kernels), then make sure its process is gone."""
+    try:
+        request = urllib.request.Request(lab.url("api/shutdown"), method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+        lab.process.wait(timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    if lab.process.poll() is None:
+        os.killpg(lab.process.pid, signal.SIGTERM)
+        try:
+            lab.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.process.pid, signal.SIGKILL)
+            lab.process.wait()
+
+
+@pytest.fixture(scope="module")
+def lab(spawned: None, cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab serving a copy of notebooks/ plus the fixture notebook; models prepared first."""
+    import ovnb
+
+    image = has_image_widget()
+    for model in ("tiny-llm", "tiny-sd") if image else ("tiny-llm",):
+        ovnb.prepare(model, cache_dir=cache)
+    base = tmp_path_factory.mktemp("jupyterlab")
+    root = base / "root"
+    if (REPO / "notebooks").is_dir():
+        shutil.copytree(REPO / "notebooks", root,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    root.mkdir(exist_ok=True)
+    # the fixture holds an image generator only while the series has no text-to-image notebook
+    write_fixture_notebook(root / FIXTURE_NOTEBOOK, image and series_notebook("06") is None)
+    write_settings(base / "settings")
+    env = {**os.environ, "OVNB_TINY": "1", "OVNB_CACHE": str(cache),
+           "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+           "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+           "IPYTHONDIR": str(base / "ipython")}
+    port, token = free_port(), secrets.token_hex(16)
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
+               f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+               "--LabApp.news_url=None",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = (ARTIFACTS / "jupyterlab-server.log").open("wb")
+    process = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    server = Lab(port, token, root, process)
+    try:
+        wait_until_serving(server)
+        yield server
+    finally:
+        stop_server(server)
+        log.close()
+
+
+# the browser -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser(spawned: None) -> Iterator[Any]:
+    """The system Chromium under Playwright (no browser download)."""
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="pip install playwright (setup.sh)")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (setup.sh)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
