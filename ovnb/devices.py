@@ -91,6 +91,18 @@ def pipeline_properties(device: str, task: str) -> dict[str, Any]:
     return props
 
 
+def resolve(device: Any, task: str,
+            properties: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The device name and the properties of a ``task`` pipeline on it.
+
+    ``device`` is a name ("CPU", "NPU", "AUTO", "HETERO:GPU,CPU"...) or a DevicePicker (its
+    value). The device's own needs come first (NPU limits, compile cache), the caller's
+    ``properties`` on top, so a caller can still override any of them.
+    """
+    name = str(getattr(device, "value", device))
+    return name, {**pipeline_properties(name, task), **(properties or {})}
+
+
 def precision_for(device: str, task: str) -> str | None:
     """The precision ``device`` requires for ``task``, or None when the catalog's default is fine."""
     return "int4-npu" if kind(device) == "NPU" and task in NPU_INT4_TASKS else None

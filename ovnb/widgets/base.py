@@ -133,12 +133,15 @@ def _details(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc))
 
 
-def model_folder(model: str | Path, kind: str) -> Path:
-    """The prepared folder for ``model`` (catalog id or folder), checked to be of ``kind``."""
+def model_folder(model: str | Path, kind: str, precision: str | None = None) -> Path:
+    """The prepared folder for ``model`` (catalog id or folder), checked to be of ``kind``.
+
+    ``precision`` applies to catalog ids (e.g. "int4-npu" for an NPU); a folder is taken as is.
+    """
     from ovnb.layout import PIPELINES, kind_of
     from ovnb.models import prepare
 
-    folder = prepare(model)
+    folder = prepare(model, precision)
     found = kind_of(folder)
     if found != kind:
         want = PIPELINES[kind][0]

@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from ovnb import devices
 from ovnb.audio import RATE, Source, is_silent, load_audio, sample, to_wav
 from ovnb.runtime import Loaded, Outcome, TextSink, explain, load
 from ovnb.widgets.base import PipelineWidget, model_folder
@@ -110,11 +111,11 @@ class Transcriber(PipelineWidget):
     models only.
     """
 
-    def __init__(self, model: str | os.PathLike[str], device: str = "CPU",
+    def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
                  properties: dict[str, Any] | None = None, **config: Any) -> None:
         super().__init__()
-        self.device = device
-        self.properties = dict(properties or {})
+        # a name or a DevicePicker; the device's own settings (NPU: STATIC_PIPELINE) come first
+        self.device, self.properties = devices.resolve(device, "speech", properties)
         self.config: dict[str, Any] = {"return_timestamps": False, "task": "transcribe", **config}
         self.config["language"] = language_token(self.config.get("language"))
         self.languages: list[str] = []  # language tokens of a multilingual model ([] for .en)
@@ -128,7 +129,7 @@ class Transcriber(PipelineWidget):
 
     # the pipeline ---------------------------------------------------------------------------
     def _load(self, model: str | os.PathLike[str]) -> Loaded:
-        folder = model_folder(model, "speech")
+        folder = model_folder(model, "speech", devices.precision_for(self.device, "speech"))
         self._offer_choices(*speech_options(folder))
         return load("speech", folder, self.device, self.properties)
 
