@@ -20,7 +20,9 @@ _LAZY = {
     "Transcriber": "ovnb.widgets.speech",
     "ImageGenerator": "ovnb.widgets.image",
     "VisionChat": "ovnb.widgets.vision",
+    "SpeculativeBench": "ovnb.widgets.speculative",
     "DevicePicker": "ovnb.widgets.pickers", "ModelPicker": "ovnb.widgets.pickers",
+    **dict.fromkeys(("LoraMixer", "lora_grid", "lora_compare"), "ovnb.widgets.lora"),
 }
 
 __all__ = sorted(_LAZY)

@@ -7,19 +7,35 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ovnb.runtime import Loaded, Outcome, TextSink, construct, load
+from ovnb import lora, speculative
+from ovnb.devices import precision_for
+from ovnb.runtime import Loaded, Outcome, TextSink, check_context, construct, load
 from ovnb.widgets.base import PipelineWidget, model_folder
+from ovnb.widgets.lora import Adapters, LoraMixer
+from ovnb.widgets.speculative import AssistantControls
 
 Message = dict[str, str]
 # generation settings the controls show, with their defaults (openvino_genai's names)
 SETTINGS = {"max_new_tokens": 256, "do_sample": False, "temperature": 0.7, "top_p": 0.9,
             "repetition_penalty": 1.1}
+# speculative settings: set per request from the assistant controls, only on a speculative pipeline
+ASSISTANT = ("num_assistant_tokens", "assistant_confidence_threshold", "max_ngram_size")
 
 
 def markdown_output(text: str) -> tuple[dict[str, Any], ...]:
-    """Outputs of an Output widget showing ``text`` as markdown (one message, whatever its length)."""
+    """Outputs of an Output widget showing ``text`` as markdown (one message, whatever its length).
+
+    Dollar signs outside code blocks are escaped: in chat answers they are prices far more often
+    than math, and JupyterLab would typeset "$5 and $10" as a formula.
+    """
     return ({"output_type": "display_data", "metadata": {},
-             "data": {"text/markdown": text, "text/plain": text}},)
+             "data": {"text/markdown": escape_dollars(text), "text/plain": text}},)
+
+
+def escape_dollars(text: str) -> str:
+    """``$`` -> ``\\$`` except inside fenced code blocks."""
+    parts = text.split("```")
+    return "```".join(p if i % 2 else p.replace("$", "\\$") for i, p in enumerate(parts))
 
 
 def transcript(messages: list[Message]) -> str:
@@ -31,72 +47,79 @@ def transcript(messages: list[Message]) -> str:
 class Chat(PipelineWidget):
     """Chat with a model: ``Chat("tiny-llm").send("Hello") -> str``.
 
-    ``model`` is a catalog id or a prepared folder; ``draft`` a smaller model with the same tokenizer
-    for speculative decoding; ``adapters`` LoRA files (a list, or a dict file -> strength);
+    ``model`` is a catalog id or a prepared folder; ``device`` a name (CPU, GPU, NPU, AUTO...) or a
+    DevicePicker: the device's own settings are applied (on NPU: int4-npu weights, prompt and answer
+    limits). ``draft`` a smaller model with the same tokenizer for speculative decoding (checked at
+    load), run on ``draft_device`` (default: the main device; e.g. CPU beside a GPU);
+    ``prompt_lookup=True`` drafts from the prompt instead (no draft model). The assistant drafts a
+    fixed ``num_assistant_tokens`` per step (default 5) or as long as it is confident
+    (``assistant_confidence_threshold``), never both; prompt lookup also takes ``max_ngram_size``.
+    ``adapters`` LoRA files (a list, a dict file -> strength, or a
+    ``LoraMixer`` whose sliders set each answer's strengths; all are registered once, at build);
     ``properties`` OpenVINO properties for the pipeline (e.g. ``INFERENCE_PRECISION_HINT="f32"``);
     ``**config`` generation settings by openvino_genai's names (``max_new_tokens``, ``temperature``...).
     """
 
     def __init__(self, model: str | os.PathLike[str], device: str = "CPU",
                  draft: str | os.PathLike[str] | None = None,
-                 adapters: list[Any] | dict[Any, float] | None = None,
+                 adapters: list[Any] | dict[Any, float] | LoraMixer | None = None,
                  system_prompt: str = "", properties: dict[str, Any] | None = None,
-                 **config: Any) -> None:
+                 draft_device: Any = None, prompt_lookup: bool = False, **config: Any) -> None:
         super().__init__()
-        self.device = device
-        self.properties = dict(properties or {})
+        self.device = str(getattr(device, "value", device))  # a DevicePicker gives its choice
+        self.properties = dict(properties or {})  # the caller's; the plan adds each device's own
         self.config = {**SETTINGS, **config}
+        self.plan: speculative.LLMPlan | None = None  # how the pipeline was built, once loaded
         self.messages: list[Message] = []
         self.metrics: dict[str, float] = {}
         self._sink: TextSink | None = None
-        self._adapters = _adapter_alphas(adapters)
-        self._build_view(system_prompt)
-        self._load_in_background(lambda: self._load(model, draft), str(model))
+        self._adapters = Adapters(adapters)
+        self._build_view(system_prompt, assistant="draft" if draft is not None else
+                         "prompt lookup" if prompt_lookup else None)
+        self._load_in_background(lambda: self._load(model, draft, draft_device, prompt_lookup),
+                                 str(model))
 
     # the pipeline ---------------------------------------------------------------------------
-    def _load(self, model: str | os.PathLike[str], draft: Any) -> Loaded:
-        folder = model_folder(model, "chat")
-        draft_folder = model_folder(draft, "chat") if draft is not None else None
-        extra = (str(draft_folder), tuple(sorted(map(str, self._adapters))))
+    def _load(self, model: str | os.PathLike[str], draft: Any, draft_device: Any,
+              prompt_lookup: bool) -> Loaded:
+        # devices first: an absent one is refused before any export starts
+        plan = speculative.plan_llm(self.device, self.properties, draft, draft_device,
+                                    prompt_lookup)
+        folder = model_folder(model, "chat", precision_for(plan.device, "chat"))
+        if draft is not None:
+            plan.draft = model_folder(draft, "chat", precision_for(plan.draft_device, "chat"))
+            speculative.check_pair(folder, plan.draft)
+        self.plan = plan
+        self._adapters.check(folder, "chat")
+        extra = (plan.key, self._adapters.key())
 
         def build() -> Any:
-            import openvino_genai as ov_genai
+            kwargs: dict[str, Any] = plan.pipeline_kwargs()
+            # all adapters now, and no prefix caching (it would reuse state of other adapters)
+            kwargs.update(lora.build_kwargs(self._adapters.files, "chat", made))
+            return construct("chat", folder, plan.device, plan.properties, **kwargs)
 
-            kwargs: dict[str, Any] = {}
-            if draft_folder is not None:
-                kwargs["draft_model"] = ov_genai.draft_model(str(draft_folder), self.device,
-                                                             **self.properties)
-            if self._adapters:
-                kwargs["adapters"] = self._adapter_config(ov_genai)
-                # genai 2026.4 reuses cached prompt state computed under the previous call's
-                # adapters: switching adapters per call is only right without prefix caching.
-                scheduler = ov_genai.SchedulerConfig()
-                scheduler.enable_prefix_caching = False
-                kwargs["scheduler_config"] = scheduler
-            return construct("chat", folder, self.device, self.properties, **kwargs)
-
-        loaded = load("chat", folder, self.device, self.properties, build, extra)
-        self._has_draft = draft_folder is not None
+        made: dict[Path, Any] = {}
+        loaded = load("chat", folder, plan.device, plan.properties, build, extra)
+        lora.attach(loaded, made)
         return loaded
-
-    def _adapter_config(self, ov_genai: Any) -> Any:
-        pairs = [(ov_genai.Adapter(str(path)), alpha) for path, alpha in self._adapters.items()]
-        return ov_genai.AdapterConfig(pairs) if pairs else ov_genai.AdapterConfig()
 
     def _generation_config(self, loaded: Loaded) -> Any:
         config = loaded.pipe.get_generation_config()
         for name, value in self.config.items():
-            setattr(config, name, value)
-        if getattr(self, "_has_draft", False) and config.num_assistant_tokens == 0 \
-                and config.assistant_confidence_threshold == 0:
-            config.num_assistant_tokens = 5
+            if name not in ASSISTANT:
+                setattr(config, name, value)
+        if self.plan is not None:  # exactly one of tokens / threshold, or genai refuses
+            for name, value in speculative.assistant_settings(self.config, self.plan).items():
+                setattr(config, name, value)
         return config
 
     # the view -------------------------------------------------------------------------------
-    def _build_view(self, system_prompt: str) -> None:
+    def _build_view(self, system_prompt: str, assistant: str | None = None) -> None:
         self._history_view = widgets.Output()
         self._answer = widgets.Output()
         self._prompt = widgets.Textarea(placeholder="Ask something, then press Send",
+                                        continuous_update=False,
                                         layout=widgets.Layout(width="100%"))
         self._send_btn = widgets.Button(description="Send", button_style="primary",
                                         icon="paper-plane")
@@ -114,10 +137,15 @@ class Chat(PipelineWidget):
         self._undo_btn.on_click(lambda _: self.undo())
         self._clear_btn.on_click(lambda _: self.clear())
         self.observe(lambda change: self._sync_buttons(change["new"]), "busy")
-        settings = widgets.Accordion([widgets.VBox([self._system, *self._controls.values()])],
+        # draft settings (tokens per step or confidence), only on a speculative pipeline
+        self._assistant = (AssistantControls(self.config, assistant == "prompt lookup")
+                           if assistant else None)
+        settings = widgets.Accordion([widgets.VBox([self._system, *self._controls.values(),
+                                                    *filter(None, [self._assistant])])],
                                      titles=("Settings",), selected_index=None)
         buttons = widgets.HBox([self._send_btn, self._stop_btn, self._undo_btn, self._clear_btn])
-        self.children = [self._history_view, self._answer, self._prompt, buttons,
+        mixer = [self._adapters.mixer] if self._adapters else []  # LoRA sliders, read per answer
+        self.children = [self._history_view, self._answer, self._prompt, buttons, *mixer,
                          self._metrics_line, self._status, self._error, settings]
 
     def _sync_buttons(self, busy: bool) -> None:
@@ -195,7 +223,8 @@ class Chat(PipelineWidget):
         history = ov_genai.ChatHistory()
         for message in turn:
             history.append(message)
-        kwargs = {"adapters": self._adapter_config(ov_genai)} if self._adapters else {}
+        check_context(loaded, history)
+        kwargs = lora.call_kwargs(loaded, self._adapters.alphas())  # the sliders as they are now
         return loaded.pipe.generate(history, self._generation_config(loaded), sink, **kwargs)
 
     def _record(self, question: str, answer: str, result: Any) -> None:
@@ -203,19 +232,15 @@ class Chat(PipelineWidget):
         self.messages += [{"role": "user", "content": question},
                           {"role": "assistant", "content": answer}]
         perf = result.perf_metrics
+        drafting = speculative.run_metrics(result)  # acceptance and speed-up of a draft model
         self.metrics = {"ttft_ms": perf.get_ttft().mean, "tokens_per_s": perf.get_throughput().mean,
-                        "tokens": perf.get_num_generated_tokens()}
+                        "tokens": perf.get_num_generated_tokens(), **drafting}
+        lookup = self.plan is not None and self.plan.prompt_lookup
+        extra = speculative.metrics_text(drafting, lookup)
         self._metrics_line.value = (
             f"<span style='color:#555'>first token {self.metrics['ttft_ms']:.0f} ms · "
-            f"{self.metrics['tokens_per_s']:.1f} tokens/s · {self.metrics['tokens']} tokens</span>")
-
-
-def _adapter_alphas(adapters: list[Any] | dict[Any, float] | None) -> dict[Path, float]:
-    if not adapters:
-        return {}
-    if isinstance(adapters, dict):
-        return {Path(p): float(a) for p, a in adapters.items()}
-    return {Path(p): 1.0 for p in adapters}
+            f"{self.metrics['tokens_per_s']:.1f} tokens/s · {self.metrics['tokens']} tokens"
+            f"{' · ' + extra if extra else ''}</span>")
 
 
 def _setting_controls(config: dict[str, Any]) -> dict[str, widgets.Widget]:

@@ -14,17 +14,19 @@ import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
+from ovnb import devices
+from ovnb import lora
 from ovnb.errors import OvnbError
 from ovnb.runtime import Loaded, Outcome, construct, explain, load
 from ovnb.widgets.base import PipelineWidget, model_folder
+from ovnb.widgets.lora import Adapters, LoraMixer
 
 # generation settings the controls show, with their defaults (openvino_genai's names); width,
 # height and guidance come from the model's own defaults unless given
@@ -36,7 +38,6 @@ GALLERY_SIZE = 8  # results kept (and thumbnails shown), newest first
 THUMBNAIL = 128  # pixels
 PREVIEW_INTERVAL = 0.5  # seconds between live previews, at least (at most 2 per second)
 PREVIEW_LATENT = 32 * 32  # previews decode at most this many latent pixels (256×256 in SD 1.x)
-Pairs = list[tuple[Path, float]]
 
 
 @dataclass
@@ -117,37 +118,8 @@ class StepWatch:
         self._next_preview = now + gap
 
 
-def adapter_pairs(alphas: dict[Path, float], previous: Pairs | None) -> Pairs:
-    """The (adapter, alpha) list to pass for ``alphas``, around a genai 2026.4 LoRA bug.
-
-    With two or more adapters registered, a call whose list holds the previous call's adapters in
-    the same order with only alphas changed is silently ignored, or fails with "Tensor was not
-    initialized". A list that differs (other adapters, another order, none) is applied right. So
-    when only alphas changed, the adapters go in reversed order, or a lone adapter gets a spare
-    registered one beside it at alpha 0 (bit-identical to leaving it out). Adapters at alpha 0 are
-    left out otherwise: no work for nothing.
-    """
-    pairs = [(path, alpha) for path, alpha in alphas.items() if alpha != 0]
-    names = [path for path, _ in pairs]
-    if previous is None or not pairs or pairs == previous or names != [p for p, _ in previous]:
-        return pairs
-    if len(pairs) > 1:
-        return pairs[::-1]
-    spare = [path for path in alphas if path not in names]
-    return [*pairs, (spare[0], 0.0)] if spare else pairs
-
-
-@dataclass(eq=False)
-class _AdapterState:
-    """Per shared pipeline: its Adapter objects and the list its last call was given."""
-
-    adapters: dict[Path, Any] = field(default_factory=dict)
-    last: Pairs | None = None
-
-
-# keyed by the shared pipeline (not the widget): the bug depends on the pipeline's previous call
-_ADAPTER_STATE: weakref.WeakKeyDictionary[Loaded, _AdapterState] = weakref.WeakKeyDictionary()
-_STATE_LOCK = threading.Lock()
+# kept under its first name: the list each call passes, around genai's alpha-only bug (ovnb.lora)
+adapter_pairs = lora.choose
 
 
 def size_step(folder: Path) -> int:
@@ -222,21 +194,22 @@ def png(image: Any, level: int = 6) -> bytes:
 class ImageGenerator(PipelineWidget):
     """Text to image: ``ImageGenerator("tiny-sd").generate("a red cat") -> PIL.Image``.
 
-    ``model`` is a catalog id or a prepared folder; ``adapters`` LoRA files (a list, or a dict file
-    -> strength), all registered when the pipeline is built and mixed per run with their sliders;
+    ``model`` is a catalog id or a prepared folder; ``adapters`` LoRA files (a list, a dict file
+    -> strength, or a ``LoraMixer``), all registered when the pipeline is built and mixed per run
+    with their sliders (a list or dict gets a mixer of its own);
     ``properties`` OpenVINO properties for the pipeline (e.g. ``INFERENCE_PRECISION_HINT="f32"``);
     ``**config`` settings by openvino_genai's names (``width``, ``height``, ``num_inference_steps``,
     ``rng_seed``, ``guidance_scale``, ``negative_prompt``...): the controls start from them.
     """
 
     def __init__(self, model: str | os.PathLike[str], device: str = "CPU",
-                 adapters: list[Any] | dict[Any, float] | None = None,
+                 adapters: list[Any] | dict[Any, float] | LoraMixer | None = None,
                  properties: dict[str, Any] | None = None, **config: Any) -> None:
         super().__init__()
-        self.device = device
-        self.properties = dict(properties or {})
+        # a name or a DevicePicker; the device's own settings come first, the caller's on top
+        self.device, self.properties = devices.resolve(device, "image", properties)
         self.config: dict[str, Any] = {**SETTINGS, **config}
-        self.alphas = _adapter_alphas(adapters)
+        self._adapters = Adapters(adapters)
         self.image: Any = None  # the last finished image (PIL)
         self.results: list[Result] = []  # newest first, at most GALLERY_SIZE
         self.metrics: dict[str, float] = {}
@@ -247,26 +220,17 @@ class ImageGenerator(PipelineWidget):
 
     # the pipeline ---------------------------------------------------------------------------
     def _load(self, model: str | os.PathLike[str], given: set[str]) -> Loaded:
-        folder = model_folder(model, "image")
-        missing = [p for p in self.alphas if not p.is_file()]
-        if missing:
-            raise OvnbError(f"adapter {missing[0]} not found: pass files that exist "
-                            "(ovnb.adapters(model_id) lists a model's own)")
+        folder = model_folder(model, "image", devices.precision_for(self.device, "image"))
+        self._adapters.check(folder, "image")  # a file that does not fit: refused, not ignored
         made: dict[Path, Any] = {}
 
         def build() -> Any:
-            import openvino_genai as ov_genai
-
-            made.update({path: ov_genai.Adapter(str(path)) for path in self.alphas})
             # every adapter must be registered now: one first named in a later call is ignored
-            kwargs = {"adapters": ov_genai.AdapterConfig([(a, 1.0) for a in made.values()])} \
-                if made else {}
+            kwargs = lora.build_kwargs(self._adapters.files, "image", made)
             return construct("image", folder, self.device, self.properties, **kwargs)
 
-        loaded = load("image", folder, self.device, self.properties, build,
-                      tuple(sorted(map(str, self.alphas))))
-        with _STATE_LOCK:
-            _ADAPTER_STATE.setdefault(loaded, _AdapterState(made))
+        loaded = load("image", folder, self.device, self.properties, build, self._adapters.key())
+        lora.attach(loaded, made)
         self._adopt_defaults(loaded.pipe.get_generation_config(), given)
         return loaded
 
@@ -282,6 +246,7 @@ class ImageGenerator(PipelineWidget):
     # the view -------------------------------------------------------------------------------
     def _build_view(self) -> None:
         self._prompt = widgets.Textarea(placeholder="Describe the image, then press Generate",
+                                        continuous_update=False,
                                         layout=widgets.Layout(width="100%"))
         self._generate_btn = widgets.Button(description="Generate", button_style="primary",
                                             icon="paint-brush")
@@ -293,10 +258,8 @@ class ImageGenerator(PipelineWidget):
             control.observe(lambda change, n=name: self.config.__setitem__(n, change["new"]),
                             "value")
         self._live = widgets.Checkbox(True, description="live preview")
-        self._sliders = _adapter_sliders(self.alphas)
-        for path, slider in self._sliders.items():
-            slider.observe(lambda change, p=path: self.alphas.__setitem__(p, change["new"]),
-                           "value")
+        mixer = self._adapters.mixer  # LoRA sliders, read at each run
+        self._sliders = {path: mixer.slider(path) for path in mixer.files} if mixer else {}
         self._progress = widgets.IntProgress(0, min=0, max=1, description="steps")
         self._step_label = widgets.HTML()
         self._preview = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
@@ -318,9 +281,8 @@ class ImageGenerator(PipelineWidget):
         boxes = [widgets.HBox([widgets.VBox([c["num_inference_steps"], c["guidance_scale"],
                                              self._live]),
                                widgets.VBox([c["width"], c["height"], c["rng_seed"]])])]
-        if self._sliders:
-            boxes.append(widgets.VBox([widgets.HTML("<b>LoRA adapters</b> (strength)"),
-                                       *self._sliders.values()]))
+        if self._adapters:
+            boxes.append(self._adapters.mixer)
         return widgets.VBox(boxes)
 
     def _wire(self) -> None:
@@ -406,14 +368,14 @@ class ImageGenerator(PipelineWidget):
              requested: dict[Any, float], live: bool) -> Any:
         """On the worker thread, under the pipeline's lock: one generation, start to gallery."""
         kwargs = self._call_settings(loaded, settings)
-        alphas = {**self.alphas, **self._resolve(requested)}
+        alphas = {**self._adapters.alphas(), **self._adapters.resolve(requested)}
         watch = StepWatch(self._show_step, preview_decoder(loaded.pipe) if live else None,
                           self._show_preview, self.preview_interval)
         self._watch = watch
         self._begin(kwargs["num_inference_steps"])
         start = time.perf_counter()
         tensor = loaded.pipe.generate(prompt, callback=watch, **kwargs,
-                                      **self._adapter_kwargs(loaded, alphas))
+                                      **lora.call_kwargs(loaded, alphas))
         seconds = time.perf_counter() - start
         steps = len(loaded.pipe.get_performance_metrics().raw_metrics.iteration_durations)
         self.metrics = {"seconds": seconds, "steps": steps,
@@ -434,29 +396,6 @@ class ImageGenerator(PipelineWidget):
                  and not callable(getattr(config, n))} - {"adapters", "generator"}
         check_settings(settings, known, size_step(loaded.folder))
         return {k: v for k, v in settings.items() if not (k == "negative_prompt" and not v)}
-
-    def _resolve(self, requested: dict[Any, float]) -> dict[Path, float]:
-        """Per-call strengths, by adapter file or name, for adapters registered at construction."""
-        by_name = {path.stem: path for path in self.alphas} | {str(p): p for p in self.alphas}
-        resolved = {}
-        for key, alpha in requested.items():
-            path = by_name.get(str(key)) or by_name.get(Path(key).stem)
-            if path is None:
-                raise OvnbError(f"adapter {key} was not given when the widget was made: pass it "
-                                "in ImageGenerator(..., adapters=[...])")
-            resolved[path] = float(alpha)
-        return resolved
-
-    def _adapter_kwargs(self, loaded: Loaded, alphas: dict[Path, float]) -> dict[str, Any]:
-        import openvino_genai as ov_genai
-
-        state = _ADAPTER_STATE.get(loaded)
-        if state is None or not state.adapters:
-            return {}
-        pairs = adapter_pairs(alphas, state.last)
-        state.last = pairs  # applied as the call starts, even if it is stopped later
-        chosen = [(state.adapters[path], alpha) for path, alpha in pairs]
-        return {"adapters": ov_genai.AdapterConfig(chosen) if chosen else ov_genai.AdapterConfig()}
 
     def _begin(self, steps: int) -> None:
         self._progress.bar_style = ""
@@ -520,14 +459,6 @@ def _png_path(name: str | os.PathLike[str]) -> Path:
     return target if target.suffix.lower() == ".png" else target.with_name(target.name + ".png")
 
 
-def _adapter_alphas(adapters: list[Any] | dict[Any, float] | None) -> dict[Path, float]:
-    if not adapters:
-        return {}
-    if isinstance(adapters, dict):
-        return {Path(p): float(a) for p, a in adapters.items()}
-    return {Path(p): 1.0 for p in adapters}
-
-
 def _set_value(control: widgets.Widget, value: Any) -> None:
     """Set a control, widening a slider first so the value is never clamped."""
     if hasattr(control, "max") and value > control.max:
@@ -554,12 +485,3 @@ def _setting_controls(config: dict[str, Any]) -> dict[str, widgets.Widget]:
     for name, control in controls.items():
         _set_value(control, config[name])
     return controls
-
-
-def _adapter_sliders(alphas: dict[Path, float]) -> dict[Path, widgets.FloatSlider]:
-    sliders = {}
-    for path, alpha in alphas.items():
-        sliders[path] = widgets.FloatSlider(min=0.0, max=2.0, step=0.05, description=path.stem,
-                                            style={"description_width": "120px"})
-        _set_value(sliders[path], alpha)
-    return sliders

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import html
 import os
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
+from ovnb import devices
+from ovnb import lora
 from ovnb.images import Picture, Source, load_image, samples
-from ovnb.runtime import Loaded, Outcome, TextSink, explain, load
+from ovnb.runtime import Loaded, Outcome, TextSink, check_context, construct, explain, load
 from ovnb.widgets.base import PipelineWidget, model_folder
 from ovnb.widgets.chat import SETTINGS, Message, _setting_controls, markdown_output, transcript
+from ovnb.widgets.lora import Adapters, LoraMixer
 
 
 class VisionChat(PipelineWidget):
@@ -24,17 +28,21 @@ class VisionChat(PipelineWidget):
 
     ``model`` is a catalog id or a prepared folder. Images come from an upload, a file path, the
     bundled samples, or ``send(text, image=...)`` with a path, file bytes, a PIL image or an array.
+    ``adapters`` LoRA files for the language model (a list, a dict file -> strength, or a
+    ``LoraMixer``): all registered once, at build; each answer uses the sliders as they are then.
     ``system_prompt`` applies from the next conversation on (after Clear); ``properties`` are
     OpenVINO properties for the pipeline (e.g. ``INFERENCE_PRECISION_HINT="f32"``); ``**config``
     generation settings by openvino_genai's names (``max_new_tokens``, ``temperature``...).
     """
 
     def __init__(self, model: str | os.PathLike[str], device: str = "CPU",
+                 adapters: list[Any] | dict[Any, float] | LoraMixer | None = None,
                  system_prompt: str = "", properties: dict[str, Any] | None = None,
                  **config: Any) -> None:
         super().__init__()
-        self.device = device
-        self.properties = dict(properties or {})
+        # a name or a DevicePicker; the device's own settings come first, the caller's on top
+        self.device, self.properties = devices.resolve(device, "vision-chat", properties)
+        self._adapters = Adapters(adapters)
         self.config = {**SETTINGS, **config}
         self.messages: list[Message] = []  # the turns so far (user, assistant, ...)
         self.picture: Picture | None = None  # the chosen image, sent with the next question
@@ -48,7 +56,20 @@ class VisionChat(PipelineWidget):
 
     # the pipeline ---------------------------------------------------------------------------
     def _load(self, model: str | os.PathLike[str]) -> Loaded:
-        return load("vision-chat", model_folder(model, "vision-chat"), self.device, self.properties)
+        precision = devices.precision_for(self.device, "vision-chat")
+        folder = model_folder(model, "vision-chat", precision)
+        self._adapters.check(folder, "vision-chat")
+        made: dict[Path, Any] = {}
+
+        def build() -> Any:
+            # all adapters now, and no prefix caching (it would reuse state of other adapters)
+            kwargs = lora.build_kwargs(self._adapters.files, "vision-chat", made)
+            return construct("vision-chat", folder, self.device, self.properties, **kwargs)
+
+        loaded = load("vision-chat", folder, self.device, self.properties, build,
+                      self._adapters.key() or None)
+        lora.attach(loaded, made)
+        return loaded
 
     def _generation_config(self, loaded: Loaded) -> Any:
         config = loaded.pipe.get_generation_config()
@@ -62,6 +83,7 @@ class VisionChat(PipelineWidget):
         self._answer = widgets.Output()
         self._build_image_picker()
         self._prompt = widgets.Textarea(placeholder="Ask about the image, then press Send",
+                                        continuous_update=False,
                                         layout=widgets.Layout(width="100%"))
         self._send_btn = widgets.Button(description="Send", button_style="primary",
                                         icon="paper-plane")
@@ -82,8 +104,9 @@ class VisionChat(PipelineWidget):
         settings = widgets.Accordion([widgets.VBox([self._system, *self._controls.values()])],
                                      titles=("Settings",), selected_index=None)
         buttons = widgets.HBox([self._send_btn, self._stop_btn, self._clear_btn])
+        mixer = [self._adapters.mixer] if self._adapters else []  # LoRA sliders, read per answer
         self.children = [self._history_view, self._answer, self._image_row, self._prompt, buttons,
-                         self._metrics_line, self._status, self._error, settings]
+                         *mixer, self._metrics_line, self._status, self._error, settings]
 
     def _build_image_picker(self) -> None:
         """Upload, path box and samples, beside a small preview of the chosen image."""
@@ -250,8 +273,10 @@ class VisionChat(PipelineWidget):
         history.append({"role": "user", "content": text})
         images = [picture.tensor()] if picture is not None else []
         try:
+            check_context(loaded, history)
             result = loaded.pipe.generate(history, images=images, streamer=sink,
-                                          generation_config=self._generation_config(loaded))
+                                          generation_config=self._generation_config(loaded),
+                                          **lora.call_kwargs(loaded, self._adapters.alphas()))
         except BaseException:
             while len(history.get_messages()) > kept:
                 history.pop()

@@ -39,7 +39,7 @@ def test_answer_equals_the_bare_pipeline(llm: Path) -> None:
     assert chat.messages[1] == {"role": "assistant", "content": first}
     assert second == bare_greedy(llm, chat.messages[:3], max_new_tokens=24, do_sample=False,
                                  repetition_penalty=1.0)
-    shown = chat._history_view.outputs[0]["data"]["text/markdown"]
+    shown = chat._history_view.outputs[0]["data"]["text/plain"]
     assert first in shown and second in shown
     assert chat.metrics["tokens"] == 24 and chat.metrics["tokens_per_s"] > 0
     assert "tokens/s" in chat._metrics_line.value
@@ -142,3 +142,11 @@ def test_adapters_change_the_answer_and_alpha_zero_does_not(cache: Path, llm: Pa
     zero = ovnb.Chat(llm, adapters={adapter: 0.0}, properties=F32, max_new_tokens=16)
     assert with_adapter.send("Hello") != plain
     assert zero.send("Hello") == plain
+
+
+def test_dollars_are_prices_outside_code() -> None:
+    from ovnb.widgets.chat import markdown_output
+
+    shown = markdown_output("It costs $5.\n```\necho $HOME\n```")[0]["data"]
+    assert shown["text/markdown"] == "It costs \\$5.\n```\necho $HOME\n```"
+    assert shown["text/plain"] == "It costs $5.\n```\necho $HOME\n```"
