@@ -37,20 +37,25 @@ class Staged:
 def default_entry(task: str, tiny: bool | None = None) -> dict[str, Any]:
     """The model a ``task`` starts with: in tiny mode its tiny (else offline) entry; otherwise the
     entry marked ``"default": true``, else the first real one that fits Binder and is neither
-    gated, nor remote code, nor only a draft; else the first real one."""
+    gated, nor remote code, nor only a draft; else the first real one. On Binder (OVNB_BINDER set)
+    only what fits its 2 GB: such a real model, else the tiny one."""
     entries = catalogs.catalog(task)
     if not entries:
         raise OvnbError(f"the catalog has no {task} model: choose one of {', '.join(TASKS)}")
     kinds = [{s["kind"] for s in e["sources"]} for e in entries]
     if catalogs.tiny_mode() if tiny is None else tiny:
-        picks = [e for e, k in zip(entries, kinds) if "tiny" in k]
+        picks = [e for e in entries if e.get("tiny_default")]
+        picks += [e for e, k in zip(entries, kinds) if "tiny" in k]
         picks += [e for e, k in zip(entries, kinds) if "offline" in k]
     else:
         real = [e for e, k in zip(entries, kinds) if "tiny" not in k]
         plain = [e for e in real
                  if not (e.get("trust_remote_code") or e.get("draft_only") or e.get("gated"))]
-        picks = [e for e in entries if e.get("default")]
-        picks += [e for e in plain if e.get("binder_fit")] + plain + real
+        fits = [e for e in plain if e.get("binder_fit")]
+        if os.environ.get("OVNB_BINDER"):  # 2 GB of RAM: what fits, else the tiny model
+            picks = fits + [e for e, k in zip(entries, kinds) if "tiny" in k]
+        else:
+            picks = [e for e in entries if e.get("default")] + fits + plain + real
     return (picks or entries)[0]
 
 

@@ -17,7 +17,7 @@ BY_ID = {e["id"]: e for e in ENTRIES}
 REPO = Path(catalogs.__file__).resolve().parents[1]
 REQUIRED = {"id", "task", "description", "params_m", "license", "sources", "default_precision",
             "precisions", "trust_remote_code", "binder_fit", "npu_fit", "export", "ref"}
-OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only"}
+OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default"}
 EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset"}
 
 

@@ -131,3 +131,17 @@ def test_read_only_cache_loads_and_nothing_writes_there(monkeypatch: pytest.Monk
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert "tiny-llm fp16" in out.stdout, out.stdout
     assert snapshot(shared) == before
+
+
+def test_tiny_mode_prefers_a_real_offline_model_where_marked() -> None:
+    assert staging.default_entry("speech", tiny=True)["id"] == "openai/whisper-tiny.en"
+    assert staging.default_entry("chat", tiny=True)["id"] == "tiny-llm"
+
+
+def test_binder_defaults_fit_in_two_gigabytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ovnb import catalogs
+
+    monkeypatch.setenv("OVNB_BINDER", "1")
+    for task in staging.TASKS:
+        entry = staging.default_entry(task, tiny=False)
+        assert catalogs.estimate(entry)["ram_gb"] < 2, entry["id"]
