@@ -21,6 +21,7 @@ from ovnb.errors import OvnbError
 from ovnb.progress import say
 
 MANIFEST = "ovnb.json"
+LOW_SPACE = 16 * 2**20  # bytes: a failed build with less free than this ran out of disk
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -116,6 +117,19 @@ def _clear_leftovers(final: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+class CacheFull(OvnbError):
+    """The disk holding the cache ran out of space while an entry was built."""
+
+
+def _raise_if_full(folder: Path, exc: Exception) -> None:
+    """Name a full disk, which tools report in odd words (OpenVINO: "iostream error")."""
+    free = shutil.disk_usage(folder).free  # measured before the partial build is deleted
+    full = free < LOW_SPACE or "no space left on device" in str(exc).lower()
+    if full and not isinstance(exc, CacheFull):  # an inner entry (the source) already said so
+        raise CacheFull(f"the cache at {folder} is out of space ({free // 1024} kB free): free some "
+                        "space, or set OVNB_CACHE to a folder on a bigger disk") from exc
+
+
 def build_entry(final: Path, build: Callable[[Path], dict[str, Any]], what: str) -> Path:
     """Return the complete entry at ``final``, building it with ``build(tmp_dir) -> info`` if needed.
 
@@ -138,6 +152,9 @@ def build_entry(final: Path, build: Callable[[Path], dict[str, Any]], what: str)
             info = build(tmp)
             write_manifest(tmp, info)
             os.replace(tmp, final)
+        except Exception as exc:
+            _raise_if_full(final.parent, exc)
+            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import threading
 import time
@@ -115,9 +116,42 @@ def explain(exc: BaseException) -> str:
     lowered = text.lower()
     if isinstance(exc, MemoryError) or "bad_alloc" in lowered or "out of memory" in lowered:
         return "out of memory: choose a smaller model or a lower precision (int4), or free memory"
+    if "incorrect weights in bin file" in lowered:  # OpenVINO's words for a truncated .bin
+        return ("a weights file (.bin) of this model is truncated or damaged: prepare the model "
+                "again (`ovnb prepare MODEL_ID`) or copy its whole folder again")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     telling = [line for line in lines if not _NOISE.match(line)] or lines or [""]
     return f"{type(exc).__name__}: {telling[-1][:300]}".rstrip(": ")
+
+
+def context_length(folder: Path) -> int | None:
+    """How many tokens the model's positions cover (config.json), None when it does not say."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    for part in (config.get("text_config") or {}, config):
+        value = part.get("max_position_embeddings") or part.get("n_positions")
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_context(loaded: Loaded, history: Any) -> None:
+    """Refuse a conversation longer than the model's context.
+
+    openvino_genai runs it anyway (seen: 5000 tokens into a 2048-token model, no error), and the
+    positions past the context give nonsense: better one line that says how to make room.
+    """
+    limit = context_length(loaded.folder)
+    if limit is None:
+        return
+    tokenizer = loaded.pipe.get_tokenizer()
+    prompt = tokenizer.apply_chat_template(history, add_generation_prompt=True)
+    count = tokenizer.encode(prompt, add_special_tokens=False).input_ids.get_shape()[1]
+    if count > limit:
+        raise OvnbError(f"the conversation is {count} tokens, more than this model's context of "
+                        f"{limit}: shorten the prompt, or press Clear to start a new conversation")
 
 
 @functools.cache
