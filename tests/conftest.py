@@ -16,3 +16,23 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     unless it is set, and shares it with the notebook kernels)."""
     reuse = os.environ.get("OVNB_TEST_CACHE")
     return Path(reuse) if reuse else tmp_path_factory.mktemp("ovnb-cache")
+
+
+def _prepared(model_id: str):  # -> a session fixture preparing model_id in the session's cache
+    @pytest.fixture(scope="session")
+    def fixture(cache: Path) -> Path:
+        import ovnb
+
+        return ovnb.prepare(model_id, cache_dir=cache)
+
+    fixture.__doc__ = f"The prepared folder of {model_id}."
+    return fixture
+
+
+# the models tests run on, each prepared once per session
+llm = _prepared("tiny-llm")
+draft = _prepared("tiny-llm-draft")
+sd = _prepared("tiny-sd")
+vlm = _prepared("tiny-vlm")
+tiny_whisper = _prepared("tiny-whisper")
+tiny_en = _prepared("openai/whisper-tiny.en")

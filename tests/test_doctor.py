@@ -11,13 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import ovnb
 from ovnb import doctor
 
-
-@pytest.fixture(scope="module")
-def llm(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm", cache_dir=cache)
 
 
 def run_doctor(root: Path, **env: str) -> subprocess.CompletedProcess[str]:

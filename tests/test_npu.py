@@ -21,14 +21,6 @@ from tests.conftest import F32
 NO_NPU = "device NPU is not available here: choose one of CPU, AUTO"
 
 
-@pytest.fixture(scope="module")
-def llm(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm", cache_dir=cache)
-
-
-@pytest.fixture(scope="module")
-def draft(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm-draft", cache_dir=cache)
 
 
 @pytest.fixture

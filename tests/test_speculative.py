@@ -13,14 +13,6 @@ from ovnb.errors import OvnbError
 from tests.conftest import F32
 
 
-@pytest.fixture(scope="module")
-def llm(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm", cache_dir=cache)
-
-
-@pytest.fixture(scope="module")
-def draft(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm-draft", cache_dir=cache)
 
 
 def draft_copy(draft: Path, folder: Path) -> Path:

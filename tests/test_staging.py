@@ -18,10 +18,6 @@ from ovnb.errors import OvnbError
 from tests.conftest import F32
 
 
-@pytest.fixture(scope="module")
-def llm(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm", cache_dir=cache)
-
 
 def with_tiny_llm(root: Path, llm: Path) -> Path:
     """A cache holding a copy of the prepared tiny-llm (no export needed)."""

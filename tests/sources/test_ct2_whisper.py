@@ -221,10 +221,6 @@ def clips() -> list[tuple[np.ndarray, str]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def tiny_en(cache: Path) -> Path:
-    return ovnb.prepare("openai/whisper-tiny.en", cache_dir=cache)
-
 
 @pytest.fixture(scope="module")
 def base(cache: Path) -> Path:

@@ -42,10 +42,6 @@ def main(cache: Path) -> Path:
     return ovnb.prepare("tiny-llm", cache_dir=cache)
 
 
-@pytest.fixture(scope="module")
-def draft(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm-draft", cache_dir=cache)
-
 
 @pytest.fixture(scope="module")
 def pipe(main: Path):  # -> openvino_genai.LLMPipeline

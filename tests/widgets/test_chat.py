@@ -11,10 +11,6 @@ import ovnb
 from tests.conftest import F32
 
 
-@pytest.fixture(scope="module")
-def llm(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm", cache_dir=cache)
-
 
 def bare_greedy(folder: Path, messages: list[dict], **config) -> str:
     import openvino_genai as ov_genai

@@ -21,10 +21,6 @@ PROMPT = "a red cat on the sea"
 SMALL = {"width": 48, "height": 32, "num_inference_steps": 3}  # PNDM runs 4
 
 
-@pytest.fixture(scope="module")
-def sd(cache: Path) -> Path:
-    return ovnb.prepare("tiny-sd", cache_dir=cache)
-
 
 @pytest.fixture(scope="module")
 def loras(sd: Path, cache: Path) -> dict[str, Path]:

@@ -22,10 +22,6 @@ CONFIG = {"max_new_tokens": 12, "repetition_penalty": 1.0}
 QUESTION = "Hello there"
 
 
-@pytest.fixture(scope="module")
-def llm(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm", cache_dir=cache)
-
 
 @pytest.fixture(scope="module")
 def loras(llm: Path, cache: Path) -> dict[str, Path]:
@@ -307,10 +303,6 @@ def test_vision_chat_follows_the_sliders(vlm: Path, vlm_loras: list[Path], llm: 
 SMALL = {"width": 48, "height": 32, "num_inference_steps": 3, "rng_seed": 11}
 PICTURE = "a red cat on the sea"
 
-
-@pytest.fixture(scope="module")
-def sd(cache: Path) -> Path:
-    return ovnb.prepare("tiny-sd", cache_dir=cache)
 
 
 def bare_image(folder: Path, registered: list[Path], chosen: dict[Path, float],

@@ -72,7 +72,7 @@ def test_tiny_mode_defaults_to_tiny_models(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("OVNB_TINY", "1")
     assert ovnb.ModelPicker("chat").value == "tiny-llm"
     speech = ovnb.ModelPicker("speech")
-    assert speech.value == "tiny-whisper"
+    assert speech.value == "openai/whisper-tiny.en"  # offline and real: marked tiny_default
     ids = [value for _, value in speech._model_dd.options]
     assert ids == [e["id"] for e in catalogs.catalog("speech")]
     monkeypatch.delenv("OVNB_TINY")

@@ -16,14 +16,6 @@ HELLO = [{"role": "user", "content": "Hello there"}]
 GREEDY = {"max_new_tokens": 24, "repetition_penalty": 1.0}
 
 
-@pytest.fixture(scope="module")
-def llm(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm", cache_dir=cache)
-
-
-@pytest.fixture(scope="module")
-def draft(cache: Path) -> Path:
-    return ovnb.prepare("tiny-llm-draft", cache_dir=cache)
 
 
 @pytest.fixture(scope="module")

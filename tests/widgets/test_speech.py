@@ -20,14 +20,6 @@ from tests.conftest import F32
 from tests.wer import wer, words
 
 
-@pytest.fixture(scope="module")
-def tiny_en(cache: Path) -> Path:
-    return ovnb.prepare("openai/whisper-tiny.en", cache_dir=cache)
-
-
-@pytest.fixture(scope="module")
-def tiny_whisper(cache: Path) -> Path:
-    return ovnb.prepare("tiny-whisper", cache_dir=cache)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,6 @@ CONFIG = {"max_new_tokens": 12, "repetition_penalty": 1.0}
 HOUSE, BOAT = samples()["house"], samples()["sailboat"]
 Q1, Q2, Q3 = "What is in the picture?", "And the colours?", "Anything else?"
 
-
-@pytest.fixture(scope="module")
-def vlm(cache: Path) -> Path:
-    return ovnb.prepare("tiny-vlm", cache_dir=cache)
 
 
 @pytest.fixture(scope="module")
