@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import functools
 import json
+import queue
 import re
 import threading
 import time
 import traceback
 import weakref
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,12 +164,47 @@ def devices() -> tuple[str, ...]:
     return tuple(openvino.Core().available_devices)
 
 
+_VIEW_JOBS: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+_VIEW_START = threading.Lock()
+_view_thread: threading.Thread | None = None
+
+
+def on_view_thread(fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on ovnb's one long-lived view thread, wait, and return (or raise) what it did.
+
+    openvino_genai calls streamers on native threads, which Python sees as a new "dummy" thread
+    nearly every time. ipykernel opens a ZMQ socket for each thread that sends widget updates and
+    closes it when the thread ends, which a dummy thread never does: about one socket leaked per
+    two chat turns, until ZMQ's limit of 1023 sockets breaks the kernel's output ("Too many open
+    files", seen after ~1300 turns in one kernel). Updates sent from one thread cost one socket.
+    """
+    global _view_thread
+    if threading.current_thread() is _view_thread:
+        return fn()
+    with _VIEW_START:
+        if _view_thread is None or not _view_thread.is_alive():
+            _view_thread = threading.Thread(target=_run_views, daemon=True, name="ovnb-view")
+            _view_thread.start()
+    future: Future[Any] = Future()
+    _VIEW_JOBS.put((fn, future))
+    return future.result()
+
+
+def _run_views() -> None:
+    while True:
+        fn, future = _VIEW_JOBS.get()
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # the caller gets it; this thread must live on
+            future.set_exception(exc)
+
+
 class TextSink:
     """A streamer callback: buffers text, flushes it at a bounded rate, stops on request.
 
     ``on_flush(text)`` receives the whole text so far (a view sets it as one value: cheap, unlike
-    appending tokens to an Output widget). It runs on the worker thread and must not raise; errors
-    are kept and shown after generation.
+    appending tokens to an Output widget). It runs on the view thread (``on_view_thread``) while
+    generation waits, and must not raise; errors are kept and shown after generation.
     """
 
     def __init__(self, on_flush: Callable[[str], None] | None = None,
@@ -203,8 +240,9 @@ class TextSink:
         if self.on_flush is None:
             return
         self.flushes += 1
+        text, on_flush = self.text, self.on_flush
         try:
-            self.on_flush(self.text)
+            on_view_thread(lambda: on_flush(text))
         except Exception as exc:  # a broken view must not break generation
             self.flush_error = exc
 

@@ -47,6 +47,9 @@ class PipelineWidget(widgets.VBox):
         self._loading = threading.Event()
         self._job: Job | None = None
         self._gate = threading.Lock()
+        # Stop pressed for the current job: set by stop(), cleared as a job becomes current, so a
+        # press that comes before the worker has made its streamer or callback is not lost
+        self._stopping = threading.Event()
 
     # loading --------------------------------------------------------------------------------
     def _load_in_background(self, load: Callable[[], Loaded], what: str) -> None:
@@ -100,6 +103,7 @@ class PipelineWidget(widgets.VBox):
         while True:
             with self._gate:
                 if not self.busy:
+                    self._stopping.clear()
                     self.busy, self._job = True, job
                     break
                 running = self._job

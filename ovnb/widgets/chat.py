@@ -169,6 +169,7 @@ class Chat(PipelineWidget):
 
     def stop(self) -> None:
         """Stop the running answer; what was generated so far stays in the history."""
+        self._stopping.set()  # heard even before the run has its streamer
         if self._sink is not None:
             self._sink.stop_event.set()
 
@@ -201,6 +202,8 @@ class Chat(PipelineWidget):
 
         def work(loaded: Loaded) -> str:
             self._sink = sink
+            if self._stopping.is_set():  # Stop came while it waited
+                sink.stop_event.set()
             result = self._generate(loaded, turn, sink)
             sink.flush()
             self._record(text, result.texts[0], result)

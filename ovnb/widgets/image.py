@@ -319,6 +319,7 @@ class ImageGenerator(PipelineWidget):
 
     def stop(self) -> None:
         """Stop the running generation; its last preview stays on view."""
+        self._stopping.set()
         if self._watch is not None:
             self._watch.stop_event.set()
 
@@ -372,6 +373,8 @@ class ImageGenerator(PipelineWidget):
         watch = StepWatch(self._show_step, preview_decoder(loaded.pipe) if live else None,
                           self._show_preview, self.preview_interval)
         self._watch = watch
+        if self._stopping.is_set():  # Stop came while the settings were being checked
+            watch.stop_event.set()
         self._begin(kwargs["num_inference_steps"])
         start = time.perf_counter()
         tensor = loaded.pipe.generate(prompt, callback=watch, **kwargs,

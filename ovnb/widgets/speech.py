@@ -262,6 +262,7 @@ class Transcriber(PipelineWidget):
 
     def stop(self) -> None:
         """Stop the running transcription; the text so far is kept."""
+        self._stopping.set()  # heard even before the run has its streamer
         if self._sink is not None:
             self._sink.stop_event.set()
 
@@ -277,6 +278,8 @@ class Transcriber(PipelineWidget):
 
         def work(loaded: Loaded) -> str:
             self._sink = sink
+            if self._stopping.is_set():  # Stop came while it waited
+                sink.stop_event.set()
             self._begin(seconds, live)
             result = loaded.pipe.generate(samples, self._generation_config(loaded, options), sink)
             self._record(result, seconds)

@@ -217,6 +217,7 @@ class VisionChat(PipelineWidget):
 
     def stop(self) -> None:
         """Stop the running answer; what was generated so far stays in the conversation."""
+        self._stopping.set()  # heard even before the run has its streamer
         if self._sink is not None:
             self._sink.stop_event.set()
 
@@ -243,6 +244,8 @@ class VisionChat(PipelineWidget):
 
         def work(loaded: Loaded) -> str:
             self._sink = sink
+            if self._stopping.is_set():  # Stop came while it waited
+                sink.stop_event.set()
             result = self._generate(loaded, text, picture, sink)
             sink.flush()
             self._record(text, picture, result)
