@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ def _mono(source: Source, name: str | None) -> tuple[str, int, np.ndarray]:
     """(name for messages, sample rate, float32 mono samples) of any supported source."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         name = name or "the upload"
+        if not source:
+            raise OvnbError(_EMPTY.format(name=name))
         return (name, *_decode(io.BytesIO(bytes(source)), name))
     if isinstance(source, (str, os.PathLike)):
         name = name or Path(source).name
@@ -91,12 +94,17 @@ def to_wav(samples: np.ndarray, rate: int = RATE) -> bytes:
 
 
 # decoding -----------------------------------------------------------------------------------------
+_EMPTY = "{name} is empty (0 bytes): choose another file or upload it again"
+
+
 def _existing_file(path: str | os.PathLike[str]) -> Path:
     file = Path(path).expanduser()
     if not file.exists():
         raise OvnbError(f"no such audio file: {file}: check the path, or upload the file")
     if not file.is_file():
         raise OvnbError(f"{file} is a folder, not an audio file: give the path of a wav/flac/ogg file")
+    if file.stat().st_size == 0:
+        raise OvnbError(_EMPTY.format(name=file.name))
     return file
 
 
@@ -118,6 +126,7 @@ def _not_audio(name: str, exc: Exception) -> str:
         return (f"{name}: this libsndfile cannot read mp3 (it needs libsndfile 1.1 or newer): "
                 "convert it to wav, flac or ogg")
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = re.sub(r"^Error opening .*?: ", "", reason)  # names a path or a BytesIO repr
     return f"{name} is not audio soundfile can read (wav, flac, ogg, mp3): {reason}"
 
 

@@ -177,3 +177,9 @@ def test_wav_bytes_round_trip_for_playback() -> None:
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
     back, rate = sf.read(io.BytesIO(data), dtype="float32")
     assert rate == RATE and np.abs(back - x).max() < 1e-4
+
+
+def test_messages_name_no_python_objects() -> None:
+    with pytest.raises(OvnbError) as err:
+        load_audio(b"not audio at all", name="clip.wav")
+    assert "BytesIO" not in str(err.value) and "0x" not in str(err.value)

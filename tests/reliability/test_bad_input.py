@@ -230,9 +230,9 @@ def _silent_file(tmp: Path) -> Path:
 
 # bad audio: an error in one line (the chosen audio and transcript stay), or a note and a result
 AUDIO_INPUT: dict[str, tuple[Callable[[Path], Any], str | None, str]] = {
-    "empty-upload": (lambda tmp: b"", "is not audio", ""),
+    "empty-upload": (lambda tmp: b"", "is empty (0 bytes)", ""),
     "zero-byte-file": (lambda tmp: (tmp / "empty.ogg").write_bytes(b"") or tmp / "empty.ogg",
-                       "empty.ogg is not audio", ""),
+                       "empty.ogg is empty (0 bytes)", ""),
     "wav-header-only": (lambda tmp: b"RIFF", "is not audio", ""),
     "silent-file": (_silent_file, None, "silent"),
     "8-bit-48k-stereo": (_eight_bit_48k_stereo, None, "phone.wav · 0:07.10"),
