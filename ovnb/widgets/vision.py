@@ -298,13 +298,17 @@ class VisionChat(PipelineWidget):
         perf = result.perf_metrics
         self.metrics = {"ttft_ms": perf.get_ttft().mean, "tokens_per_s": perf.get_throughput().mean,
                         "tokens": perf.get_num_generated_tokens(),
-                        "image_ms": perf.get_vision_encoding_duration().mean if picture else 0.0}
+                        "image_ms": perf.get_vision_encoding_duration().mean if picture else None}
         self._metrics_line.value = metrics_line(self.metrics)
 
 
-def metrics_line(metrics: dict[str, float]) -> str:
-    """One grey line: image encoding (when an image was sent), first token, speed, tokens."""
-    parts = [f"image encoded in {metrics['image_ms']:.0f} ms"] if metrics.get("image_ms") else []
+def metrics_line(metrics: dict[str, Any]) -> str:
+    """One grey line: image encoding (when an image was sent), first token, speed, tokens.
+
+    A tiny vision encoder can report 0 ms: the image part shows whenever an image went out.
+    """
+    image_ms = metrics.get("image_ms")
+    parts = [f"image encoded in {image_ms:.0f} ms"] if image_ms is not None else []
     parts += [f"first token {metrics['ttft_ms']:.0f} ms", f"{metrics['tokens_per_s']:.1f} tokens/s",
               f"{metrics['tokens']:.0f} tokens"]
     return f"<span style='color:#555'>{' · '.join(parts)}</span>"
