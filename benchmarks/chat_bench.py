@@ -13,6 +13,7 @@ import json
 import textwrap
 
 from jupyter_client.manager import start_new_kernel
+from kernel import execute  # benchmarks/kernel.py (this script's folder is on sys.path)
 
 MODELS = ("tiny-llm", "HuggingFaceTB/SmolLM2-135M-Instruct")
 
@@ -49,23 +50,6 @@ KERNEL_CODE = textwrap.dedent("""
 """)
 
 
-def run_in_kernel(client, code: str) -> str:
-    """Execute ``code`` in the kernel; returns its stdout, raising on an error."""
-    msg_id = client.execute(code)
-    out = []
-    while True:
-        msg = client.get_iopub_msg(timeout=1800)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "stream":
-            out.append(content["text"])
-        elif kind == "error":
-            raise RuntimeError("\n".join(content["traceback"]))
-        elif kind == "status" and content["execution_state"] == "idle":
-            return "".join(out)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=128)
@@ -73,10 +57,10 @@ def main() -> None:
     args = parser.parse_args()
     manager, client = start_new_kernel()
     try:
-        run_in_kernel(client, KERNEL_CODE)
+        execute(client, KERNEL_CODE)
         print(f"{'model':38} {'bare tok/s':>10} {'Chat tok/s':>10} {'ratio':>6} {'views/s':>8}")
         for model_id in MODELS:
-            line = run_in_kernel(client, f"print(json.dumps(measure({model_id!r}, "
+            line = execute(client, f"print(json.dumps(measure({model_id!r}, "
                                          f"{args.tokens}, {args.runs})))")
             r = json.loads(line.strip().splitlines()[-1])
             print(f"{model_id:38} {r['bare']:10.1f} {r['widget']:10.1f} "

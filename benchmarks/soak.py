@@ -85,24 +85,6 @@ def soak(turns: int, images: int, clear_every: int, warm_turns: int, warm_images
             "gallery": len(session.gen.results)}
 
 
-def run_in_kernel(client, code: str) -> str:
-    """Execute ``code`` in the kernel, echoing its output; returns its stdout."""
-    msg_id = client.execute(code)
-    out = []
-    while True:
-        msg = client.get_iopub_msg(timeout=3600)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "stream":
-            print(content["text"], end="", flush=True)
-            out.append(content["text"])
-        elif kind == "error":
-            raise RuntimeError("\n".join(content["traceback"]))
-        elif kind == "status" and content["execution_state"] == "idle":
-            return "".join(out)
-
-
 def report(r: dict) -> None:
     verdict = "within" if r["growth_pct"] < 10 else "OVER"
     print(f"turns {r['turns']} · images {r['images']} · errors {r['errors']} · "
@@ -128,12 +110,14 @@ def main() -> None:
         report(soak(*params))
         return
     from jupyter_client.manager import start_new_kernel
+    from kernel import execute  # benchmarks/kernel.py; not at the top: the kernel runs this file too
 
     manager, client = start_new_kernel()
     try:  # the same functions, defined in the kernel from this very file
         here = str(Path(__file__).resolve())
-        run_in_kernel(client, f"import json, runpy; soak = runpy.run_path({here!r})['soak']")
-        out = run_in_kernel(client, f"print(json.dumps(soak{params!r}))")
+        execute(client, f"import json, runpy; soak = runpy.run_path({here!r})['soak']",
+                timeout=3600, echo=True)
+        out = execute(client, f"print(json.dumps(soak{params!r}))", timeout=3600, echo=True)
         report(json.loads(out.strip().splitlines()[-1]))
     finally:
         client.stop_channels()

@@ -58,26 +58,15 @@ KERNEL_CODE = textwrap.dedent("""
 
 def run_in_kernel(code: str) -> str:
     """Run ``code`` in a fresh Jupyter kernel started in the repo; its stdout."""
+    from benchmarks.kernel import execute
+
     client_mod = pytest.importorskip("jupyter_client.manager")
     manager, client = client_mod.start_new_kernel(cwd=str(Path(__file__).parents[2]))
     try:
-        msg_id = client.execute(code)
-        out = []
-        while True:
-            msg = client.get_iopub_msg(timeout=300)
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream" and content["name"] == "stdout":
-                out.append(content["text"])
-            elif kind == "error":
-                raise AssertionError("\n".join(content["traceback"]))
-            elif kind == "status" and content["execution_state"] == "idle":
-                return "".join(out)
+        return execute(client, code, timeout=300)
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
-
 
 def test_a_kernel_keeps_its_sockets_over_many_turns(models: dict[str, Path]) -> None:
     if not Path("/proc/self/fd").is_dir():
