@@ -1,17 +1,21 @@
-"""The runtime core every widget shares: pipelines, the lock, the worker thread, throttled streaming.
+"""The runtime core every session shares: pipelines, their locks, the view thread, token streams.
 
 - A pipeline is built once per (kind, folder, device, properties, extras) and shared while in use.
-- ``generate`` runs on a worker thread (it releases the GIL, so the kernel stays responsive and a Stop
-  click is heard); a per-pipeline lock serializes calls, since two concurrent generates on one
+  Building holds a lock of that key only: loading one model never waits for another.
+- A run calls ``generate`` on a worker thread (it releases the GIL, so the kernel stays responsive
+  and Stop is heard); the pipeline's lock serializes runs, since two concurrent generates on one
   pipeline fail.
-- Streamed text goes into a buffer and is flushed to the view at a bounded rate, so a fast model is
-  not slowed down by the view.
-- Every exception becomes one line (plus details) for the widget; nothing propagates into the kernel.
+- Every state change a run makes is published on ovnb's one long-lived *view thread*: observers
+  (and so every widget update) run there, never on a worker or a native genai thread.
+- Streamed tokens are collected as ids by a ``TokenStream`` (the cheapest streamer there is: a
+  list append per token) and decoded on the view thread at a bounded rate.
+- Every exception becomes one line (plus details); nothing propagates into the kernel.
 """
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import queue
 import re
 import threading
@@ -40,7 +44,8 @@ class Loaded:
 
 
 _LOADED: weakref.WeakValueDictionary[Hashable, Loaded] = weakref.WeakValueDictionary()
-_LOADING = threading.Lock()
+_KEY_LOCKS: dict[Hashable, threading.Lock] = {}
+_KEYS = threading.Lock()  # guards _KEY_LOCKS only, never held while building
 
 
 def _freeze(value: Any) -> Hashable:
@@ -54,9 +59,14 @@ def _freeze(value: Any) -> Hashable:
 
 def load(kind: str, folder: Path, device: str, properties: dict[str, Any] | None = None,
          build: Callable[[], Any] | None = None, extra_key: Hashable = None) -> Loaded:
-    """The shared pipeline for these settings, built with ``build()`` (or the default) if needed."""
+    """The shared pipeline for these settings, built with ``build()`` (or the default) if needed.
+
+    Two sessions asking for the same key wait for one build; other keys build in parallel.
+    """
     key = (kind, str(folder), device, _freeze(properties or {}), extra_key)
-    with _LOADING:
+    with _KEYS:
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:
         loaded = _LOADED.get(key)
         if loaded is None:
             maker = build or (lambda: construct(kind, folder, device, properties or {}))
@@ -126,6 +136,11 @@ def explain(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {telling[-1][:300]}".rstrip(": ")
 
 
+def details(exc: BaseException) -> str:
+    """The full traceback, for the folded details under an error line."""
+    return "".join(traceback.format_exception(exc))
+
+
 def context_length(folder: Path) -> int | None:
     """How many tokens the model's positions cover (config.json), None when it does not say."""
     try:
@@ -139,21 +154,27 @@ def context_length(folder: Path) -> int | None:
     return None
 
 
-def check_context(loaded: Loaded, history: Any) -> None:
-    """Refuse a conversation longer than the model's context.
+def prompt_tokens(loaded: Loaded, history: Any) -> int:
+    """How many tokens ``history`` takes once the chat template is applied."""
+    tokenizer = loaded.pipe.get_tokenizer()
+    prompt = tokenizer.apply_chat_template(history, add_generation_prompt=True)
+    return int(tokenizer.encode(prompt, add_special_tokens=False).input_ids.get_shape()[1])
+
+
+def check_context(loaded: Loaded, history: Any) -> tuple[int, int | None]:
+    """(prompt tokens, context) for ``history``; refuses a conversation longer than the context.
 
     openvino_genai runs it anyway (seen: 5000 tokens into a 2048-token model, no error), and the
     positions past the context give nonsense: better one line that says how to make room.
     """
     limit = context_length(loaded.folder)
     if limit is None:
-        return
-    tokenizer = loaded.pipe.get_tokenizer()
-    prompt = tokenizer.apply_chat_template(history, add_generation_prompt=True)
-    count = tokenizer.encode(prompt, add_special_tokens=False).input_ids.get_shape()[1]
-    if count > limit:
+        return 0, None
+    count = prompt_tokens(loaded, history)
+    if count >= limit:
         raise OvnbError(f"the conversation is {count} tokens, more than this model's context of "
                         f"{limit}: shorten the prompt, or press Clear to start a new conversation")
+    return count, limit
 
 
 @functools.cache
@@ -164,9 +185,11 @@ def devices() -> tuple[str, ...]:
     return tuple(openvino.Core().available_devices)
 
 
-_VIEW_JOBS: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+# the view thread ---------------------------------------------------------------------------------
+_VIEW_JOBS: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any] | None]] = queue.SimpleQueue()
 _VIEW_START = threading.Lock()
 _view_thread: threading.Thread | None = None
+_STREAMS: set[TokenStream] = set()  # streams the view thread decodes while they run
 
 
 def on_view_thread(fn: Callable[[], Any]) -> Any:
@@ -178,75 +201,182 @@ def on_view_thread(fn: Callable[[], Any]) -> Any:
     two chat turns, until ZMQ's limit of 1023 sockets breaks the kernel's output ("Too many open
     files", seen after ~1300 turns in one kernel). Updates sent from one thread cost one socket.
     """
-    global _view_thread
-    if threading.current_thread() is _view_thread:
+    if in_view_thread():
         return fn()
+    future: Future[Any] = Future()
+    _VIEW_JOBS.put((fn, future))
+    _ensure_view_thread()
+    return future.result()
+
+
+def post(fn: Callable[[], Any]) -> None:
+    """Queue ``fn`` for the view thread without waiting (native callbacks must never block)."""
+    _VIEW_JOBS.put((fn, None))
+    _ensure_view_thread()
+
+
+def in_view_thread() -> bool:
+    return threading.current_thread() is _view_thread
+
+
+def settle() -> None:
+    """Return once everything posted so far has run on the view thread.
+
+    Workers never wait for the view thread (it may be busy in an observer that waits for them);
+    whoever waits for a worker settles afterwards, and then sees every change it published.
+    """
+    if not in_view_thread():
+        on_view_thread(lambda: None)
+        return
+    while not _VIEW_JOBS.empty():
+        _serve_once(0)
+
+
+def wait_for(event: threading.Event) -> None:
+    """Wait for ``event``; on the view thread, keep serving its queue meanwhile.
+
+    A call made from an observer (which runs on the view thread) would otherwise deadlock: the
+    run it waits for publishes its results through this very thread.
+    """
+    if not in_view_thread():
+        event.wait()
+        return
+    while not event.is_set():
+        _serve_once(0.02)
+
+
+def _ensure_view_thread() -> None:
+    global _view_thread
+    if _view_thread is not None and _view_thread.is_alive():
+        return
     with _VIEW_START:
         if _view_thread is None or not _view_thread.is_alive():
             _view_thread = threading.Thread(target=_run_views, daemon=True, name="ovnb-view")
             _view_thread.start()
-    future: Future[Any] = Future()
-    _VIEW_JOBS.put((fn, future))
-    return future.result()
 
 
 def _run_views() -> None:
     while True:
-        fn, future = _VIEW_JOBS.get()
+        _serve_once(FLUSH_INTERVAL if _STREAMS else None)
+
+
+def _serve_once(timeout: float | None) -> None:
+    """Run one queued job (waiting up to ``timeout``), then decode the streams that are due."""
+    try:
+        fn, future = _VIEW_JOBS.get(timeout=timeout)
+    except queue.Empty:
+        fn, future = None, None
+    if fn is not None:
         try:
-            future.set_result(fn())
+            value = fn()
         except BaseException as exc:  # the caller gets it; this thread must live on
-            future.set_exception(exc)
+            if future is not None:
+                future.set_exception(exc)
+            else:  # nobody waits for a posted job: a broken view update must still be seen
+                logging.getLogger("ovnb").error("a view update failed", exc_info=exc)
+        else:
+            if future is not None:
+                future.set_result(value)
+    for stream in list(_STREAMS):
+        stream.tick()
 
 
-class TextSink:
-    """A streamer callback: buffers text, flushes it at a bounded rate, stops on request.
+class TokenStream:
+    """A streamer for openvino_genai: collects token ids, is decoded on the view thread.
 
-    ``on_flush(text)`` receives the whole text so far (a view sets it as one value: cheap, unlike
-    appending tokens to an Output widget). It runs on the view thread (``on_view_thread``) while
-    generation waits, and must not raise; errors are kept and shown after generation.
+    ``write`` does as little as a streamer can (append, one flag, the stop check): openvino_genai's
+    per-token call into Python is the floor of any streaming view, and this stays at it. The view
+    thread decodes the ids at most every ``interval`` seconds (and at once after the first token)
+    and hands the text so far to ``on_text``. ``stopped`` is read by ``write``: True stops the run
+    (``StreamingStatus.STOP``: the text so far is kept).
     """
 
-    def __init__(self, on_flush: Callable[[str], None] | None = None,
+    def __init__(self, decode: Callable[[list[int]], str],
+                 on_text: Callable[[str], None] | None = None,
                  interval: float = FLUSH_INTERVAL) -> None:
-        self.parts: list[str] = []
-        self.stop_event = threading.Event()
-        self.on_flush = on_flush
+        self.ids: list[int] = []
+        self.stopped = False
+        self.decode = decode
+        self.on_text = on_text
         self.interval = interval
         self.flushes = 0
         self.first_at: float | None = None
-        self._last = 0.0
-        self.flush_error: BaseException | None = None
+        self.error: BaseException | None = None
+        self._shown = 0
+        self._due = 0.0
+        self._fresh = True
+        self._streamer: Any = None
 
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
+    def streamer(self) -> Any:
+        """The openvino_genai StreamerBase to pass to ``generate`` (one per stream)."""
+        if self._streamer is None:
+            self._streamer = _streamer_class()(self)
+        return self._streamer
 
-    def __call__(self, chunk: str) -> Any:
-        import openvino_genai as ov_genai
+    def start(self) -> None:
+        """Decode on the view thread from now on (call before ``generate``)."""
+        post(lambda: _STREAMS.add(self))
 
-        self.parts.append(chunk)
+    def finish(self) -> None:
+        """The last decode, then no more (posted: it runs before anything published after it)."""
+        def last() -> None:
+            _STREAMS.discard(self)
+            self.tick(force=True)
+
+        post(last)
+
+    def first_token(self) -> None:
+        """Called once, from ``write``: ask for a decode at once (first text shows without delay)."""
+        self.first_at = time.perf_counter()
+        post(lambda: self.tick(force=True))
+
+    def tick(self, force: bool = False) -> None:
+        """On the view thread: decode and hand over the text if new tokens came and it is time."""
+        count = len(self.ids)
         now = time.perf_counter()
-        if self.first_at is None:
-            self.first_at = now
-        if now - self._last >= self.interval:
-            self._last = now
-            self.flush()
-        return ov_genai.StreamingStatus.STOP if self.stop_event.is_set() else \
-            ov_genai.StreamingStatus.RUNNING
-
-    def flush(self) -> None:
-        """Send the text so far to the view (also called once at the end)."""
-        if self.on_flush is None:
+        if count == self._shown or (not force and now < self._due):
+            return
+        self._shown, self._due = count, now + self.interval
+        if self.on_text is None:
             return
         self.flushes += 1
-        text, on_flush = self.text, self.on_flush
         try:
-            on_view_thread(lambda: on_flush(text))
+            self.on_text(self.decode(self.ids[:count]))
         except Exception as exc:  # a broken view must not break generation
-            self.flush_error = exc
+            self.error = exc
 
 
+@functools.cache
+def _streamer_class() -> type:
+    """The StreamerBase subclass (made on first use: importing openvino_genai is not free)."""
+    import openvino_genai as ov_genai
+
+    running, stop = ov_genai.StreamingStatus.RUNNING, ov_genai.StreamingStatus.STOP
+
+    class Streamer(ov_genai.StreamerBase):
+        def __init__(self, stream: TokenStream) -> None:
+            super().__init__()
+            self.stream = stream
+            self.ids = stream.ids
+
+        def write(self, token: Any) -> Any:
+            if type(token) is int:
+                self.ids.append(token)
+            else:
+                self.ids.extend(token)
+            stream = self.stream
+            if stream._fresh:
+                stream._fresh = False
+                stream.first_token()
+            return stop if stream.stopped else running
+
+        def end(self) -> None:
+            pass
+
+    return Streamer
+
+
+# jobs --------------------------------------------------------------------------------------------
 @dataclass
 class Outcome:
     """What a job produced: its value, or the one-line error and details."""
@@ -262,42 +392,38 @@ class Outcome:
 
 
 class Job:
-    """Run one call on a worker thread (under a pipeline's lock when given one).
+    """Run one call on a worker thread.
 
     Any exception is kept as the Outcome's one-line error and details, never raised into the
-    kernel. ``after(outcome)`` runs on the worker thread before ``wait()`` returns: views update
-    there, so a caller that waits sees the final view.
+    kernel. ``after(outcome)`` runs on the worker thread before ``wait()`` returns: results are
+    published there, so a caller that waits sees the final state.
     """
 
-    def __init__(self, loaded: Loaded | None, fn: Callable[[], Any],
-                 after: Callable[[Outcome], None] | None = None) -> None:
-        self.loaded = loaded
+    def __init__(self, fn: Callable[[], Any], after: Callable[[Outcome], None] | None = None,
+                 name: str = "ovnb-run") -> None:
         self.fn = fn
         self.after = after
         self.outcome = Outcome()
         self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True, name="ovnb-generate")
+        self.thread = threading.Thread(target=self._run, daemon=True, name=name)
 
     def start(self) -> Job:
         self.thread.start()
         return self
 
     def wait(self) -> Outcome:
-        """Block until the job (and its ``after``) ended; returns its Outcome."""
-        self.done.wait()
+        """Block until the job (and its ``after``) ended and what it published is applied."""
+        wait_for(self.done)
+        settle()
         return self.outcome
 
     def _run(self) -> None:
         start = time.perf_counter()
         try:
-            if self.loaded is None:
-                self.outcome.value = self.fn()
-            else:
-                with self.loaded.lock:
-                    self.outcome.value = self.fn()
+            self.outcome.value = self.fn()
         except BaseException as exc:  # everything: the kernel must survive
             self.outcome.error = explain(exc)
-            self.outcome.details = "".join(traceback.format_exception(exc))
+            self.outcome.details = details(exc)
         self.outcome.seconds = time.perf_counter() - start
         try:
             if self.after is not None:
