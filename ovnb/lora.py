@@ -273,3 +273,70 @@ def call_kwargs(loaded: Any, alphas: dict[Path, float]) -> dict[str, Any]:
     if registered is None or not registered.adapters:
         return {}
     return {"adapters": registered.config(alphas)}
+
+
+# a session's adapters ------------------------------------------------------------------------------
+def strengths_of(adapters: Any) -> dict[Path, float]:
+    """``{file: strength}`` from one file, a list of files (strength 1), a dict, or anything with
+    ``alphas()`` (a LoraMixer: its current values)."""
+    import os
+
+    if adapters is None:
+        return {}
+    if hasattr(adapters, "alphas"):
+        return dict(adapters.alphas())
+    if isinstance(adapters, (str, os.PathLike)):
+        adapters = [adapters]
+    if isinstance(adapters, dict):
+        return {Path(p): float(a) for p, a in adapters.items()}
+    return {Path(p): 1.0 for p in adapters}
+
+
+def short_names(files: list[Path]) -> dict[Path, str]:
+    """File stems, with the folder name added where two files share a stem."""
+    stems = [p.stem for p in files]
+    return {p: p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}/{p.stem}" for p in files}
+
+
+class AdapterSet:
+    """The adapters a session registers once, at build, and looks up by file or name per call."""
+
+    def __init__(self, given: Any = None) -> None:
+        self.initial = strengths_of(given)
+        self.files = list(self.initial)
+        self.names = short_names(self.files)
+
+    def __bool__(self) -> bool:
+        return bool(self.files)
+
+    def key(self) -> tuple[str, ...]:
+        """Part of the shared pipeline's key: pipelines built with other adapters differ."""
+        return tuple(sorted(str(p) for p in self.files))
+
+    def lookup(self, adapter: Any) -> Path | None:
+        """The file of an adapter given by file or name, None if there is no such adapter."""
+        for path in self.files:
+            if str(adapter) in (str(path), self.names[path], path.stem) or Path(adapter) == path:
+                return path
+        return None
+
+    def known(self) -> str:
+        """The adapters' names, for messages."""
+        return ", ".join(self.names.values()) or "none"
+
+    def resolve(self, requested: Any) -> dict[Path, float]:
+        """Strengths by file or name -> by file; an adapter not registered is refused in one line."""
+        resolved = {}
+        for key, alpha in dict(requested).items():
+            path = self.lookup(key)
+            if path is None:
+                raise OvnbError(f"adapter {key} was not given when the pipeline was made (given: "
+                                f"{self.known()}): pass every adapter in adapters=[...] when you "
+                                "make it")
+            resolved[path] = float(alpha)
+        return resolved
+
+    def check(self, folder: Path, kind: str) -> None:
+        """Refuse, before building anything, an adapter file that does not fit the model."""
+        for path in self.files:
+            check_adapter(path, folder, kind)

@@ -190,20 +190,26 @@ def assistant_settings(config: Mapping[str, Any], plan: LLMPlan) -> dict[str, An
     """
     if not plan.speculative:
         return {}
-    tokens = int(config.get("num_assistant_tokens") or 0)
-    threshold = float(config.get("assistant_confidence_threshold") or 0.0)
-    if tokens and threshold:
-        raise OvnbError("set num_assistant_tokens or assistant_confidence_threshold, not both: "
-                        "openvino_genai uses one of them per request")
+    tokens, threshold = check_assistant(config, plan.prompt_lookup)
     if plan.prompt_lookup:
-        if threshold:
-            raise OvnbError("prompt lookup works with num_assistant_tokens, not a confidence "
-                            "threshold")
         return {"num_assistant_tokens": tokens or 5,
                 "max_ngram_size": int(config.get("max_ngram_size") or 3)}
     if threshold:
         return {"num_assistant_tokens": 0, "assistant_confidence_threshold": threshold}
     return {"num_assistant_tokens": tokens or 5, "assistant_confidence_threshold": 0.0}
+
+
+def check_assistant(config: Mapping[str, Any], prompt_lookup: bool) -> tuple[int, float]:
+    """(tokens, threshold) of ``config``; refuses both at once, and a threshold for prompt lookup."""
+    tokens = int(config.get("num_assistant_tokens") or 0)
+    threshold = float(config.get("assistant_confidence_threshold") or 0.0)
+    if tokens and threshold:
+        raise OvnbError("set num_assistant_tokens or assistant_confidence_threshold, not both: "
+                        "openvino_genai uses one of them per request")
+    if prompt_lookup and threshold:
+        raise OvnbError("prompt lookup works with num_assistant_tokens, not a confidence "
+                        "threshold")
+    return tokens, threshold
 
 
 # what a speculative run reports ----------------------------------------------------------------
@@ -241,9 +247,10 @@ def metrics_text(figures: Mapping[str, float], prompt_lookup: bool = False) -> s
     """The speculative part of Chat's metrics line ('' for a plain run)."""
     if not figures:  # openvino_genai reports no acceptance figures for prompt lookup
         return "prompt lookup (the benchmark view measures its speed-up)" if prompt_lookup else ""
+    # no speed-up here: from one answer it can only be estimated, and the estimate misleads
+    # (the lockstep costs it leaves out can dwarf the gain); the benchmark view measures it
     return (f"{figures['acceptance']:.0%} of draft tokens accepted · "
-            f"{figures['tokens_per_step']:.1f} tokens per main-model step · "
-            f"speed-up ≈ ×{figures['estimated_speedup']:.2f} (estimated)")
+            f"{figures['tokens_per_step']:.1f} tokens per main-model step")
 
 
 # the benchmark ---------------------------------------------------------------------------------
@@ -346,7 +353,8 @@ def verdict(result: BenchResult) -> str:
     if ratio >= PAYS_OFF:
         head = f"The {result.mode} pays off: ×{ratio:.2f} the speed of the main model alone."
     elif ratio > BREAK_EVEN:
-        head = f"The {result.mode} breaks even (×{ratio:.2f}): no gain worth its memory."
+        cost = "its memory" if result.mode == "draft model" else "the switch"
+        head = f"The {result.mode} breaks even (×{ratio:.2f}): no gain worth {cost}."
     else:
         head = (f"The {result.mode} does not pay off: ×{ratio:.2f}, slower than the main "
                 "model alone.")

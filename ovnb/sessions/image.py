@@ -1,0 +1,336 @@
+"""Text to image with a Text2ImagePipeline: per-step progress, throttled previews, Stop, a gallery.
+
+openvino_genai calls the step callback on a native thread, where a Python exception escaping it
+aborts the whole process (in Jupyter the kernel dies): ``StepWatch`` catches everything and never
+raises, and it only *posts* its news (the view thread applies it), so the denoising loop never
+waits for a view. Previews are decoded with the pipeline's own VAE, at a bounded rate and size.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import traitlets
+from traitlets import Bool, Bytes, Dict, Float, Int, List, Unicode
+
+from ovnb import devices, lora
+from ovnb.errors import OvnbError
+from ovnb.runtime import Loaded, Outcome, construct, load, post
+from ovnb.sessions.adapters import WithAdapters
+from ovnb.sessions.base import Session, check_text
+from ovnb.sessions.chat import _name
+from ovnb.sessions.folders import model_folder
+from ovnb.sessions.settings import Settings, setting
+
+FROM_MODEL = ("width", "height", "guidance_scale")  # started from the model's own defaults
+MAX_DEFAULT_STEPS = 20  # genai's default is 50: too slow for a first try on a CPU
+GALLERY_SIZE = 8  # results kept, newest first
+PREVIEW_INTERVAL = 0.5  # seconds between live previews, at least (at most 2 per second)
+PREVIEW_LATENT = 32 * 32  # previews decode at most this many latent pixels (256×256 in SD 1.x)
+
+
+@dataclass
+class Result:
+    """One generated image and what made it."""
+
+    image: Any  # PIL.Image.Image
+    prompt: str
+    settings: dict[str, Any]
+    seconds: float
+    steps: int  # steps run: PNDM (SD 1.5's scheduler) runs one more than asked
+
+    def caption(self) -> str:
+        """The settings in one short line (adapters by name, only those in use)."""
+        s = self.settings
+        parts = [f"seed {s['rng_seed']}", f"{s['num_inference_steps']} steps",
+                 f"{s['width']}×{s['height']}", f"guidance {s['guidance_scale']:g}"]
+        if s.get("negative_prompt"):
+            parts.append(f"not: {s['negative_prompt']}")
+        parts += [f"{name} {alpha:g}" for name, alpha in s.get("adapters", {}).items() if alpha]
+        return " · ".join(parts)
+
+
+class ImageSettings(Settings):
+    """Image generation settings (ImageGenerationConfig names)."""
+
+    num_inference_steps = setting(Int(20, help="denoising steps: more is slower and finer"),
+                                  "steps", 1, 500)
+    guidance_scale = setting(Float(7.5, help="how strongly the prompt steers (1: not at all)"),
+                             "guidance", 0.0, 30.0, 0.1)
+    width = setting(Int(512, help="pixels; a multiple of the model's size step (8 for SD)"),
+                    "width", 8, 2048, 8)
+    height = setting(Int(512, help="pixels; a multiple of the model's size step (8 for SD)"),
+                     "height", 8, 2048, 8)
+    rng_seed = setting(Int(42, help="the same seed and settings give the same image"),
+                       "seed", 0, 2**31 - 1)
+    negative_prompt = setting(Unicode("", help="what to keep out of the image"), "not")
+
+    @traitlets.validate(*[n for n in locals() if not n.startswith("_")])  # every setting above
+    def _check(self, proposal: Any) -> Any:
+        return self.check_setting(proposal)
+
+
+class ImageState(traitlets.HasTraits):
+    """What an image run shows."""
+
+    image = traitlets.Any(None, allow_none=True, help="the last finished image (PIL)")
+    results = List(help="the gallery: Results, newest first, at most 8")
+    progress = traitlets.Tuple(Int(), Int(), default_value=(0, 0),
+                               help="(steps done, steps the scheduler runs) of the current run")
+    preview = Bytes(b"", help="PNG of the latest live preview (or of the finished image)")
+    live_preview = Bool(True, help="decode previews while the image forms")
+    metrics = Dict(help="seconds, steps, steps_per_s, previews, steps_asked")
+    outcome = Unicode("", help="how the last run ended: done, stopped, failed ('' before)")
+
+
+class StepWatch:
+    """The image callback: counts steps, decodes throttled previews, says when to stop.
+
+    openvino_genai queues ``(step, num_steps, latent)`` to a native thread of its own that calls
+    this, so the denoising loop never waits for it: calls lag the loop, a True return stops the
+    loop at its next step, and calls still queued when the loop ends are dropped (the session
+    reads the steps run from the pipeline's metrics instead). It must never raise: errors are kept
+    in ``error`` and generation goes on. A preview is decoded at most every ``interval`` seconds and
+    at most a third of the time, never on the last step, and once more when stopping.
+    """
+
+    def __init__(self, on_step: Callable[[int, int], None],
+                 decode: Callable[[Any], Any] | None = None,
+                 on_preview: Callable[[Any], None] | None = None,
+                 interval: float = PREVIEW_INTERVAL) -> None:
+        self.stop_event = threading.Event()
+        self.on_step = on_step
+        self.decode = decode
+        self.on_preview = on_preview
+        self.interval = interval
+        self.step = 0
+        self.total = 0
+        self.previews = 0
+        self.stopped = False
+        self.error: BaseException | None = None
+        self._next_preview = time.perf_counter() + interval
+
+    def __call__(self, step: int, num_steps: int, latent: Any) -> bool:
+        try:
+            self.step, self.total = step + 1, num_steps
+            self.stopped = self.stop_event.is_set()
+            self.on_step(self.step, num_steps)
+            if self._preview_due():
+                self._preview(latent)
+        except BaseException as exc:  # never let anything escape into the native thread
+            self.error = exc
+        return bool(self.stopped)
+
+    def _preview_due(self) -> bool:
+        if self.decode is None or self.on_preview is None:
+            return False
+        if self.stopped:
+            return True
+        return self.step < self.total and time.perf_counter() >= self._next_preview
+
+    def _preview(self, latent: Any) -> None:
+        start = time.perf_counter()
+        self.on_preview(self.decode(latent))
+        self.previews += 1
+        now = time.perf_counter()
+        gap = max(self.interval, 2 * (now - start)) if self.interval > 0 else 0.0
+        self._next_preview = now + gap
+
+
+class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
+    """Text to image: ``ImageSession("tiny-sd").generate("a red cat") -> PIL.Image``.
+
+    ``model`` is a catalog id or a prepared folder; ``adapters`` LoRA files, registered when the
+    pipeline is built and mixed per run (the ``adapters`` trait, or ``generate(adapters=...)``);
+    ``properties`` OpenVINO properties; ``**settings`` by openvino_genai's names (``width``,
+    ``height``, ``num_inference_steps``, ``rng_seed``, ``guidance_scale``, ``negative_prompt``).
+    Width, height and guidance start from the model's own defaults unless given.
+    """
+
+    def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", adapters: Any = None,
+                 properties: dict[str, Any] | None = None, **settings: Any) -> None:
+        super().__init__()
+        self.apply(settings, type(self).__name__)
+        self.device, self.properties = devices.resolve(device, "image", properties)
+        self._init_adapters(adapters)
+        self.preview_interval = PREVIEW_INTERVAL
+        self._watch: StepWatch | None = None
+        self._load_in_background(lambda: self._load(model), _name(model))
+
+    def _load(self, model: Any) -> Loaded:
+        folder = model_folder(model, "image", devices.precision_for(self.device, "image"))
+        self.adapter_set.check(folder, "image")  # a file that does not fit: refused, not ignored
+        made: dict[Path, Any] = {}
+
+        def build() -> Any:
+            # every adapter must be registered now: one first named in a later call is ignored
+            kwargs = self._build_adapters(folder, "image", made)
+            return construct("image", folder, self.device, self.properties, **kwargs)
+
+        loaded = load("image", folder, self.device, self.properties, build, self.adapter_set.key())
+        lora.attach(loaded, made)
+        defaults = loaded.pipe.get_generation_config()
+        values = {name: getattr(defaults, name) for name in FROM_MODEL}
+        values["num_inference_steps"] = min(defaults.num_inference_steps, MAX_DEFAULT_STEPS)
+        post(lambda: self.adopt(values))
+        return loaded
+
+    # actions -------------------------------------------------------------------------------------
+    def generate(self, prompt: str, **opts: Any) -> Any:
+        """Generate; blocks. The PIL image, None if stopped or failed (``last_error`` says why).
+
+        ``opts`` override the settings for this call only (openvino_genai's names; ``adapters`` a
+        dict adapter file or name -> strength).
+        """
+        job = self.submit(prompt, queue=True, **opts)
+        outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
+        return outcome.value if outcome.ok else None
+
+    def submit(self, prompt: str, queue: bool = False, **opts: Any) -> Any:
+        """Start a generation without waiting (the Generate button); None when refused."""
+        prompt = check_text(prompt, "the prompt").strip()
+        if not prompt:
+            self.refuse("empty prompt: describe the image first")
+            return None
+        requested = opts.pop("adapters", None)
+
+        def work(loaded: Loaded) -> Any:
+            # settings are read once loaded: loading sets size and guidance to the model's defaults
+            return self._run(loaded, prompt, {**self.settings(), **opts}, requested)
+
+        def done(outcome: Outcome) -> None:
+            self._finish(outcome)
+
+        return self.start(work, done, queue=queue)
+
+    def _on_stop(self) -> None:
+        if self._watch is not None:
+            self._watch.stop_event.set()
+
+    def _run(self, loaded: Loaded, prompt: str, settings: dict[str, Any], requested: Any) -> Any:
+        """On the worker thread, under the pipeline's lock: one generation, start to gallery."""
+        kwargs = call_settings(loaded, settings)
+        alphas = self.strengths(requested)
+        watch = StepWatch(lambda step, total: post(lambda: self._set({"progress": (step, total)})),
+                          preview_decoder(loaded.pipe) if self.live_preview else None,
+                          lambda tensor: self._post_preview(tensor), self.preview_interval)
+        self._watch = watch
+        if self.stopping:  # Stop came while the settings were being checked
+            watch.stop_event.set()
+        self.publish(progress=(0, 0), metrics={}, outcome="",
+                     status="generating…")
+        start = time.perf_counter()
+        tensor = loaded.pipe.generate(prompt, callback=watch, **kwargs,
+                                      **lora.call_kwargs(loaded, alphas))
+        seconds = time.perf_counter() - start
+        steps = len(loaded.pipe.get_performance_metrics().raw_metrics.iteration_durations)
+        metrics = {"seconds": seconds, "steps": steps, "steps_asked": kwargs["num_inference_steps"],
+                   "steps_per_s": steps / seconds if seconds else 0.0, "previews": watch.previews}
+        if watch.error is not None:
+            metrics["view_error"] = str(watch.error)
+        if len(tuple(tensor.shape)) != 4:  # stopped: genai returns an empty tensor
+            shown = ": the preview shows where it got to" if watch.previews else ""
+            self.publish(metrics=metrics, progress=(watch.step, max(watch.total, steps)),
+                         outcome="stopped", status=f"stopped at step {steps}{shown}")
+            return None
+        kwargs["adapters"] = {self.adapter_set.names[p]: a for p, a in alphas.items()}
+        result = Result(to_image(tensor), prompt, kwargs, seconds, steps)
+        self.publish(image=result.image, results=[result, *self.results][:GALLERY_SIZE],
+                     preview=png(result.image), metrics=metrics, progress=(steps, steps),
+                     outcome="done", status="done")
+        return result.image
+
+    def _post_preview(self, tensor: Any) -> None:
+        """On genai's callback thread: encode the preview there, apply it on the view thread."""
+        data = png(to_image(tensor), level=1)
+        post(lambda: self._set({"preview": data}))
+
+    def _finish(self, outcome: Outcome) -> None:
+        self._watch = None
+        if not outcome.ok:
+            self.publish(outcome="failed", status="failed")
+
+
+def size_step(folder: Path) -> int:
+    """Width and height must be multiples of this: the VAE's scale (8 in Stable Diffusion)."""
+    try:
+        config = json.loads((folder / "vae_decoder" / "config.json").read_text())
+        return 2 ** (len(config["block_out_channels"]) - 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return 8
+
+
+def call_settings(loaded: Loaded, settings: dict[str, Any]) -> dict[str, Any]:
+    """This run's settings, checked; no empty negative prompt (not all models take one)."""
+    config = loaded.pipe.get_generation_config()
+    known = {n for n in dir(config) if not n.startswith("_")
+             and not callable(getattr(config, n))} - {"adapters", "generator"}
+    check_settings(settings, known, size_step(loaded.folder))
+    return {k: v for k, v in settings.items() if not (k == "negative_prompt" and not v)}
+
+
+def check_settings(settings: dict[str, Any], known: set[str], step: int) -> None:
+    """Refuse what openvino_genai would ignore silently (unknown names) or fail on obscurely."""
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise OvnbError(f"unknown setting {unknown[0]!r}: use openvino_genai's names "
+                        f"({', '.join(sorted(known))})")
+    if settings.get("num_images_per_prompt", 1) != 1:
+        raise OvnbError("num_images_per_prompt must be 1: generate once per image "
+                        "(the gallery keeps them)")
+    for name in ("width", "height"):
+        value = settings[name]
+        if value <= 0 or value % step:
+            near = max(step, round(value / step) * step)
+            raise OvnbError(f"{name} {value} does not fit this model: choose a multiple of "
+                            f"{step} (e.g. {near})")
+    if settings["num_inference_steps"] < 1:
+        raise OvnbError("steps must be at least 1")
+
+
+def preview_decoder(pipe: Any) -> Callable[[Any], Any]:
+    """``latent -> image tensor`` for previews: the pipeline's VAE on a shrunken latent.
+
+    ``Text2ImagePipeline.decode`` holds the GIL while it runs (``generate`` releases it), so
+    the kernel stalls during each preview: shrinking the latent (a 2×2, 3×3... average) to at
+    most PREVIEW_LATENT pixels keeps that stall short; the final image is decoded in full.
+    """
+    return lambda latent: pipe.decode(shrink(latent, PREVIEW_LATENT))
+
+
+def shrink(latent: Any, most: int) -> Any:
+    """An [N, C, H, W] latent tensor averaged over k×k blocks until H×W <= ``most``."""
+    import numpy as np
+    import openvino
+
+    data = np.asarray(latent.data)
+    n, c, h, w = data.shape
+    k = 1
+    while (h // k) * (w // k) > most:
+        k += 1
+    if k == 1:
+        return latent
+    blocks = data[:, :, :h // k * k, :w // k * k].reshape(n, c, h // k, k, w // k, k)
+    return openvino.Tensor(np.ascontiguousarray(blocks.mean(axis=(3, 5)), dtype=np.float32))
+
+
+def to_image(tensor: Any) -> Any:
+    """The first image of a [N, H, W, 3] uint8 tensor, as a PIL image (copied)."""
+    import numpy as np
+    from PIL import Image
+
+    return Image.fromarray(np.array(tensor.data[0]))
+
+
+def png(image: Any, level: int = 6) -> bytes:
+    """PNG bytes of a PIL image (``level`` 1 for previews: fast beats small there)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=level)
+    return buffer.getvalue()

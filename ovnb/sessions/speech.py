@@ -1,0 +1,237 @@
+"""Speech to text with a WhisperPipeline: audio chosen, transcribed, streamed where it can be.
+
+Audio is decoded and converted (16 kHz mono) as soon as it is chosen, so a bad file is refused at
+once and a player can show it before transcribing. Live text is shown where openvino_genai streams
+it faithfully: audio under 30 s without timestamps. Longer audio and timestamped runs still get a
+streamer, only so that Stop works; their text appears when the run ends.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import traitlets
+from traitlets import Bool, Dict, Float, Int, List, Unicode
+
+from ovnb import devices
+from ovnb.audio import RATE, Source, is_silent, load_audio
+from ovnb.runtime import Loaded, Outcome, TokenStream, explain, load
+from ovnb.sessions.base import Session
+from ovnb.sessions.chat import _name
+from ovnb.sessions.folders import model_folder
+from ovnb.sessions.settings import Settings, apply_to, setting
+
+WINDOW_SECONDS = 30.0  # Whisper hears 30 s at a time; openvino_genai streams only within one window
+AUTO = "auto"  # the language setting's "detect it" value
+
+
+@dataclass(eq=False)
+class Clip:
+    """Audio ready for Whisper: float32 mono samples at 16 kHz, and how to name it."""
+
+    samples: np.ndarray
+    name: str
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / RATE
+
+    @property
+    def silent(self) -> bool:
+        return is_silent(self.samples)
+
+
+class WhisperSettings(Settings):
+    """Whisper's generation settings (WhisperGenerationConfig names)."""
+
+    language = setting(Unicode(AUTO, help="'auto' (detect), or a language token such as '<|fr|>'"
+                               " (multilingual models only)"), "language")
+    task = setting(traitlets.Enum(["transcribe", "translate"], "transcribe",
+                                  help="transcribe, or translate into English (multilingual "
+                                       "models only)"), "task")
+    return_timestamps = setting(Bool(False, help="timestamped chunks (then no live text)"),
+                                "timestamps")
+    max_new_tokens = setting(Int(None, allow_none=True, help="tokens per 30 s window (None: the "
+                                 "model's)"), "max new tokens", 1, 448, control=False)
+
+    @traitlets.validate("language", "task", "return_timestamps", "max_new_tokens")
+    def _check(self, proposal: Any) -> Any:
+        if proposal["trait"].name == "language":
+            return language_token(proposal["value"])
+        return self.check_setting(proposal)
+
+
+class SpeechState(traitlets.HasTraits):
+    """What a transcription shows."""
+
+    audio = traitlets.Instance(Clip, allow_none=True, help="the audio the next run transcribes")
+    transcript = Unicode("", help="the last transcript")
+    live = Unicode("", help="the transcript so far while a run streams")
+    chunks = List(help="timestamped chunks of the last run: (start s, end s, text)")
+    metrics = Dict(help="audio_s, seconds, realtime, tokens, ttft_ms, language")
+    languages = List(Unicode(), help="language tokens the model knows ([] for English-only)")
+    tasks = List(Unicode(), help="tasks the model knows ([] for English-only)")
+    audio_seconds = Float(0.0, help="the chosen audio's length")
+
+
+class TranscriberSession(Session, SpeechState, WhisperSettings):
+    """Speech to text: ``TranscriberSession("openai/whisper-tiny.en").transcribe("talk.flac")``.
+
+    ``model`` is a catalog id or a prepared folder; ``device`` a name or a DevicePicker (on NPU:
+    a static pipeline); ``properties`` OpenVINO properties; ``**settings`` WhisperGenerationConfig
+    fields (``language="<|fr|>"``, ``task="translate"``, ``return_timestamps=True``...). Language
+    and task apply to multilingual models only.
+    """
+
+    def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
+                 properties: dict[str, Any] | None = None, **settings: Any) -> None:
+        super().__init__()
+        self.apply(settings, type(self).__name__)
+        self.device, self.properties = devices.resolve(device, "speech", properties)
+        self._stream: TokenStream | None = None
+        self._load_in_background(lambda: self._load(model), _name(model))
+
+    def _load(self, model: Any) -> Loaded:
+        folder = model_folder(model, "speech", devices.precision_for(self.device, "speech"))
+        languages, tasks = speech_options(folder)
+        self.publish(languages=languages, tasks=tasks)
+        return load("speech", folder, self.device, self.properties)
+
+    # audio ---------------------------------------------------------------------------------------
+    def choose(self, source: Source, name: str | None = None) -> Clip | None:
+        """Decode ``source`` and make it the audio of the next run; None (error shown) if unreadable."""
+        try:
+            clip = Clip(load_audio(source, name), name or source_name(source))
+        except Exception as exc:  # a bad file is the learner's to fix, never the kernel's problem
+            self.fail(explain(exc))
+            return None
+        self.publish_now(audio=clip, audio_seconds=clip.seconds, last_error="", error_details="")
+        return clip
+
+    # runs ----------------------------------------------------------------------------------------
+    def transcribe(self, audio: Source | None = None) -> str:
+        """Transcribe ``audio`` (else the chosen audio); blocks. The text, '' on error."""
+        clip = self.audio if audio is None else self.choose(audio)
+        if audio is not None and clip is None:
+            return ""
+        job = self.submit(queue=True, clip=clip)
+        outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
+        return outcome.value if outcome.ok else ""
+
+    def submit(self, queue: bool = False, clip: Clip | None = None) -> Any:
+        """Start transcribing ``clip`` (else the chosen audio) without waiting (the button); None
+        when refused."""
+        clip = clip or self.audio
+        if clip is None:
+            self.refuse("no audio yet: upload a file, type a path and press Enter, or press Sample")
+            return None
+        def work(loaded: Loaded) -> str:
+            return self._run(loaded, clip, self._options())
+
+        def done(outcome: Outcome) -> None:
+            self._stream = None
+            self.publish(live="")
+
+        return self.start(work, done, queue=queue)
+
+    def _on_stop(self) -> None:
+        if self._stream is not None:
+            self._stream.stopped = True
+
+    def _options(self) -> dict[str, Any]:
+        """This run's settings; language and task only where the model has them."""
+        options = self.settings()
+        if not self.languages:
+            options.pop("language", None)
+            options.pop("task", None)
+        elif options.get("language") == AUTO:
+            options.pop("language", None)
+        elif options["language"] not in self.languages:
+            raise_unknown_language(options["language"], self.languages)
+        return options
+
+    def _run(self, loaded: Loaded, clip: Clip, options: dict[str, Any]) -> str:
+        live = clip.seconds < WINDOW_SECONDS and not options.get("return_timestamps")
+        tokenizer = loaded.pipe.get_tokenizer()
+        stream = TokenStream(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
+                             self._show_live if live else None)
+        self._stream = stream
+        if self.stopping:
+            stream.stopped = True
+        how = "" if live else " (the text appears at the end)"
+        self.publish(status=f"transcribing {clock(clip.seconds)} of audio{how}…", transcript="",
+                     chunks=[], metrics={})
+        stream.start()
+        try:
+            config = apply_to(loaded.pipe.get_generation_config(), options)
+            result = loaded.pipe.generate(clip.samples, config, stream.streamer())
+        finally:
+            stream.finish()
+        text = result.texts[0] if result.texts else ""
+        self.publish(transcript=text,
+                     chunks=[(c.start_ts, c.end_ts, c.text) for c in (result.chunks or [])],
+                     metrics=self._metrics(result, clip.seconds),
+                     status="stopped" if stream.stopped else "done")
+        return text
+
+    def _show_live(self, text: str) -> None:
+        self.live = text
+
+    def _metrics(self, result: Any, seconds: float) -> dict[str, Any]:
+        perf = result.perf_metrics
+        busy_s = perf.get_generate_duration().mean / 1000
+        return {"audio_s": seconds, "seconds": busy_s, "tokens": perf.get_num_generated_tokens(),
+                "ttft_ms": perf.get_ttft().mean,
+                "realtime": seconds / busy_s if busy_s > 0 else float("inf"),
+                "language": getattr(result, "language", "") if self.languages else ""}
+
+
+def raise_unknown_language(token: str, languages: list[str]) -> None:
+    from ovnb.errors import OvnbError
+
+    codes = ", ".join(t.strip("<|>") for t in languages[:12])
+    raise OvnbError(f"this model does not know the language {token.strip('<|>')!r}: choose one of "
+                    f"{codes}, … (or 'auto' to detect it)")
+
+
+def speech_options(folder: Path) -> tuple[list[str], list[str]]:
+    """(language tokens, tasks) a model accepts; both empty for English-only (``.en``) models.
+
+    Read from the folder's generation_config.json: passing a language or task to a ``.en``
+    model is an error in openvino_genai, so the session must know before it offers them.
+    """
+    try:
+        gen = json.loads((folder / "generation_config.json").read_text())
+    except (OSError, ValueError):
+        return [], []
+    langs = gen.get("lang_to_id") or {}
+    if not gen.get("is_multilingual", bool(langs)) or not langs:
+        return [], []
+    tasks = sorted(gen.get("task_to_id") or {}, key=lambda task: task != "transcribe")
+    return sorted(langs, key=langs.get), tasks
+
+
+def language_token(language: str | None) -> str:
+    """``fr`` or ``<|fr|>`` -> ``<|fr|>``; None or "auto" -> "auto" (let the model detect it)."""
+    if not language or language == AUTO:
+        return AUTO
+    return language if language.startswith("<|") else f"<|{language}|>"
+
+
+def clock(seconds: float) -> str:
+    """Seconds as m:ss.ss (timestamps a reader can follow in the player)."""
+    minutes, rest = divmod(max(seconds, 0.0), 60)
+    return f"{int(minutes)}:{rest:05.2f}"
+
+
+def source_name(source: Any) -> str:
+    """How an audio source is named in messages."""
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).name or str(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "the uploaded audio"
+    return "the audio"
