@@ -1,154 +1,102 @@
-"""What every pipeline widget shares: background loading, one job at a time, status and errors.
+"""What every pipeline widget shares: it is a view of a session, with one run lifecycle.
 
-Widgets are created on the main thread; the worker thread only mutates them. The programmatic
-methods (``send``, ``transcribe``, ``generate``) start the very job a button starts and wait for it.
+The widget mirrors its session's traits (settings, state, busy, status, last_error): setting one on
+the widget sets the session's (validated the same way), and a change in the session reaches the
+widget on the view thread, where every view update happens. Widgets are created on the main thread;
+worker and native threads never touch them. The programmatic methods (``send``, ``transcribe``,
+``generate``) are the session's: they run exactly the path a button runs and block until done.
 """
 from __future__ import annotations
 
-import html
 import threading
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
-import traitlets
 
-from ovnb.errors import OvnbError
-from ovnb.runtime import Job, Loaded, Outcome, explain
-
-
-class ErrorLine(widgets.HTML):
-    """One line saying what went wrong and how to fix it, with the details folded away."""
-
-    def show(self, error: str, details: str | None = None) -> None:
-        line = f"<b>⚠ {html.escape(error)}</b>"
-        if details:
-            line = (f"<details><summary>{line}</summary><pre style='font-size:80%'>"
-                    f"{html.escape(details)}</pre></details>")
-        self.value = f"<div style='color:#b00020'>{line}</div>"
-
-    def clear(self) -> None:
-        self.value = ""
+from ovnb.runtime import in_view_thread, on_view_thread
+from ovnb.sessions.base import Lifecycle, Session
+from ovnb.widgets.render import error_html, grey
 
 
-class PipelineWidget(widgets.VBox):
-    """Base of the pipeline widgets: loads the pipeline in the background, runs one job at a time."""
+class PipelineWidget(widgets.VBox, Lifecycle):
+    """Base of the pipeline widgets: a view of ``session`` (``widget.session``)."""
 
-    busy = traitlets.Bool(False, help="True while a generation runs")
-    last_error = traitlets.Unicode("", help="the last error shown, as one line ('' when none)")
-
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.session = session
         self._status = widgets.HTML()
-        self._error = ErrorLine()
-        self._loaded: Loaded | None = None
-        self._load_error: Outcome | None = None
-        self._loading = threading.Event()
-        self._job: Job | None = None
-        self._gate = threading.Lock()
-        # Stop pressed for the current job: set by stop(), cleared as a job becomes current, so a
-        # press that comes before the worker has made its streamer or callback is not lost
-        self._stopping = threading.Event()
+        self._error = widgets.HTML()
+        self._echo = threading.local()
+        self._mirror(session)
+        self.observe(lambda _: self._show_status(), "status")
+        self.observe(lambda _: self._show_error(), ["last_error", "error_details"])
+        self._show_status()
+        self._show_error()
 
-    # loading --------------------------------------------------------------------------------
-    def _load_in_background(self, load: Callable[[], Loaded], what: str) -> None:
-        """Build the pipeline on a worker thread so the cell returns at once."""
-        self._set_status(f"loading {what}…")
+    # mirroring ---------------------------------------------------------------------------------
+    def _mirrored(self, session: Session) -> list[str]:
+        """The traits the widget shares with its session (not the widget's own front-end state)."""
+        return [n for n in session.trait_names()
+                if self.has_trait(n) and not self.trait_metadata(n, "sync")]
 
-        def run() -> None:
-            try:
-                self._loaded = load()
-                self._set_status(f"ready: {what}")
-            except BaseException as exc:  # the kernel must survive a bad folder or device
-                self._load_error = Outcome(error=explain(exc), details=_details(exc))
-                self._set_status("not loaded")
-                self._show_error(self._load_error)
-            finally:
-                self._loading.set()
+    def _mirror(self, session: Session) -> None:
+        names = self._mirrored(session)
+        with self.hold_trait_notifications():
+            for name in names:
+                setattr(self, name, getattr(session, name))
+        session.observe(self._from_session, names)
+        self.observe(self._to_session, names)
 
-        threading.Thread(target=run, daemon=True, name="ovnb-load").start()
+    def _from_session(self, change: dict[str, Any]) -> None:
+        name, value = change["name"], change["new"]
+        if name in getattr(self._echo, "names", ()):
+            return  # our own change coming back
+        if in_view_thread():
+            setattr(self, name, value)
+        else:  # a change made on the main thread (a setting set on the session directly)
+            on_view_thread(lambda: setattr(self, name, value))
 
-    def wait_loaded(self) -> Loaded:
+    def _to_session(self, change: dict[str, Any]) -> None:
+        name = change["name"]
+        names = getattr(self._echo, "names", set())
+        self._echo.names = names | {name}
+        try:
+            if getattr(self.session, name) != change["new"]:
+                setattr(self.session, name, change["new"])
+        finally:
+            self._echo.names = names
+
+    def limits(self, name: str) -> tuple[float | None, float | None]:
+        """A setting's range is the session's (it narrows once the model is known)."""
+        return self.session.limits(name)  # type: ignore[attr-defined]
+
+    # the lifecycle -----------------------------------------------------------------------------
+    def wait_loaded(self) -> Any:
         """The loaded pipeline; raises OvnbError (one line) when loading failed."""
-        self._loading.wait()
-        if self._loaded is None:
-            raise OvnbError(self._load_error.error if self._load_error else "pipeline not loaded")
-        return self._loaded
+        return self.session.wait_loaded()
 
-    # jobs -------------------------------------------------------------------------------------
-    def _start(self, work: Callable[[Loaded], Any], done: Callable[[Outcome], None],
-               queue: bool = False) -> Job | None:
-        """Run ``work(loaded)`` on a worker thread under the pipeline's lock; ``done`` gets the Outcome.
+    def stop(self) -> None:
+        """Stop the current run; what it made so far is kept."""
+        self.session.stop()
 
-        While a job runs, a click is ignored (returns None, and says so); a programmatic call
-        (``queue=True``) waits for its turn.
-        """
-        def run() -> Any:
-            loaded = self.wait_loaded()
-            with loaded.lock:
-                return work(loaded)
+    def _busy_controls(self, run: Sequence[widgets.Widget], stop: Sequence[widgets.Widget]) -> None:
+        """``run`` controls disabled while busy, ``stop`` controls only enabled then."""
+        def sync(busy: bool) -> None:
+            for control in run:
+                control.disabled = busy
+            for control in stop:
+                control.disabled = not busy
 
-        def finish(outcome: Outcome) -> None:
-            try:
-                if not outcome.ok:
-                    self._show_error(outcome)
-                done(outcome)
-            except BaseException as exc:  # a bug in a view update must not leave the widget busy
-                self._show_error(Outcome(error=explain(exc), details=_details(exc)))
-            finally:
-                self.busy = False
+        sync(self.busy)
+        self.observe(lambda change: sync(change["new"]), "busy")
 
-        job = Job(None, run, after=finish)
-        while True:
-            with self._gate:
-                if not self.busy:
-                    self._stopping.clear()
-                    self.busy, self._job = True, job
-                    break
-                running = self._job
-            if not queue:
-                self._set_status("busy: wait for the current run to finish, or press Stop")
-                return None
-            if running is not None:
-                running.wait()
-        self._error.clear()
-        self.last_error = ""
-        return job.start()
+    def _show_status(self) -> None:
+        self._status.value = grey(self.status)
 
-    def _wait(self, job: Job | None) -> Outcome:
-        """The Outcome of a job started by a programmatic call; a refused start is an error."""
-        if job is None:
-            return Outcome(error="busy: another run was in progress; try again when it ends")
-        return job.wait()
+    def _show_error(self) -> None:
+        self._error.value = error_html(self.last_error, self.error_details)
 
-    # status and errors ------------------------------------------------------------------------
-    def _set_status(self, text: str) -> None:
-        self._status.value = f"<span style='color:#555'>{html.escape(text)}</span>"
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status or 'new'})"
 
-    def _show_error(self, outcome: Outcome) -> None:
-        self.last_error = outcome.error or ""
-        self._error.show(outcome.error or "error", outcome.details)
-
-
-def _details(exc: BaseException) -> str:
-    import traceback
-
-    return "".join(traceback.format_exception(exc))
-
-
-def model_folder(model: str | Path, kind: str, precision: str | None = None) -> Path:
-    """The prepared folder for ``model`` (catalog id or folder), checked to be of ``kind``.
-
-    ``precision`` applies to catalog ids (e.g. "int4-npu" for an NPU); a folder is taken as is.
-    """
-    from ovnb.layout import PIPELINES, kind_of
-    from ovnb.models import prepare
-
-    folder = prepare(model, precision)
-    found = kind_of(folder)
-    if found != kind:
-        want = PIPELINES[kind][0]
-        raise OvnbError(f"{folder} holds a {found or 'non-model'} model, not one for {want}: "
-                        f"pick a {kind} model (`ovnb list --task {kind}`)")
-    return folder

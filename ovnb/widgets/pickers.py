@@ -27,7 +27,8 @@ import traitlets
 from ovnb import catalogs
 from ovnb import devices as dev  # not `devices`: DevicePicker's argument has that name
 from ovnb.errors import OvnbError
-from ovnb.runtime import FLUSH_INTERVAL, Loaded, Outcome, check_device
+from ovnb.runtime import FLUSH_INTERVAL, Outcome, check_device, post
+from ovnb.sessions.base import Session
 from ovnb.widgets.base import PipelineWidget
 
 _PERCENT = re.compile(r"(\d{1,3})%\|")  # a tqdm bar's "45%|" in the child's output
@@ -128,21 +129,20 @@ class ModelPicker(PipelineWidget):
 
         if task not in TASKS:
             raise OvnbError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
-        super().__init__(**kwargs)
+        session = Session()  # preparing needs no pipeline: the session gives the run lifecycle
+        session._no_pipeline()
+        super().__init__(session, **kwargs)
         self.task = task
         self.cache_dir = cache_dir
         self.device_picker = device_picker
         self.entries = {e["id"]: e for e in catalogs.catalog(task)}
         self._proc: subprocess.Popen[str] | None = None
         self._cancelled = threading.Event()
-        # jobs run through PipelineWidget._start; preparing needs no pipeline, only its lock
-        self._loaded = Loaded(pipe=None, folder=Path(), device="")
-        self._loading.set()
         self._build_view()
         self.value = value or default_entry(task)["id"]
         if device_picker is not None:
             device_picker.observe(lambda _: self._choose_precision(), "value")
-        self._set_status("pick a model, then Prepare")
+        self.session.status = "pick a model, then Prepare"
 
     # the view -------------------------------------------------------------------------------
     def _build_view(self) -> None:
@@ -160,15 +160,11 @@ class ModelPicker(PipelineWidget):
         traitlets.link((self._precision_dd, "value"), (self, "precision"))
         self._prepare_btn.on_click(lambda _: self._start_prepare())
         self._cancel_btn.on_click(lambda _: self.cancel())
-        self.observe(lambda change: self._sync_buttons(change["new"]), "busy")
+        self._busy_controls([self._prepare_btn, self._model_dd, self._precision_dd],
+                            [self._cancel_btn])
         self.children = [widgets.HBox([self._model_dd, self._precision_dd]), self._info, self._fit,
                          widgets.HBox([self._prepare_btn, self._cancel_btn, self._bar]),
                          self._step, self._status, self._error]
-
-    def _sync_buttons(self, busy: bool) -> None:
-        self._prepare_btn.disabled = busy
-        self._cancel_btn.disabled = not busy
-        self._model_dd.disabled = self._precision_dd.disabled = busy
 
     @traitlets.observe("value")
     def _model_changed(self, change: dict[str, Any]) -> None:
@@ -216,7 +212,7 @@ class ModelPicker(PipelineWidget):
     # actions --------------------------------------------------------------------------------
     def prepare(self) -> Path | None:
         """Prepare the chosen model as the button does and wait; the folder (None on error)."""
-        outcome = self._wait(self._start_prepare(queue=True))
+        outcome = self.session.call(self._start_prepare(queue=True))
         return outcome.value if outcome.ok else None
 
     def cancel(self) -> None:
@@ -229,24 +225,28 @@ class ModelPicker(PipelineWidget):
     def _start_prepare(self, queue: bool = False) -> Any:
         model, precision = self.value, self.precision
 
-        def work(_: Loaded) -> Path:
+        def work(_: Any) -> Path:
             self._cancelled = threading.Event()  # this run's own: an old Cancel does not leak in
             return self._run_child(model, precision)
 
         def done(outcome: Outcome) -> None:
             self._proc = None
-            if outcome.ok:
-                self.folder = str(outcome.value)
-                self._bar.value, self._bar.bar_style = 100, "success"
-                self._set_status(f"ready: {outcome.value}")
-            else:
-                self._bar.bar_style = "danger"
-                self._set_status("not prepared")
-            self._refresh()
+            post(lambda: self._show_done(outcome, model, precision))
 
-        if not self.busy:
+        if not self.session.running:
             self._bar.value, self._bar.bar_style = 0, ""
-        return self._start(work, done, queue=queue)
+        return self.session.start(work, done, queue=queue)
+
+    def _show_done(self, outcome: Outcome, model: str, precision: str) -> None:
+        """On the view thread: the bar, the status (the folder shows once, in the info line)."""
+        if outcome.ok:
+            self.folder = str(outcome.value)
+            self._bar.value, self._bar.bar_style = 100, "success"
+            self.session.status = f"ready: {model} ({precision})"
+        else:
+            self._bar.bar_style = "danger"
+            self.session.status = "not prepared"
+        self._refresh()
 
     def _run_child(self, model: str, precision: str) -> Path:
         """``python -m ovnb prepare`` in its own process group, its progress shown as it goes."""
@@ -286,12 +286,14 @@ class ModelPicker(PipelineWidget):
             tail.append(line)
             percent = _PERCENT.search(line)
             if percent:
-                self._bar.value = min(100, int(percent.group(1)))
+                value = min(100, int(percent.group(1)))
+                post(lambda: setattr(self._bar, "value", value))
             now = time.monotonic()
             if line.startswith("[ovnb]") or now - last >= FLUSH_INTERVAL:
                 last = now
-                self._step.value = (f"<span style='color:#555;font-size:90%'>"
-                                    f"{html.escape(line.removeprefix('[ovnb] ')[:160])}</span>")
+                text = (f"<span style='color:#555;font-size:90%'>"
+                        f"{html.escape(line.removeprefix('[ovnb] ')[:160])}</span>")
+                post(lambda: setattr(self._step, "value", text))
 
 
 def _label(entry: dict[str, Any]) -> str:
