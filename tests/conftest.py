@@ -36,3 +36,12 @@ sd = _prepared("tiny-sd")
 vlm = _prepared("tiny-vlm")
 tiny_whisper = _prepared("tiny-whisper")
 tiny_en = _prepared("openai/whisper-tiny.en")
+
+
+@pytest.fixture(autouse=True)
+def no_failed_view_updates(caplog: pytest.LogCaptureFixture):
+    """A view update that raised (logged by ovnb's view thread, nobody waits for it) fails the
+    test that caused it: such failures are otherwise invisible."""
+    yield
+    failed = [r for r in caplog.records if r.name == "ovnb" and r.levelname == "ERROR"]
+    assert not failed, f"a view update failed: {failed[0].exc_info[1]!r}"

@@ -99,10 +99,11 @@ def ours(table: dict[int, tuple[int, str]], markers: tuple[str, ...]) -> set[int
 def spawned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Set up first, torn down last: fails if anything the browser fixtures started still runs.
 
-    Ours = below this process, or naming this session's temporary folder (the server's root and the
-    kernels' connection files live there) or a Playwright browser profile.
+    Ours = below this process (Playwright's driver and its Chromium, the server and its kernels),
+    or naming this session's temporary folder (double-forked helpers of the server). Never another
+    run's: processes of a Playwright run elsewhere on the machine are not ours to judge or end.
     """
-    markers = (str(tmp_path_factory.getbasetemp()), "playwright_chromiumdev_profile")
+    markers = (str(tmp_path_factory.getbasetemp()),)
     before = ours(live_processes(), markers)
     yield
     deadline = time.monotonic() + 10
@@ -152,8 +153,16 @@ def write_fixture_notebook(path: Path, image: bool) -> None:
         nbformat.v4.new_code_cell('chat = ovnb.Chat("tiny-llm")\n'
                                   'chat.add_class("browser-short-chat")\nchat'),
         # tiny-llm never ends a reply itself; 20000 tokens take tens of seconds: time to press Stop
-        nbformat.v4.new_code_cell('long_chat = ovnb.Chat("tiny-llm", max_new_tokens=20000)\n'
+        nbformat.v4.new_code_cell('long_chat = ovnb.Chat("tiny-llm", max_new_tokens=2000, '
+                                  'min_new_tokens=2000)\n'
                                   'long_chat.add_class("browser-long-chat")\nlong_chat'),
+        # a model's markdown, heading included, as a conversation shows it
+        nbformat.v4.new_code_cell(
+            'shown = ovnb.Chat("tiny-llm")\n'
+            'shown.session.publish_now(messages=[{"role": "user", "content": "Markdown?"}, '
+            '{"role": "assistant", "content": "# A heading\\n\\nSome **bold**, `code` and '
+            '<script>alert(1)</script>."}])\n'
+            'shown.add_class("browser-markdown-chat")\nshown'),
     ]
     if image:
         cells.append(nbformat.v4.new_code_cell(

@@ -16,7 +16,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -113,10 +112,10 @@ def test_chat_refuses_a_conversation_longer_than_the_context(models: dict[str, P
     """genai would run it (seen: 5000 tokens into tiny-llm's 2048, garbage out, no error)."""
     chat = ovnb.Chat(models["llm"], properties=F32, max_new_tokens=4, repetition_penalty=1.0)
     first = chat.send("Hello")
-    kept, shown = list(chat.messages), chat._history_view.outputs
+    kept, shown = list(chat.messages), chat._view.turns
     assert chat.send(LONG) == ""
     assert_one_line(chat, "more than this model's context of 2048")
-    assert chat.messages == kept and chat._history_view.outputs == shown
+    assert chat.messages == kept and chat._view.turns == shown
     assert chat.send("Hello again") and chat.last_error == "" and len(chat.messages) == 4
     while chat.send("hello world " * 60):  # a conversation growing past the context is refused too
         assert len(chat.messages) < 40
@@ -173,7 +172,7 @@ def test_vision_refuses_bad_input_and_keeps_the_conversation(models: dict[str, P
                              repetition_penalty=1.0)
     first = vision.send("What is this?", image=HOUSE)
     vision._samples.value = samples()["sailboat"]  # chosen for the next question
-    kept = (list(vision.messages), vision._history.get_messages(), vision.picture)
+    kept = (list(vision.messages), vision.session._history.get_messages(), vision.picture)
     bad = make(tmp_path)
     if how == "send":
         assert vision.send("And this?", image=bad) == ""
@@ -184,9 +183,10 @@ def test_vision_refuses_bad_input_and_keeps_the_conversation(models: dict[str, P
     else:
         assert vision.send(bad) == ""
     assert_one_line(vision, expect)
-    assert (vision.messages, vision._history.get_messages(), vision.picture) == kept
+    assert (vision.messages, vision.session._history.get_messages(), vision.picture) == kept
     assert vision.send("And this?") and vision.last_error == ""  # the sailboat goes with it
-    assert len(vision.messages) == 4 and sorted(vision._image_turns) == [0, 2]
+    assert len(vision.messages) == 4
+    assert [i for i, m in enumerate(vision.messages) if m.get("image")] == [0, 2]
     assert first == vision.messages[1]["content"]
 
 
@@ -245,31 +245,28 @@ def test_transcriber_takes_odd_audio_or_refuses_it_in_one_line(models: dict[str,
     make, error, label = AUDIO_INPUT[case]
     widget = ovnb.Transcriber(models["whisper"], properties=F32, max_new_tokens=6)
     before = widget.transcribe(audio.SAMPLE)
-    chosen = widget.samples
+    chosen = widget.audio
     text = widget.transcribe(make(tmp_path))
     if error is not None:
         assert text == ""
         assert_one_line(widget, error)
-        assert widget.samples is chosen and widget.transcript == before  # nothing lost
+        assert widget.audio is chosen and widget.transcript == before  # nothing lost
         assert widget.transcribe() == before and widget.last_error == ""
     else:
         assert isinstance(text, str) and widget.last_error == "" and not widget.busy
         assert label in widget._audio_label.value
-        assert widget.metrics["audio_s"] == pytest.approx(len(widget.samples) / RATE)
+        assert widget.metrics["audio_s"] == pytest.approx(len(widget.audio.samples) / RATE)
 
 
 def test_ten_minutes_of_audio_finish_and_reach_the_end(models: dict[str, Path]) -> None:
     """10 minutes of near-silence ending in the LibriVox clip: the clip's words must come out, so
-    every 30 s window was heard. Bounded: ~30 s here on 2 busy cores (6 s of it is the features)."""
+    every 30 s window was heard (~30 s here on 2 busy cores; no test races a clock)."""
     clip = audio.load_audio(audio.SAMPLE)
     hush = np.random.default_rng(0).normal(scale=1e-4, size=600 * RATE - len(clip))
     widget = ovnb.Transcriber(models["whisper_en"], properties=F32)
-    start = time.perf_counter()
     text = widget.transcribe((np.concatenate([hush.astype(np.float32), clip]), RATE))
-    seconds = time.perf_counter() - start
     assert widget.last_error == "" and widget.metrics["audio_s"] == 600
     assert "Dashwood" in text and text.rstrip().endswith("for them."), text[-200:]
-    assert seconds < 240, f"10 minutes took {seconds:.0f} s"
     assert "10:00.00" in widget._audio_label.value and widget._player.value[:4] == b"RIFF"
 
 

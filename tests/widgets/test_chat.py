@@ -1,148 +1,136 @@
-"""Chat, driven as a notebook user drives it, on tiny-llm (and its draft) in f32."""
+"""The Chat widget as a view of its session, driven as a notebook user drives it (tiny-llm, f32).
+
+The session's own behaviour is tested in tests/sessions/test_chat.py; here: traits mirrored both
+ways, controls bound to them, the buttons' lifecycle, the panel's turns and its streamed deltas.
+"""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from traitlets import TraitError
 
 import ovnb
+from ovnb.widgets.chat import note
 from tests.conftest import F32
+from tests.widgets.conftest import custom_messages
+
+SHORT = {"max_new_tokens": 12, "repetition_penalty": 1.0}
 
 
-
-def bare_greedy(folder: Path, messages: list[dict], **config) -> str:
-    import openvino_genai as ov_genai
-
-    pipe = ov_genai.LLMPipeline(str(folder), "CPU", **F32)
-    history = ov_genai.ChatHistory()
-    for message in messages:
-        history.append(message)
-    gen = pipe.get_generation_config()
-    for name, value in config.items():
-        setattr(gen, name, value)
-    return pipe.generate(history, gen).texts[0]
-
-
-def test_answer_equals_the_bare_pipeline(llm: Path) -> None:
-    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=24, repetition_penalty=1.0)
-    first = chat.send("Hello there")
-    second = chat.send("And again?")
-    expected = bare_greedy(llm, [{"role": "user", "content": "Hello there"}], max_new_tokens=24,
-                           do_sample=False, repetition_penalty=1.0)
-    assert first == expected and first
-    assert chat.messages[1] == {"role": "assistant", "content": first}
-    assert second == bare_greedy(llm, chat.messages[:3], max_new_tokens=24, do_sample=False,
-                                 repetition_penalty=1.0)
-    shown = chat._history_view.outputs[0]["data"]["text/plain"]
-    assert first in shown and second in shown
-    assert chat.metrics["tokens"] == 24 and chat.metrics["tokens_per_s"] > 0
-    assert "tokens/s" in chat._metrics_line.value
+def test_settings_are_traits_that_move_their_controls(llm: Path) -> None:
+    chat = ovnb.Chat(llm, properties=F32, **SHORT)
+    chat.wait_loaded()
+    chat.max_new_tokens = 64
+    assert chat._controls["max_new_tokens"].value == 64 and chat.session.max_new_tokens == 64
+    chat._controls["temperature"].value = 1.25
+    assert chat.temperature == 1.25 and chat.session.temperature == 1.25
+    chat.session.top_p = 0.5  # set on the session from code: the widget follows
+    assert chat.top_p == 0.5 and chat._controls["top_p"].value == 0.5
+    assert chat._controls["max_new_tokens"].max == chat.context_length == 2048
+    with pytest.raises(TraitError, match="max_new_tokens must be between 1 and 2048, not 5000"):
+        chat.max_new_tokens = 5000
+    assert chat.max_new_tokens == chat.session.max_new_tokens == 64
 
 
-def test_system_prompt_is_sent(llm: Path) -> None:
-    chat = ovnb.Chat(llm, properties=F32, system_prompt="You are terse.", max_new_tokens=12)
-    answer = chat.send("Hi")
-    assert answer == bare_greedy(llm, [{"role": "system", "content": "You are terse."},
-                                       {"role": "user", "content": "Hi"}],
-                                 max_new_tokens=12, do_sample=False, repetition_penalty=1.1)
+def test_an_unknown_setting_is_refused_when_the_widget_is_made(llm: Path) -> None:
+    with pytest.raises(TypeError, match="no setting 'temprature'"):
+        ovnb.Chat(llm, temprature=0.3)
 
 
-def test_undo_and_clear(llm: Path) -> None:
+def test_send_click_fills_the_panel_and_the_buttons_follow(llm: Path) -> None:
+    chat = ovnb.Chat(llm, properties=F32, **SHORT)
+    chat.wait_loaded()
+    assert chat._stop_btn.disabled and not chat._send_btn.disabled
+    chat._prompt.value = "Hello there"
+    chat._send_btn.click()
+    assert chat._prompt.value == ""  # taken
+    chat.session.call(chat.session._job)
+    answer = chat.messages[-1]["content"]
+    turns = chat._view.turns
+    assert [t["role"] for t in turns] == ["user", "assistant"] and answer
+    assert turns[1]["note"] == note({"cut": "max_new_tokens"}) != ""
+    assert "tokens/s" in chat._metrics_line.value and not chat.busy
+    assert chat._stop_btn.disabled and not chat._send_btn.disabled
+
+
+def test_markdown_renders_at_chat_scale_and_raw_html_is_text() -> None:
+    from ovnb.widgets.chat import _rendered
+
+    shown = _rendered("# Big\n<script>alert(1)</script> costs $5")
+    assert "<h1>Big</h1>" in shown and "<script>" not in shown and "&lt;script&gt;" in shown
+    assert "$5" in shown  # no math typesetting inside the panel: prices stay prices
+    css = (Path(ovnb.__file__).parent / "widgets" / "static" / "chat.css").read_text()
+    assert ".ovnb-body h1" in css and "max-height" not in css  # height set per panel (a trait)
+
+
+def test_streaming_sends_only_what_is_new(front_end: None, llm: Path) -> None:
+    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=1500, min_new_tokens=1500)
+    answer = chat.send("Tell me everything")
+    live = [m for m in custom_messages(chat._view) if m["kind"] == "live"]
+    sent = "".join(m["text"] for m in live if not m["reset"])
+    assert live and not any(m["reset"] for m in live)
+    assert answer.startswith(sent) and len(sent) <= len(answer)  # deltas: each part sent once
+    assert len(live) == chat._view.live_messages < chat.metrics["tokens"]
+    assert custom_messages(chat._view)[-1] == {"kind": "end"}
+
+
+def test_a_view_opened_mid_answer_gets_the_text_so_far(front_end: None, llm: Path) -> None:
+    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=2000, min_new_tokens=2000)
+    streaming = threading.Event()
+    chat.observe(lambda change: change["new"] and streaming.set(), "live")
+    job = chat.session.submit("Tell me everything")
+    streaming.wait()
+    chat._view._on_front(chat._view, {"kind": "hello"}, [])
+    chat.stop()
+    chat.session.call(job)
+    resets = [m for m in custom_messages(chat._view) if m.get("reset")]
+    assert resets and resets[0]["text"]
+
+
+def test_undo_clear_and_errors_show_in_the_view(llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=4)
     chat.send("one")
     chat.send("two")
     chat._undo_btn.click()
-    assert [m["content"] for m in chat.messages if m["role"] == "user"] == ["one"]
+    assert [t["role"] for t in chat._view.turns] == ["user", "assistant"]
+    assert chat.send("   ") == ""
+    assert chat.last_error == "empty prompt: type a question first"
+    assert chat.last_error in chat._error.value  # the line shown is the line kept
     chat._clear_btn.click()
-    assert chat.messages == []
+    assert chat.messages == [] and chat._view.turns == []
 
 
-def test_stop_ends_within_a_few_tokens_and_chat_goes_on(llm: Path) -> None:
-    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=3000, min_new_tokens=3000)
-    chat.wait_loaded()
-    chat._prompt.value = "Tell me everything"
-    chat._send_btn.click()
-    deadline = time.time() + 60
-    while not chat._answer.outputs and time.time() < deadline:
-        time.sleep(0.01)
-    streamed = len(chat._sink.parts)
-    chat._stop_btn.click()
-    chat._job.wait()
-    assert chat.last_error == ""
-    assert chat.metrics["tokens"] < 3000
-    assert chat.metrics["tokens"] - streamed <= 5 + chat.metrics["tokens_per_s"] * 0.05
-    assert chat.messages[-1]["role"] == "assistant"
-    chat.config.update(max_new_tokens=4, min_new_tokens=0)
-    assert chat.send("Still there?") and not chat.busy
-
-
-def test_click_while_busy_is_ignored(llm: Path) -> None:
+def test_a_click_while_busy_is_ignored(llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=400, min_new_tokens=400)
     chat._prompt.value = "first"
     chat._send_btn.click()
     chat._prompt.value = "second"
     chat._send_btn.click()
-    chat._job.wait()
+    chat.session.call(chat.session._job)
     assert [m["content"] for m in chat.messages if m["role"] == "user"] == ["first"]
+    assert chat._prompt.value == "second"  # refused: the text stays for the next try
 
 
-def test_concurrent_sends_queue(llm: Path) -> None:
-    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=8)
-    answers: list[str] = []
-    threads = [threading.Thread(target=lambda i=i: answers.append(chat.send(f"q{i}")))
-               for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(answers) == 4 and all(answers)
-    assert len(chat.messages) == 8 and chat.last_error == ""
-
-
-def test_empty_prompt_is_refused_politely(llm: Path) -> None:
-    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=4)
-    chat.send("kept")
-    assert chat.send("   ") == ""
-    assert "empty prompt" in chat._error.value
-    assert len(chat.messages) == 2
-
-
-@pytest.mark.parametrize("case", ["missing", "wrong-kind", "device"])
-def test_load_errors_show_in_the_widget(cache: Path, llm: Path, tmp_path: Path, case: str) -> None:
-    model, device, expect = {
-        "missing": (tmp_path / "nope", "CPU", "no such folder"),
-        "wrong-kind": (ovnb.prepare("tiny-whisper", cache_dir=cache), "CPU", "not one for LLMPipeline"),
-        "device": (llm, "NPU", "device NPU is not available"),
-    }[case]
-    chat = ovnb.Chat(model, device=device)
+def test_load_errors_show_in_the_widget(cache: Path) -> None:
+    chat = ovnb.Chat(ovnb.prepare("tiny-whisper", cache_dir=cache))
     assert chat.send("hello") == ""
-    assert expect in chat.last_error and "\n" not in chat.last_error
-    assert expect in chat._error.value
-    assert chat.messages == [] and not chat.busy
+    assert "not one for LLMPipeline" in chat.last_error and chat.last_error in chat._error.value
+    assert chat.status == "not loaded" and "/" not in chat.status
+
+
+def test_status_names_the_model_not_its_path(llm: Path) -> None:
+    chat = ovnb.Chat(llm)
+    chat.wait_loaded()
+    assert chat.status == "ready: tiny-llm"
 
 
 def test_speculative_draft_matches_greedy(cache: Path, llm: Path) -> None:
+    from tests.sessions.test_chat import bare_greedy
+
     draft = ovnb.prepare("tiny-llm-draft", cache_dir=cache)
-    chat = ovnb.Chat(llm, draft=draft, properties=F32, max_new_tokens=24, repetition_penalty=1.0)
-    assert chat.send("Hello there") == bare_greedy(
-        llm, [{"role": "user", "content": "Hello there"}], max_new_tokens=24, do_sample=False,
-        repetition_penalty=1.0)
-
-
-def test_adapters_change_the_answer_and_alpha_zero_does_not(cache: Path, llm: Path) -> None:
-    adapter = ovnb.adapters("tiny-llm", cache_dir=cache)[0]
-    plain = ovnb.Chat(llm, properties=F32, max_new_tokens=16).send("Hello")
-    with_adapter = ovnb.Chat(llm, adapters=[adapter], properties=F32, max_new_tokens=16)
-    zero = ovnb.Chat(llm, adapters={adapter: 0.0}, properties=F32, max_new_tokens=16)
-    assert with_adapter.send("Hello") != plain
-    assert zero.send("Hello") == plain
-
-
-def test_dollars_are_prices_outside_code() -> None:
-    from ovnb.widgets.chat import markdown_output
-
-    shown = markdown_output("It costs $5.\n```\necho $HOME\n```")[0]["data"]
-    assert shown["text/markdown"] == "It costs \\$5.\n```\necho $HOME\n```"
-    assert shown["text/plain"] == "It costs $5.\n```\necho $HOME\n```"
+    chat = ovnb.Chat(llm, draft=draft, properties=F32, max_new_tokens=16, repetition_penalty=1.0)
+    assert chat.send("Hello there") == bare_greedy(llm, [{"role": "user",
+                                                          "content": "Hello there"}])
+    assert "accepted" in chat._metrics_line.value and "estimated" not in chat._metrics_line.value

@@ -16,6 +16,7 @@ import ovnb
 from ovnb import lora
 from ovnb.errors import OvnbError
 from ovnb.widgets.lora import LoraMixer
+from ovnb.widgets.render import markdown_html
 from tests.conftest import F32
 
 CONFIG = {"max_new_tokens": 12, "repetition_penalty": 1.0}
@@ -236,8 +237,8 @@ def test_lora_compare_answers_with_and_without_side_by_side(llm: Path,
     assert view.answers == {"without": bare_answer(llm, [], {}),
                             "with": bare_answer(llm, [att, ff], {att: 0.5, ff: 1.0})}
     assert chat.messages == history  # asked outside the conversation
-    shown = [column.outputs[0]["data"]["text/markdown"] for column in view._columns.values()]
-    assert shown == [view.answers["without"], view.answers["with"]]
+    shown = [column.value for column in view._columns.values()]
+    assert shown == [markdown_html(view.answers["without"]), markdown_html(view.answers["with"])]
     assert view.label == "attention 0.5 + feedforward 1" and view.label in view._titles["with"].value
     only = ovnb.lora_compare(chat, QUESTION, adapters={"feedforward": 1.0})
     assert only.answers["with"] == bare_answer(llm, [att, ff], {ff: 1.0})
@@ -352,7 +353,7 @@ def test_lora_grid_one_row_of_strengths(sd: Path, sd_loras: dict[str, Path]) -> 
     cells = [cell.value for cell in grid._cells.values()]
     assert all(cells) and len(set(cells)) == 3  # each image shown, and all differ
     assert "seed 11 · other adapters off" in grid.children[0].value
-    assert gen._adapters.alphas() == {one: 1.0, two: 1.0}  # the sliders were not moved
+    assert gen.mixer.alphas() == {one: 1.0, two: 1.0}  # the sliders were not moved
 
 
 def test_lora_grid_blends_two_adapters(sd: Path, sd_loras: dict[str, Path]) -> None:

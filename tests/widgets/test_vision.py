@@ -1,6 +1,7 @@
 """VisionChat, driven as a notebook user drives it, on tiny-vlm in f32."""
 from __future__ import annotations
 
+import html
 import io
 import threading
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ from PIL import Image
 
 import ovnb
 from ovnb.images import THUMB_SIDE, samples
+from ovnb.widgets.chat import _rendered
 from tests.conftest import F32
 
 CONFIG = {"max_new_tokens": 12, "repetition_penalty": 1.0}
@@ -58,7 +60,16 @@ def chat(vlm: Path, **kwargs: Any) -> ovnb.VisionChat:
 
 
 def shown(vision: ovnb.VisionChat) -> str:
-    return vision._history_view.outputs[0]["data"]["text/plain"]
+    """What the conversation panel shows (its turns' HTML)."""
+    return "\n".join(turn["html"] for turn in vision._view.turns)
+
+
+def image_turns(vision: ovnb.VisionChat) -> list[int]:
+    return [i for i, m in enumerate(vision.messages) if m.get("image")]
+
+
+def history(vision: ovnb.VisionChat) -> Any:
+    return vision.session._history.get_messages()
 
 
 def test_answers_equal_the_bare_pipeline_and_later_turns_keep_the_image(
@@ -69,8 +80,10 @@ def test_answers_equal_the_bare_pipeline_and_later_turns_keep_the_image(
     assert [first, second] == bare(bare_pipe, [(Q1, HOUSE), (Q2, None)]) and first
     # the widget kept the first image for the second turn: without it the answer differs
     assert second != _without_image(bare_pipe, first)
-    assert vision.messages[1] == {"role": "assistant", "content": first}
-    assert first in shown(vision) and second in shown(vision) and "house.png" in shown(vision)
+    assert vision.messages[1] == {"role": "assistant", "content": first, "cut": "max_new_tokens"}
+    turns = vision._view.turns
+    assert [t["html"] for t in turns[1::2]] == [_rendered(first), _rendered(second)]
+    assert "house.png" in turns[0]["html"]
     assert vision.picture is None and "in the conversation" in vision._image_label.value
     assert vision.metrics["tokens"] == 12 and vision.metrics["image_ms"] is None
     assert "tokens/s" in vision._metrics_line.value and vision.last_error == ""
@@ -100,7 +113,7 @@ def test_the_send_button_runs_the_same_turn_with_a_sample_and_a_preview(
     vision.wait_loaded()
     vision._prompt.value = Q1
     vision._send_btn.click()
-    vision._job.wait()
+    vision.session.call(vision.session._job)
     assert vision._prompt.value == ""
     assert vision.messages[1]["content"] == bare(bare_pipe, [(Q1, BOAT)])[0]
     assert "image encoded in" in vision._metrics_line.value and vision.metrics["image_ms"] >= 0
@@ -125,7 +138,7 @@ def test_an_image_goes_with_the_turn_that_introduced_it(vlm: Path, bare_pipe: An
     assert vision.picture is None and vision._preview.layout.display == "none"
     answers = [vision.send(Q1), vision.send(Q2, image=BOAT), vision.send(Q3)]
     assert answers == bare(bare_pipe, [(Q1, None), (Q2, BOAT), (Q3, None)], system="Be brief.")
-    assert list(vision._image_turns) == [2]
+    assert image_turns(vision) == [2]
     assert vision._system.disabled  # the system prompt is fixed for the conversation
 
 
@@ -159,17 +172,15 @@ def test_errors_show_as_one_line_and_keep_the_history(
     notes.write_text("hello\n")
     vision = chat(vlm)
     first = vision.send(Q1, image=HOUSE)
-    before = (list(vision.messages), vision._history.get_messages())
+    before = (list(vision.messages), history(vision))
     image, expect = {"missing": (tmp_path / "nope.jpg", "no such image file"),
                      "text-file": (notes, "notes.txt is not an image"),
-                     "generation": (None, "max_new_tokens")}[case]
-    if case == "generation":
-        vision.config["max_new_tokens"] = 0
-    assert vision.send(Q2, image=image) == ""
+                     "generation": (None, "more than this model's context")}[case]
+    question = "word " * 600 if case == "generation" else Q2  # longer than tiny-vlm's context
+    assert vision.send(question, image=image) == ""
     assert expect in vision.last_error and "\n" not in vision.last_error
-    assert expect in vision._error.value
-    assert (vision.messages, vision._history.get_messages()) == before and not vision.busy
-    vision.config["max_new_tokens"] = CONFIG["max_new_tokens"]
+    assert html.escape(vision.last_error) in vision._error.value
+    assert (vision.messages, history(vision)) == before and not vision.busy
     assert [first, vision.send(Q2)] == bare(bare_pipe, [(Q1, HOUSE), (Q2, None)])
     assert vision.last_error == "" and vision._error.value == ""
 
@@ -201,20 +212,14 @@ def test_stop_ends_the_answer_and_the_chat_goes_on(vlm: Path) -> None:
     vision.wait_loaded()
     vision._samples.value = HOUSE
     vision._prompt.value = "Tell me everything"
-    show = vision._show_live
-
-    def stop_at_first_text(text: str) -> None:  # press Stop as soon as text shows: the answer
-        show(text)                                # stays inside tiny-vlm's 512-token context
-        vision._stop_btn.click()
-
-    vision._show_live = stop_at_first_text
+    # press Stop as soon as text shows: the answer stays inside tiny-vlm's 512-token context
+    vision.observe(lambda change: change["new"] and vision._stop_btn.click(), "live")
     vision._send_btn.click()
-    vision._job.wait()
-    vision._show_live = show
+    vision.session.call(vision.session._job)
     assert vision.last_error == ""
-    assert 0 < vision.metrics["tokens"] < 20000
-    assert vision.messages[-1]["role"] == "assistant" and len(vision._history.get_messages()) == 2
-    vision.config.update(max_new_tokens=4, min_new_tokens=0)
+    assert 0 < vision.metrics["tokens"] < 20000 and vision.messages[-1]["stopped"]
+    assert vision.messages[-1]["role"] == "assistant" and len(history(vision)) == 2
+    vision.min_new_tokens, vision.max_new_tokens = 0, 4
     assert vision.send("Still there?") and not vision.busy
     assert len(vision.messages) == 4
 
@@ -229,8 +234,8 @@ def test_concurrent_sends_queue(vlm: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(answers) == 3 and all(answers)
-    assert len(vision.messages) == 6 and len(vision._history.get_messages()) == 6
-    assert sorted(vision._image_turns) == [0, 2, 4]  # each question took its image
+    assert len(vision.messages) == 6 and len(history(vision)) == 6
+    assert image_turns(vision) == [0, 2, 4]  # each question took its image
     assert vision.last_error == ""
 
 
@@ -248,3 +253,10 @@ def test_empty_prompt_is_refused_politely(vlm: Path) -> None:
     vision.send("kept", image=HOUSE)
     assert vision.send("   ") == ""
     assert "empty prompt" in vision._error.value and len(vision.messages) == 2
+
+
+def test_undo_is_refused_with_a_reason(vlm: Path) -> None:
+    vision = chat(vlm, max_new_tokens=4)
+    vision.send("kept", image=HOUSE)
+    vision.undo()
+    assert len(vision.messages) == 2 and "press Clear" in vision.last_error

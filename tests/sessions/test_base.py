@@ -1,0 +1,113 @@
+"""The one run lifecycle, on a session without a model: turns, Stop, errors, Ctrl-C, nesting.
+
+Nothing here races a clock: runs wait on events the test sets, and every check counts events.
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ovnb.runtime import in_view_thread
+from ovnb.sessions.base import Session, check_text
+from tests.threads import ctrl_c_soon
+
+
+class Counter(Session):
+    """A session whose runs wait for ``release`` (or Stop), so a test decides when they end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._no_pipeline()
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.runs = 0
+
+    def work(self, fail: bool = False) -> object:
+        def run(_: object) -> int:
+            self.started.set()
+            while not (self.release.is_set() or self.stopping):
+                self.release.wait(0.01)
+            if fail:
+                raise RuntimeError("Check 'x' failed at somewhere.cpp\nthe telling line")
+            self.runs += 1
+            return self.runs
+
+        return run
+
+
+def test_a_press_while_busy_is_refused_and_a_call_from_code_queues() -> None:
+    session = Counter()
+    first = session.start(session.work())
+    session.started.wait()
+    assert session.start(session.work()) is None  # a button press: refused, and it says so
+    assert session.status.startswith("busy")
+    queued: list[object] = []
+    waiter = threading.Thread(target=lambda: queued.append(session.run(session.work()).value))
+    waiter.start()
+    session.release.set()
+    waiter.join()
+    assert session.call(first).value == 1 and queued == [2] and not session.busy
+
+
+def test_stop_before_the_run_begins_is_heard() -> None:
+    session = Counter()
+    session.stop()  # an old Stop does not leak into the next run
+    job = session.start(session.work())
+    session.stop()
+    assert session.call(job).ok and session.runs == 1 and not session.release.is_set()
+
+
+def test_an_error_is_one_line_with_details_and_the_next_run_works() -> None:
+    session = Counter()
+    session.release.set()
+    outcome = session.run(session.work(fail=True))
+    assert not outcome.ok and session.last_error == "RuntimeError: the telling line"
+    assert "Traceback" in session.error_details and not session.busy
+    assert session.run(session.work()).ok and session.last_error == ""
+
+
+def test_results_are_published_on_the_view_thread() -> None:
+    session = Counter()
+    threads: list[bool] = []
+    session.observe(lambda change: threads.append(in_view_thread()), "busy")
+    session.release.set()
+    session.run(session.work())
+    assert threads == [True, True]  # busy on, busy off: both applied by the view thread
+
+
+def test_a_call_from_an_observer_does_not_deadlock() -> None:
+    """Observers run on the view thread; a run started there must still publish and end."""
+    session = Counter()
+    session.release.set()
+    calls: list[str] = []
+    inner: list[object] = []
+    ended = threading.Event()
+
+    def on_busy(change: dict) -> None:
+        if not change["new"] and not calls:  # the first run just ended: start one from here
+            calls.append("once")
+            inner.append(session.run(session.work()).value)
+            ended.set()
+
+    session.observe(on_busy, "busy")
+    session.run(session.work())
+    ended.wait()
+    assert inner == [2] and session.runs == 2 and not session.running
+
+
+def test_ctrl_c_stops_the_run_and_the_next_call_works() -> None:
+    session = Counter()
+    job = session.start(session.work())
+    session.started.wait()
+    with pytest.raises(KeyboardInterrupt):
+        ctrl_c_soon()
+        session.call(job)
+    assert job.done.is_set() and not session.running  # stopped, not left running
+    session.release.set()
+    assert session.run(session.work()).ok and session.runs == 2
+
+
+def test_wrong_argument_types_are_type_errors() -> None:
+    with pytest.raises(TypeError, match="must be a str, not NoneType"):
+        check_text(None, "the message")
