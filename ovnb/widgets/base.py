@@ -142,13 +142,8 @@ def model_folder(model: str | Path, kind: str, precision: str | None = None) -> 
 
     ``precision`` applies to catalog ids (e.g. "int4-npu" for an NPU); a folder is taken as is.
     """
-    from ovnb.layout import PIPELINES, kind_of
-    from ovnb.models import prepare
+    from ovnb.models import check_folder, prepare
 
     folder = prepare(model, precision)
-    found = kind_of(folder)
-    if found != kind:
-        want = PIPELINES[kind][0]
-        raise OvnbError(f"{folder} holds a {found or 'non-model'} model, not one for {want}: "
-                        f"pick a {kind} model (`ovnb list --task {kind}`)")
+    check_folder(folder, kind)  # kind, completeness, tokenizers: before any pipeline is built
     return folder

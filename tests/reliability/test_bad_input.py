@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import json
 import shutil
 import struct
 import subprocess
@@ -60,6 +61,12 @@ def other_tokenizer_draft(models: dict[str, Path], tmp: Path) -> Path:
     return copy
 
 
+def hand_copy(folder: Path) -> Path:
+    """``folder`` without its ovnb.json, as a folder copied or exported by hand comes."""
+    (folder / "ovnb.json").unlink()
+    return folder
+
+
 def bomb_png() -> bytes:
     """A valid PNG header claiming 30000×30000 pixels (a decompression bomb), with almost no data."""
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -85,6 +92,8 @@ CHAT_LOAD: dict[str, tuple[Callable[[dict[str, Path], Path], tuple[Any, dict[str
     "truncated-bin": (lambda m, tmp: (truncated(m["llm"], "openvino_model.bin", tmp), {}), DAMAGED),
     "truncated-tokenizer": (lambda m, tmp: (truncated(m["llm"], "openvino_tokenizer.bin", tmp), {}),
                             DAMAGED),
+    "truncated-xml-no-manifest": (lambda m, tmp: (hand_copy(truncated(m["llm"], "openvino_model.xml",
+                                                                      tmp)), {}), DAMAGED),
     "vision-model": (lambda m, tmp: (m["vlm"], {}), "holds a vision-chat model, not one for LLMPipeline"),
     "image-model": (lambda m, tmp: (m["sd"], {}), "holds a image model, not one for LLMPipeline"),
     "device-GPU.1": (lambda m, tmp: (m["llm"], {"device": "GPU.1"}), "device GPU.1 is not available"),
@@ -130,6 +139,8 @@ VISION_LOAD = {
     "not-a-model": (lambda m, tmp: not_a_model(tmp), NOT_A_MODEL),
     "truncated-bin": (lambda m, tmp: truncated(m["vlm"], "openvino_language_model.bin", tmp),
                       DAMAGED),
+    "truncated-xml-no-manifest": (lambda m, tmp: hand_copy(truncated(
+        m["vlm"], "openvino_text_embeddings_model.xml", tmp)), DAMAGED),
     "image-model": (lambda m, tmp: m["sd"], "not one for VLMPipeline"),
     "speech-model": (lambda m, tmp: m["whisper"], "not one for VLMPipeline"),
 }
@@ -143,6 +154,43 @@ def test_vision_refuses_a_bad_model_in_one_line(models: dict[str, Path], tmp_pat
     assert vision.send("hello", image=HOUSE) == ""
     assert_one_line(vision, expect)
     assert vision.messages == []
+    assert_intact(*models.values())
+
+
+# -------------------------------------------------- folders that would abort the kernel
+# openvino_genai ABORTS the process (exit 134) when a streamer meets a folder without a
+# detokenizer: only a child process can show that the widget refuses such a folder first.
+CHILD = """
+import json, sys
+import ovnb
+widget = getattr(ovnb, sys.argv[1])(sys.argv[2], max_new_tokens=4,
+                                    properties={"INFERENCE_PRECISION_HINT": "f32"})
+answer = widget.send("hello")
+print(json.dumps({"answer": answer, "error": widget.last_error, "status": widget._status.value}))
+"""
+NO_TOKENIZER = {
+    "chat-no-detokenizer": ("Chat", "llm", "openvino_detokenizer"),
+    "vision-no-detokenizer": ("VisionChat", "vlm", "openvino_detokenizer"),
+    "chat-no-tokenizer": ("Chat", "llm", "openvino_tokenizer"),
+}
+
+
+@pytest.mark.parametrize("case", list(NO_TOKENIZER))
+def test_a_folder_without_a_tokenizer_is_refused_before_it_can_abort(
+        models: dict[str, Path], tmp_path: Path, case: str) -> None:
+    widget, model, missing = NO_TOKENIZER[case]
+    folder = tmp_path / model
+    shutil.copytree(models[model], folder)
+    for name in (f"{missing}.xml", f"{missing}.bin", "ovnb.json"):
+        (folder / name).unlink()
+    out = subprocess.run([sys.executable, "-c", CHILD, widget, str(folder)], check=False,
+                         capture_output=True, text=True, timeout=600)
+    # the abort was returncode -6 (SIGABRT: exit 134 in a shell); a refusal exits normally
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["answer"] == "" and "not loaded" in seen["status"]  # never "ready"
+    assert seen["error"].startswith(f"{folder} has no {missing}.xml")
+    assert "\n" not in seen["error"] and "convert_tokenizer" in seen["error"]
     assert_intact(*models.values())
 
 
