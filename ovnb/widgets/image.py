@@ -24,7 +24,7 @@ import ipywidgets as widgets
 from ovnb import devices
 from ovnb import lora
 from ovnb.errors import OvnbError
-from ovnb.runtime import Loaded, Outcome, construct, explain, load
+from ovnb.runtime import Loaded, Outcome, check_device, construct, explain, load
 from ovnb.widgets.base import PipelineWidget, model_folder
 from ovnb.widgets.lora import Adapters, LoraMixer
 
@@ -220,6 +220,7 @@ class ImageGenerator(PipelineWidget):
 
     # the pipeline ---------------------------------------------------------------------------
     def _load(self, model: str | os.PathLike[str], given: set[str]) -> Loaded:
+        check_device(self.device)  # an absent device is refused before any export
         folder = model_folder(model, "image", devices.precision_for(self.device, "image"))
         self._adapters.check(folder, "image")  # a file that does not fit: refused, not ignored
         made: dict[Path, Any] = {}

@@ -18,7 +18,7 @@ import numpy as np
 
 from ovnb import devices
 from ovnb.audio import RATE, Source, is_silent, load_audio, sample, to_wav
-from ovnb.runtime import Loaded, Outcome, TextSink, explain, load
+from ovnb.runtime import Loaded, Outcome, TextSink, check_device, explain, load
 from ovnb.widgets.base import PipelineWidget, model_folder
 
 WINDOW_SECONDS = 30.0  # Whisper hears 30 s at a time; openvino_genai streams only within one window
@@ -129,6 +129,7 @@ class Transcriber(PipelineWidget):
 
     # the pipeline ---------------------------------------------------------------------------
     def _load(self, model: str | os.PathLike[str]) -> Loaded:
+        check_device(self.device)  # an absent device is refused before any export
         folder = model_folder(model, "speech", devices.precision_for(self.device, "speech"))
         self._offer_choices(*speech_options(folder))
         return load("speech", folder, self.device, self.properties)

@@ -17,7 +17,7 @@ import ipywidgets as widgets
 from ovnb import devices
 from ovnb import lora
 from ovnb.images import Picture, Source, load_image, samples
-from ovnb.runtime import Loaded, Outcome, TextSink, check_context, construct, explain, load
+from ovnb.runtime import Loaded, Outcome, TextSink, check_context, check_device, construct, explain, load
 from ovnb.widgets.base import PipelineWidget, model_folder
 from ovnb.widgets.chat import SETTINGS, Message, _setting_controls, markdown_output, transcript
 from ovnb.widgets.lora import Adapters, LoraMixer
@@ -56,6 +56,7 @@ class VisionChat(PipelineWidget):
 
     # the pipeline ---------------------------------------------------------------------------
     def _load(self, model: str | os.PathLike[str]) -> Loaded:
+        check_device(self.device)  # an absent device is refused before any export
         precision = devices.precision_for(self.device, "vision-chat")
         folder = model_folder(model, "vision-chat", precision)
         self._adapters.check(folder, "vision-chat")

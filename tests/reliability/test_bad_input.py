@@ -97,7 +97,9 @@ CHAT_LOAD: dict[str, tuple[Callable[[dict[str, Path], Path], tuple[Any, dict[str
     "vision-model": (lambda m, tmp: (m["vlm"], {}), "holds a vision-chat model, not one for LLMPipeline"),
     "image-model": (lambda m, tmp: (m["sd"], {}), "holds a image model, not one for LLMPipeline"),
     "device-GPU.1": (lambda m, tmp: (m["llm"], {"device": "GPU.1"}), "device GPU.1 is not available"),
-    "device-lowercase": (lambda m, tmp: (m["llm"], {"device": "cpu"}), "device cpu is not available"),
+    "device-empty": (lambda m, tmp: (m["llm"], {"device": ""}), "no device given: choose one of CPU"),
+    "device-CPU:0": (lambda m, tmp: (m["llm"], {"device": "CPU:0"}),
+                     "device CPU:0 is not a device name: choose one of CPU"),
     "adapter-of-tiny-sd": (lambda m, tmp: (m["llm"], {"adapters": [m["sd"] / "adapters" /
                                                                    "self-attn.safetensors"]}),
                            "self-attn.safetensors does not fit tiny-llm"),
@@ -116,6 +118,13 @@ def test_chat_refuses_a_bad_model_in_one_line(models: dict[str, Path], tmp_path:
     assert_one_line(chat, expect)
     assert chat.messages == []
     assert_intact(*models.values())
+
+
+def test_chat_takes_a_device_name_in_any_case(models: dict[str, Path]) -> None:
+    expected = ovnb.Chat(models["llm"], properties=F32, max_new_tokens=4).send("hello")
+    for device in ("cpu", " Cpu ", "auto:cpu"):
+        chat = ovnb.Chat(models["llm"], device=device, properties=F32, max_new_tokens=4)
+        assert chat.send("hello") == expected and chat.last_error == "", (device, chat.last_error)
 
 
 def test_chat_refuses_a_conversation_longer_than_the_context(models: dict[str, Path]) -> None:
@@ -355,6 +364,20 @@ def test_image_generator_takes_a_prompt_longer_than_clip_reads(models: dict[str,
     longer = gen.generate("a red cat " + "on a very long and winding road " * 60)
     assert longer is not None and longer.size == short.size and gen.last_error == ""
     assert len(gen.results) == 2
+
+
+# ----------------------------------------------------------------- absent devices, early
+@pytest.mark.parametrize("widget", ["VisionChat", "Transcriber", "ImageGenerator"])
+def test_an_absent_device_is_refused_before_any_export(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        widget: str) -> None:
+    """NPU asks VisionChat for int4-npu weights: it exported them (24 s) before refusing NPU."""
+    monkeypatch.setenv("OVNB_CACHE", str(tmp_path))
+    model = {"VisionChat": "tiny-vlm", "Transcriber": "tiny-whisper", "ImageGenerator": "tiny-sd"}
+    made = getattr(ovnb, widget)(model[widget], device="NPU")
+    made._loading.wait()
+    assert_one_line(made, "device NPU is not available here: choose one of CPU, AUTO")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing built, nothing locked
 
 
 # -------------------------------------------------------------------------- the model cache
