@@ -285,12 +285,21 @@ def _silent_file(tmp: Path) -> Path:
     return path
 
 
+def _nan_wav(tmp: Path) -> Path:
+    samples = audio.load_audio(audio.SAMPLE)
+    samples[RATE] = np.nan  # one NaN gave 446 "!" as the transcript
+    path = tmp / "nan.wav"
+    sf.write(path, samples, RATE, subtype="FLOAT")
+    return path
+
+
 # bad audio: an error in one line (the chosen audio and transcript stay), or a note and a result
 AUDIO_INPUT: dict[str, tuple[Callable[[Path], Any], str | None, str]] = {
     "empty-upload": (lambda tmp: b"", "is empty (0 bytes)", ""),
     "zero-byte-file": (lambda tmp: (tmp / "empty.ogg").write_bytes(b"") or tmp / "empty.ogg",
                        "empty.ogg is empty (0 bytes)", ""),
     "wav-header-only": (lambda tmp: b"RIFF", "is not audio", ""),
+    "nan-in-float-wav": (_nan_wav, "nan.wav has NaN or infinite samples", ""),
     "silent-file": (_silent_file, None, "silent"),
     "8-bit-48k-stereo": (_eight_bit_48k_stereo, None, "phone.wav · 0:07.10"),
 }
