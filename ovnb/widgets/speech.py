@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from ovnb import devices
+from ovnb import devices, whisper
 from ovnb.audio import RATE, Source, is_silent, load_audio, sample, to_wav
 from ovnb.runtime import Loaded, Outcome, TextSink, check_device, explain, load
 from ovnb.widgets.base import PipelineWidget, model_folder
@@ -131,6 +131,7 @@ class Transcriber(PipelineWidget):
     def _load(self, model: str | os.PathLike[str]) -> Loaded:
         check_device(self.device)  # an absent device is refused before any export
         folder = model_folder(model, "speech", devices.precision_for(self.device, "speech"))
+        whisper.check_options(folder, self.config.get("language"), self.config.get("task"))
         self._offer_choices(*speech_options(folder))
         return load("speech", folder, self.device, self.properties)
 

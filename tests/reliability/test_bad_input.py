@@ -270,6 +270,14 @@ def test_transcriber_refuses_a_bad_model_in_one_line(models: dict[str, Path], tm
     assert_intact(*models.values())
 
 
+def test_transcriber_refuses_an_unknown_language_before_ready(models: dict[str, Path]) -> None:
+    """openvino_genai said "'language' <|xx|> must be provided in 'lang_to_id' map"."""
+    widget = ovnb.Transcriber(models["whisper"], language="xx", properties=F32, max_new_tokens=4)
+    assert widget.transcribe(audio.SAMPLE) == ""
+    assert_one_line(widget, "language 'xx' is not one this model knows")
+    assert "not loaded" in widget._status.value
+
+
 def _eight_bit_48k_stereo(tmp: Path) -> Path:
     samples_16k = audio.load_audio(audio.SAMPLE)
     t16, t48 = np.arange(len(samples_16k)) / RATE, np.arange(len(samples_16k) * 3) / 48000
