@@ -2,10 +2,10 @@
 
 VLMPipeline takes ``openvino.Tensor``s of RGB pixels, height x width x 3, uint8, while people bring
 phone photos (rotated by an EXIF tag, 12+ megapixels), PNGs with transparency, grayscale scans and
-float arrays. Everything goes through one path here; 16-bit, 32-bit and float grayscale are scaled
-to 8 bits, not clipped as Pillow's own conversion does. A huge image is shrunk to ``MAX_SIDE`` while it
-is read (JPEGs are decoded at a reduced scale directly), since no VLM looks at more pixels than that
-and a full-size decode only costs memory and time.
+float arrays. Everything goes through one path here; 16-bit, 32-bit and float grayscale are
+scaled to 8 bits, not clipped as Pillow's own conversion does. A huge image is shrunk to
+``MAX_SIDE`` while it is read (JPEGs are decoded at a reduced scale directly), since no VLM looks at
+more pixels than that and a full-size decode only costs memory and time.
 """
 from __future__ import annotations
 

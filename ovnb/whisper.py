@@ -1,4 +1,4 @@
-"""Whisper's languages and tasks, as a model folder declares them, and settings checked against them.
+"""Whisper's languages and tasks, as a model folder declares them, and settings checked.
 
 openvino_genai answers an unknown language with its own words ("'language' <|xx|> must be provided
 in 'lang_to_id' map") and an English-only (``.en``) model refuses any language at all, so the
@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
+
+from ovnb.errors import OvnbError
 
 AUTO = "auto"  # no language: the model detects it
 
@@ -32,8 +34,6 @@ def check_options(folder: Path, language: str | None = None, task: str | None = 
     ``language`` is a code ("fr"), a token ("<|fr|>"), "auto" or None. English-only models take
     neither setting (callers leave both out), so nothing is refused for them.
     """
-    from ovnb.errors import OvnbError
-
     languages, tasks = options(folder)
     if not languages:
         return
