@@ -114,7 +114,7 @@ def _decode(file: Path | io.BytesIO, name: str) -> tuple[int, np.ndarray]:
 
     try:
         with sf.SoundFile(file) as sound:
-            return sound.samplerate, _read_mono(sound)
+            return sound.samplerate, _read_mono(sound, name)
     except sf.SoundFileError as exc:
         raise OvnbError(_not_audio(name, exc)) from exc
 
@@ -130,13 +130,21 @@ def _not_audio(name: str, exc: Exception) -> str:
     return f"{name} is not audio soundfile can read (wav, flac, ogg, mp3): {reason}"
 
 
-def _read_mono(sound: Any) -> np.ndarray:
-    """All frames of an open SoundFile mixed to mono, without holding every channel at once."""
+def _read_mono(sound: Any, name: str) -> np.ndarray:
+    """All frames of an open SoundFile mixed to mono, without holding every channel at once.
+
+    A float file can hold NaN or infinite samples, which Whisper turns into garbage (one NaN
+    gave 446 "!") and clipping would hide: refused here, block by block (a NaN or inf in any
+    channel survives the mix).
+    """
     out = np.empty(sound.frames if 0 < sound.frames < 2 ** 40 else 0, np.float32)
     extra: list[np.ndarray] = []  # frames beyond the announced count (some formats guess it)
     filled = 0
     for block in sound.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
         mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+        if not np.isfinite(mono).all():
+            raise OvnbError(f"{name} has NaN or infinite samples (a float recording gone wrong): "
+                            "export it again, or as 16-bit PCM")
         fits = max(0, min(len(mono), len(out) - filled))
         out[filled:filled + fits] = mono[:fits]
         filled += fits

@@ -88,17 +88,41 @@ def write_manifest(folder: Path, info: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def _locked(final: Path) -> Iterator[None]:
-    """Serialize builders of one entry across processes (two notebooks preparing one model)."""
+def _locked(final: Path, what: str) -> Iterator[None]:
+    """Serialize builders of one entry across processes (two notebooks preparing one model).
+
+    The holder writes its PID into the lock file, so a second prepare can say whom it waits for
+    (an export can take minutes: silence there looks like a hang).
+    """
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(final.parent / f".{final.name}.lock", "w")
+        fh = open(final.parent / f".{final.name}.lock", "a+")  # "w" would wipe the holder's PID
     except OSError as exc:
         raise OvnbError(f"cannot write to the cache at {final.parent} ({exc.strerror}): "
                         "set OVNB_CACHE to a writable folder") from exc
     with fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            pid = f" (PID {holder})" if holder.isdigit() else ""
+            say(f"{what}: waiting for another prepare of the same model{pid} to finish")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        _write_holder(fh, str(os.getpid()))
+        try:
+            yield
+        finally:
+            _write_holder(fh, "")  # released: no stale PID for the next waiter to name
+
+
+def _write_holder(fh: Any, text: str) -> None:
+    """Note who holds the lock; a full disk only costs the waiters the PID in their message."""
+    with contextlib.suppress(OSError):
+        fh.seek(0)
+        fh.truncate()
+        fh.write(text)
+        fh.flush()
 
 
 def _discard(path: Path) -> None:
@@ -138,7 +162,7 @@ def build_entry(final: Path, build: Callable[[Path], dict[str, Any]], what: str)
     """
     if problem(final) is None:
         return final
-    with _locked(final):
+    with _locked(final, what):
         reason = problem(final)
         if reason is None:
             return final

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,10 @@ AUTO_NAME = "AUTO (OpenVINO picks a device per model)"
 NPU_LLM = {"MAX_PROMPT_LEN": 1024, "MIN_RESPONSE_LEN": 128}
 # tasks whose weights must be int4 symmetric channel-wise ("int4-npu") to run well on NPU
 NPU_INT4_TASKS = ("chat", "vision-chat")
+# devices that stand for others, named after a colon ("AUTO:GPU,CPU")
+VIRTUAL = ("AUTO", "HETERO", "MULTI", "BATCH")
+# one device as OpenVINO spells it: CPU, GPU.1, NPU (BATCH takes a batch size: GPU(4))
+_ONE = re.compile(r"[A-Z][A-Z0-9_]*(\.[0-9]+)?(\([0-9]+\))?")
 
 
 def discover(devices: Sequence[str] | Mapping[str, str] | None = None) -> dict[str, str]:
@@ -78,6 +83,52 @@ def kind(device: str) -> str:
     return device.split(":")[0].split(".")[0]
 
 
+def normalize(device: str, available: Sequence[str] | None = None) -> str:
+    """``device`` as OpenVINO spells it ("cpu" -> "CPU", "auto:gpu, cpu" -> "AUTO:GPU,CPU").
+
+    OpenVINO's device names are all upper case, so the case of a name is never ambiguous; an
+    empty or malformed name ("", "CPU:0") is refused in one line listing the choices (those of
+    ``available``, else of this machine), where OpenVINO would answer with its own words.
+    Whether the device is present is ``runtime.check_device``'s question.
+    """
+    canonical = _canonical(device)
+    if canonical is not None:
+        return canonical
+    text = str(device).strip()
+    head, colon, rest = text.upper().partition(":")
+    if not text:
+        raise OvnbError(f"no device given: choose one of {_choices(available)}")
+    if colon and head in VIRTUAL and not rest.strip():
+        raise OvnbError(f"{text} names no device after the colon: write e.g. {head}:GPU,CPU")
+    if colon and head in VIRTUAL and "" in [part.strip() for part in rest.split(",")]:
+        raise OvnbError(f"{text} names an empty device: list devices with one comma between "
+                        f"them, e.g. {head}:GPU,CPU")
+    hint = (f" (a second GPU is GPU.1, with a dot; a colon only follows "
+            f"{', '.join(VIRTUAL[:-1])} or {VIRTUAL[-1]})") if colon else ""
+    raise OvnbError(f"device {text} is not a device name: choose one of "
+                    f"{_choices(available)}{hint}")
+
+
+def _canonical(device: str) -> str | None:
+    """The OpenVINO spelling of a well-formed device name, None for a malformed one."""
+    head, colon, rest = str(device).strip().upper().partition(":")
+    if not colon:
+        return head if _ONE.fullmatch(head) else None
+    parts = [part.strip() for part in rest.split(",")]
+    if head not in VIRTUAL or not all(_ONE.fullmatch(part) for part in parts):
+        return None
+    return f"{head}:{','.join(parts)}"
+
+
+def _choices(available: Sequence[str] | None) -> str:
+    """The devices to offer in a message: the physical ones, then AUTO."""
+    if available is None:
+        from ovnb.runtime import devices
+
+        available = devices()
+    return ", ".join([*(name for name in available if name not in VIRTUAL), "AUTO"])
+
+
 def pipeline_properties(device: str, task: str) -> dict[str, Any]:
     """The OpenVINO properties a ``task`` pipeline needs on ``device`` (none on CPU)."""
     props: dict[str, Any] = {}
@@ -100,6 +151,7 @@ def resolve(device: Any, task: str,
     ``properties`` on top, so a caller can still override any of them.
     """
     name = str(getattr(device, "value", device))
+    name = _canonical(name) or name  # a malformed name is refused where the pipeline loads
     return name, {**pipeline_properties(name, task), **(properties or {})}
 
 

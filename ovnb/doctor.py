@@ -205,6 +205,11 @@ def check_memory() -> Check:
 def check_disk(root: Path) -> Check:
     from ovnb.devices import free_disk_gb, writable
 
+    blocker = _file_in_the_way(root)
+    if blocker is not None:  # not "read-only": no permission would help
+        where = "is a file" if blocker == root else f"is under a file ({blocker})"
+        return Check("disk", "fail", f"the cache {root} {where}, not a folder",
+                     "export OVNB_CACHE=/a/writable/folder (or move the file away)")
     free = free_disk_gb(root)
     message = f"{free:.1f} GB free at the cache"
     if not writable(root):
@@ -217,6 +222,14 @@ def check_disk(root: Path) -> Check:
         return Check("disk", "warn", message + ": little room for new models",
                      "free disk space, or export OVNB_CACHE=/a/bigger/disk")
     return Check("disk", "ok", message)
+
+
+def _file_in_the_way(root: Path) -> Path | None:
+    """The file that stands where the cache (or one of its parent folders) should be, if any."""
+    path = Path(root).expanduser()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return None if path.is_dir() else path
 
 
 # the cache -----------------------------------------------------------------------------------

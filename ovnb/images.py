@@ -2,9 +2,10 @@
 
 VLMPipeline takes ``openvino.Tensor``s of RGB pixels, height x width x 3, uint8, while people bring
 phone photos (rotated by an EXIF tag, 12+ megapixels), PNGs with transparency, grayscale scans and
-float arrays. Everything goes through one path here. A huge image is shrunk to ``MAX_SIDE`` while it
-is read (JPEGs are decoded at a reduced scale directly), since no VLM looks at more pixels than that
-and a full-size decode only costs memory and time.
+float arrays. Everything goes through one path here; 16-bit, 32-bit and float grayscale are
+scaled to 8 bits, not clipped as Pillow's own conversion does. A huge image is shrunk to
+``MAX_SIDE`` while it is read (JPEGs are decoded at a reduced scale directly), since no VLM looks at
+more pixels than that and a full-size decode only costs memory and time.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ovnb.errors import OvnbError
+from ovnb.progress import say
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -29,6 +31,8 @@ BACKGROUND = (255, 255, 255)  # what transparent pixels become
 SAMPLES = Path(__file__).parent / "data" / "images"
 # EXIF orientations that swap width and height (rotations by 90 or 270 degrees)
 _TRANSPOSED = {5, 6, 7, 8}
+# full scale of Pillow's 32-bit integer mode "I" for values past 16 bits (it is signed)
+I32_FULL = 2**31 - 1
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | np.ndarray | Any
 
@@ -144,8 +148,37 @@ def _finish(image: PILImage.Image, name: str, size: tuple[int, int], max_side: i
     from PIL import Image, ImageOps
 
     image = ImageOps.exif_transpose(image) or image
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")  # same values; thumbnail() cannot reduce I;16
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # shrinks only; keeps aspect
+    if image.mode in ("I", "F"):
+        image = _eight_bit(image, name)
     return Picture(np.asarray(_rgb(image)), name, size)
+
+
+def _eight_bit(image: PILImage.Image, name: str) -> PILImage.Image:
+    """8-bit grayscale from 16/32-bit integer or float grayscale, scaled rather than clipped.
+
+    Pillow's own conversion clips at 255 (a 16-bit ramp came out 99.6 % white, a float one
+    black). Integers 0..65535 are 16-bit data (16-bit PNG/TIFF/PGM), wider ones 32-bit; floats
+    in [0, 1] are fractions of white, as in float arrays. Anything else (negative values, a
+    depth map) is stretched from its lowest to its highest value, and said so.
+    """
+    from PIL import Image
+
+    values = np.asarray(image, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise OvnbError(f"{name} has NaN or infinite pixels: save it again from the program "
+                        "that made it, or pass finite values")
+    low, high = float(values.min()), float(values.max())
+    if image.mode == "F" and 0 <= low and high <= 1:
+        low, high = 0.0, 1.0
+    elif image.mode == "I" and low >= 0:
+        low, high = 0.0, 65535.0 if high <= 65535 else float(I32_FULL)
+    else:
+        say(f"{name} holds values from {low:g} to {high:g}: stretched to black..white")
+    span = high - low or 1.0
+    return Image.fromarray(np.rint((values - low) * (255 / span)).astype(np.uint8))
 
 
 def _rgb(image: PILImage.Image) -> PILImage.Image:

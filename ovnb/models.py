@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ovnb import catalogs
-from ovnb.cache import build_entry, cache_root, problem, read_manifest, slug
+from ovnb.cache import MANIFEST, build_entry, cache_root, problem, read_manifest, slug
 from ovnb.errors import HubUnreachable, OvnbError
-from ovnb.layout import kind_of
+from ovnb.layout import PIPELINES, TOKENIZER_FILES, kind_of, missing_files
 from ovnb.progress import say
 
 
@@ -62,10 +62,79 @@ def _as_folder(model_id: str | os.PathLike[str]) -> Path | None:
         if looks_like_path:
             raise OvnbError(f"no such folder: {text}: give an existing model folder or a catalog id")
         return None
-    if kind_of(path) is None:
-        raise OvnbError(f"{text} is not an OpenVINO model folder: prepare one with "
-                        "`ovnb prepare MODEL_ID` and pass the folder it prints")
+    check_folder(path)
     return path
+
+
+def check_folder(folder: Path, kind: str | None = None) -> None:
+    """Refuse, in one line naming the fix, a folder its pipeline would fail on (or abort on).
+
+    ``kind`` is the task the caller needs ("chat", "speech"...; None: whatever the folder holds).
+    A folder with a manifest (a copied cache entry) is checked as the cache checks its entries;
+    any folder must hold every file its pipeline needs, and no truncated model IR. Without a
+    detokenizer openvino_genai aborts the whole process when a streamer is given: this refuses
+    it before a pipeline is built.
+    """
+    found = kind_of(folder)
+    if found is None:
+        raise OvnbError(f"{folder} is not an OpenVINO model folder: prepare one with "
+                        "`ovnb prepare MODEL_ID` and pass the folder it prints")
+    manifest = read_manifest(folder)
+    if kind is not None and found != kind:
+        name = (manifest or {}).get("id") or folder  # a cache entry by its id, not its path
+        raise OvnbError(f"{name} holds a {found} model, not one for {PIPELINES[kind][0]}: "
+                        f"pick a {kind} model (`ovnb list --task {kind}`)")
+    again = _prepare_again(manifest)
+    reason = problem(folder) if (folder / MANIFEST).exists() else None
+    if reason is not None:
+        raise OvnbError(f"{folder} is truncated or damaged ({reason}): prepare it again "
+                        f"({again}) or copy the whole folder again")
+    missing = missing_files(folder, found)
+    if missing:
+        raise OvnbError(_missing(folder, missing[0], again))
+    for ir in _model_irs(folder):
+        if _cut_short(ir):
+            raise OvnbError(f"{folder}: {ir.relative_to(folder).as_posix()} is truncated or "
+                            f"damaged (it stops before its end): copy the whole folder again, or "
+                            f"prepare the model again ({again})")
+
+
+def _prepare_again(manifest: dict[str, Any] | None) -> str:
+    """The command that rebuilds the model of a folder: exact when its manifest names it."""
+    if manifest and manifest.get("id") and manifest.get("precision"):
+        return f"`ovnb prepare {manifest['id']} --precision {manifest['precision']}`"
+    return "`ovnb prepare MODEL_ID`"
+
+
+def _missing(folder: Path, rel: str, again: str) -> str:
+    """What a folder lacking ``rel`` should do: tokenizers can be converted in place."""
+    name = Path(rel).name
+    if name.replace(".bin", ".xml") not in TOKENIZER_FILES:
+        return f"{folder} has no {rel}: copy the whole folder again, or use the folder {again} makes"
+    why = ("openvino_genai would abort the kernel without it" if "detokenizer" in name
+           else "openvino_genai cannot read a prompt without it")
+    target = (folder / rel).parent
+    return (f"{folder} has no {rel} ({why}): convert the tokenizer with `convert_tokenizer "
+            f"ORIGINAL_MODEL --with-detokenizer -o {target}`, or use the folder {again} makes")
+
+
+def _model_irs(folder: Path) -> list[Path]:
+    """The OpenVINO IR files (``openvino_*.xml``) of a folder and its subfolders."""
+    return sorted(p for p in folder.rglob("openvino_*.xml")
+                  if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _cut_short(ir: Path) -> bool:
+    """Whether an IR file stops before its closing ``</net>`` (a copy or download cut short).
+
+    Reads only its last bytes: cheap enough to run on every load.
+    """
+    try:
+        with open(ir, "rb") as fh:
+            fh.seek(max(0, ir.stat().st_size - 64))
+            return not fh.read().rstrip().endswith(b"</net>")
+    except OSError:
+        return True
 
 
 def _entry(model_id: str) -> dict[str, Any]:

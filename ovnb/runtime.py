@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ovnb.devices import normalize
 from ovnb.errors import OvnbError
 
 FLUSH_INTERVAL = 0.1  # seconds between view updates while streaming (at most 10 per second)
@@ -95,6 +96,7 @@ def check_device(device: str, available: Sequence[str] | None = None) -> None:
     ``available`` replaces the devices of this machine (the device picker injects a list in tests).
     """
     here = tuple(available) if available is not None else devices()
+    device = normalize(device, here)  # "cpu" is CPU; "" and "CPU:0" are refused in one line
     names = device.split(":", 1)[1] if ":" in device else device
     virtual = ("AUTO", "HETERO", "MULTI")
     for name in names.split(","):

@@ -128,6 +128,23 @@ def test_clear_errors(tmp_path: Path) -> None:
         load_audio(b"\x00\x01 garbage", name="upload.bin")
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("fmt", ["file", "upload"])
+def test_a_file_with_nan_or_infinite_samples_is_refused(tmp_path: Path, bad: float,
+                                                        fmt: str) -> None:
+    """Float WAVs can hold NaN and inf: one NaN once gave 446 "!" as the transcript, and an
+    infinite sample was clipped to full scale without a word."""
+    samples = tone(440, 48000, 2.0) * 0.5
+    samples[70_000] = bad  # in the second block read, beyond the first BLOCK_FRAMES
+    path = tmp_path / "take.wav"
+    sf.write(path, np.stack([samples, samples], axis=1), 48000, subtype="FLOAT")
+    source = path.read_bytes() if fmt == "upload" else path
+    with pytest.raises(OvnbError) as caught:
+        load_audio(source, name="take.wav")
+    assert str(caught.value) == ("take.wav has NaN or infinite samples (a float recording gone "
+                                 "wrong): export it again, or as 16-bit PCM")
+
+
 def test_silent_audio_is_loaded_with_a_note(capsys: pytest.CaptureFixture[str]) -> None:
     quiet = load_audio((np.full(RATE, 1e-4, np.float32), RATE), name="hush.wav")
     assert len(quiet) == RATE and audio.is_silent(quiet)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,46 @@ def test_killed_build_never_looks_complete(tmp_path: Path, kill_at: str) -> None
     rebuilt = cache.build_entry(entry, _fill, "entry")
     assert cache.problem(rebuilt) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == [".entry.lock", "entry"]
+
+
+# Two processes prepare one entry: the first builds until told to finish, the second waits.
+BUILDER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from ovnb import cache
+
+    def build(folder):
+        print("building", flush=True)
+        if sys.argv[2] == "holder":
+            sys.stdin.readline()  # until the test lets it finish
+        (folder / "weights.bin").write_bytes(b"w" * 100)
+        return {"built_by": sys.argv[2]}
+
+    cache.build_entry(Path(sys.argv[1]) / "entry", build, "tiny-llm (fp16)")
+    print("done", flush=True)
+""")
+
+
+def test_a_waiting_prepare_says_whom_it_waits_for(tmp_path: Path) -> None:
+    """It printed nothing while it waited (20 s for a real model): it looked hung."""
+    holder = subprocess.Popen([sys.executable, "-c", BUILDER, str(tmp_path), "holder"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdin is not None and holder.stdout is not None
+    assert holder.stdout.readline().strip() == "building"  # it holds the lock now
+    waiter = subprocess.Popen([sys.executable, "-c", BUILDER, str(tmp_path), "waiter"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert waiter.stderr is not None
+    said: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: said.put(waiter.stderr.readline()), daemon=True).start()
+    try:
+        first = said.get(timeout=120).strip()  # a hang guard: the line comes at once, or never
+        assert first == (f"[ovnb] tiny-llm (fp16): waiting for another prepare of the same model "
+                         f"(PID {holder.pid}) to finish")
+    finally:
+        holder.stdin.write("go\n")
+        holder.stdin.close()
+    assert holder.wait(timeout=120) == 0
+    out, err = waiter.communicate(timeout=120)
+    assert waiter.returncode == 0 and out.strip() == "done"  # it found the entry built
+    assert "waiting" not in err  # said once
+    assert cache.read_manifest(tmp_path / "entry")["built_by"] == "holder"

@@ -94,3 +94,37 @@ def test_single_gpu_answers_to_gpu_0_only() -> None:
     check_device("GPU.0", ["CPU", "GPU"])
     with pytest.raises(OvnbError, match="GPU.1 is not available"):
         check_device("GPU.1", ["CPU", "GPU"])
+
+
+@pytest.mark.parametrize(("given", "name"), [
+    ("cpu", "CPU"), (" Cpu ", "CPU"), ("gpu.1", "GPU.1"), ("auto", "AUTO"),
+    ("auto:gpu,cpu", "AUTO:GPU,CPU"), ("HETERO:GPU.1, CPU", "HETERO:GPU.1,CPU"), ("NPU", "NPU"),
+])
+def test_device_names_are_taken_in_any_case(given: str, name: str) -> None:
+    assert devices.normalize(given) == name
+    assert devices.resolve(given, "chat")[0] == name
+
+
+@pytest.mark.parametrize(("given", "expect"), [
+    ("", "no device given: choose one of CPU, GPU.0, GPU.1, AUTO"),
+    ("  ", "no device given: choose one of CPU, GPU.0, GPU.1, AUTO"),
+    ("CPU:0", "device CPU:0 is not a device name: choose one of CPU, GPU.0, GPU.1, AUTO (a second "
+              "GPU is GPU.1, with a dot; a colon only follows AUTO, HETERO, MULTI or BATCH)"),
+    ("gpu:1", "device gpu:1 is not a device name"),
+    ("HETERO:", "HETERO: names no device after the colon: write e.g. HETERO:GPU,CPU"),
+    ("AUTO:GPU,,CPU", "AUTO:GPU,,CPU names an empty device"),
+    ("C PU", "device C PU is not a device name"),
+])
+def test_malformed_device_names_are_refused_in_one_line(given: str, expect: str) -> None:
+    here = ["CPU", "GPU.0", "GPU.1"]
+    for check in (lambda: devices.normalize(given, here), lambda: check_device(given, here)):
+        with pytest.raises(OvnbError) as err:
+            check()
+        assert str(err.value).startswith(expect) and "\n" not in str(err.value)
+
+
+def test_check_device_takes_any_case_and_still_refuses_what_is_absent() -> None:
+    check_device("cpu", ["CPU"])
+    check_device("auto:cpu", ["CPU"])
+    with pytest.raises(OvnbError, match=r"^device NPU is not available here: choose one of CPU, AUTO$"):
+        check_device("npu", ["CPU"])

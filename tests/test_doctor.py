@@ -108,3 +108,18 @@ def test_low_memory_levels(monkeypatch: pytest.MonkeyPatch) -> None:
     for free, level in ((0.3, "fail"), (1.2, "warn"), (8.0, "ok"), (None, "warn")):
         monkeypatch.setattr("ovnb.devices.free_ram_gb", lambda free=free: free)
         assert doctor.check_memory().level == level
+
+
+@pytest.mark.parametrize("where", ["the-file", "under-the-file"])
+def test_a_cache_path_that_is_a_file_is_called_a_file(tmp_path: Path, where: str) -> None:
+    """It was called "read-only", which sends a learner looking for permissions."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder\n")
+    root = blocker if where == "the-file" else blocker / "ovnb"
+    check = doctor.check_disk(root)
+    assert check.level == "fail" and "read-only" not in check.message
+    assert check.message == (f"the cache {root} is a file, not a folder" if where == "the-file"
+                             else f"the cache {root} is under a file ({blocker}), not a folder")
+    assert check.fix == "export OVNB_CACHE=/a/writable/folder (or move the file away)"
+    out = run_doctor(root, HF_HUB_OFFLINE="1")
+    assert out.returncode == 1 and problems(out.stdout, "FAIL") == [f"FAIL  disk      {check.message}"]

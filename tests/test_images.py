@@ -60,6 +60,63 @@ def test_gray_bool_and_transparent_images_become_rgb() -> None:
     assert load_image(palette).pixels.shape == (4, 4, 3)
 
 
+# wide grayscale: what Pillow reads 16-bit PNG/TIFF, 16-bit PGM, 32-bit and float TIFF as
+RAMP16 = np.linspace(0, 65535, 64 * 64).reshape(64, 64).round().astype(np.uint16)
+
+
+def pgm16(values: np.ndarray) -> bytes:
+    height, width = values.shape
+    return f"P5\n{width} {height}\n65535\n".encode() + values.astype(">u2").tobytes()
+
+
+def gray(pixels: np.ndarray) -> np.ndarray:
+    assert pixels.dtype == np.uint8 and (pixels == pixels[:, :, :1]).all()  # R = G = B
+    return pixels[:, :, 0].astype(int)
+
+
+@pytest.mark.parametrize("source", [
+    lambda: png_bytes(Image.fromarray(RAMP16)),                 # I;16
+    lambda: png_bytes(Image.fromarray(RAMP16), "TIFF"),         # I;16
+    lambda: pgm16(RAMP16),                                      # I
+    lambda: Image.fromarray(RAMP16),                            # a PIL image, I;16
+])
+def test_16_bit_grayscale_is_scaled_not_clipped(source) -> None:
+    """Pillow's convert("RGB") clips 16-bit values at 255: a ramp came out 99.6 % white."""
+    pixels = gray(load_image(source()).pixels)
+    np.testing.assert_allclose(pixels, RAMP16 / 257, atol=0.51)
+
+
+def test_32_bit_grayscale_is_scaled_from_its_full_range() -> None:
+    ramp = np.linspace(0, 2**31 - 1, 64 * 64).reshape(64, 64).astype(np.int32)
+    pixels = gray(load_image(png_bytes(Image.fromarray(ramp), "TIFF")).pixels)
+    np.testing.assert_allclose(pixels, ramp / (2**31 - 1) * 255, atol=0.51)
+
+
+def test_float_images_in_0_1_are_scaled_and_others_stretched(capsys) -> None:
+    ramp = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+    pixels = gray(load_image(png_bytes(Image.fromarray(ramp), "TIFF"), name="ramp.tif").pixels)
+    np.testing.assert_allclose(pixels, ramp * 255, atol=0.51)  # was only 0 and 1
+    assert capsys.readouterr().err == ""
+    depth = Image.fromarray(ramp * 4 - 1)  # -1 .. 3, e.g. a depth map
+    pixels = gray(load_image(depth, name="depth").pixels)
+    np.testing.assert_allclose(pixels, ramp * 255, atol=0.51)
+    assert "depth holds values from -1 to 3: stretched to black..white" in capsys.readouterr().err
+
+
+def test_nan_pixels_are_refused() -> None:
+    bad = np.zeros((8, 8), np.float32)
+    bad[3, 3] = np.nan
+    with pytest.raises(OvnbError, match=r"^scan.tif has NaN or infinite pixels: save it again"):
+        load_image(png_bytes(Image.fromarray(bad), "TIFF"), name="scan.tif")
+
+
+def test_a_16_bit_scan_can_be_downscaled_fourfold() -> None:
+    """thumbnail() cannot reduce I;16 ("image has wrong mode") once it shrinks 4x or more."""
+    picture = load_image(png_bytes(Image.fromarray(RAMP16)), max_side=16)
+    assert picture.size == (16, 16) and picture.original_size == (64, 64)
+    assert gray(picture.pixels).max() >= 240 and gray(picture.pixels).min() <= 15
+
+
 def test_a_rotated_photo_is_turned_upright() -> None:
     image = Image.new("RGB", (60, 40), (200, 0, 0))
     exif = Image.Exif()

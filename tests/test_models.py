@@ -83,3 +83,76 @@ def test_remote_code_needs_an_opt_in(tmp_path: Path, monkeypatch: pytest.MonkeyP
         models._from_source(entry, hub_source, entry["default_precision"], tmp_path / "out",
                             tmp_path)
     assert exported == []
+
+
+# check_folder: a folder passed by path gets the checks a cached entry gets -----------------------
+def _copy(folder: Path, tmp: Path, keep_manifest: bool = False) -> Path:
+    """A hand-copied model folder; without ``ovnb.json`` unless asked (as most copies come)."""
+    copy = tmp / f"{folder.parent.name}-copy"
+    shutil.copytree(folder, copy)
+    if not keep_manifest:
+        (copy / "ovnb.json").unlink()
+    return copy
+
+
+def _cut(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _refusal(folder: Path, kind: str | None = None) -> str:
+    from ovnb.models import check_folder
+
+    with pytest.raises(OvnbError) as err:
+        check_folder(folder, kind)
+    assert "\n" not in str(err.value)
+    return str(err.value)
+
+
+def test_complete_folders_of_every_kind_pass(llm: Path, tiny_whisper: Path, sd: Path,
+                                             vlm: Path, tmp_path: Path) -> None:
+    from ovnb.models import check_folder
+
+    for folder, kind in ((llm, "chat"), (tiny_whisper, "speech"), (sd, "image"),
+                         (vlm, "vision-chat")):
+        check_folder(folder, kind)
+        check_folder(_copy(folder, tmp_path / kind), kind)  # hand-made, no manifest: still fine
+
+
+@pytest.mark.parametrize("name", ["openvino_detokenizer", "openvino_tokenizer"])
+def test_a_folder_without_its_tokenizer_is_refused_naming_the_fix(llm: Path, tmp_path: Path,
+                                                                   name: str) -> None:
+    folder = _copy(llm, tmp_path)
+    for ext in (".xml", ".bin"):
+        (folder / f"{name}{ext}").unlink()
+    message = _refusal(folder, "chat")
+    assert f"has no {name}.xml" in message
+    assert "convert_tokenizer" in message and "--with-detokenizer" in message
+    with pytest.raises(OvnbError, match=f"has no {name}.xml"):
+        ovnb.prepare(folder)  # the same check for a folder given to prepare
+
+
+@pytest.mark.parametrize("rel", ["openvino_model.xml", "openvino_detokenizer.xml"])
+def test_a_truncated_xml_says_the_folder_is_damaged(llm: Path, tmp_path: Path, rel: str) -> None:
+    folder = _copy(llm, tmp_path)
+    _cut(folder / rel)
+    message = _refusal(folder, "chat")
+    assert f"{rel} is truncated or damaged" in message
+    assert "copy the whole folder again" in message
+
+
+def test_a_folder_with_a_manifest_is_checked_like_a_cache_entry(llm: Path, tmp_path: Path) -> None:
+    folder = _copy(llm, tmp_path, keep_manifest=True)
+    _cut(folder / "openvino_tokenizer.bin")
+    message = _refusal(folder, "chat")
+    assert "truncated or damaged (openvino_tokenizer.bin is" in message
+    assert "`ovnb prepare tiny-llm --precision fp16`" in message
+    with pytest.raises(OvnbError, match="truncated or damaged"):
+        ovnb.prepare(folder)
+
+
+def test_a_folder_of_another_kind_is_refused(tiny_whisper: Path, tmp_path: Path) -> None:
+    message = _refusal(tiny_whisper, "chat")
+    assert message == ("tiny-whisper holds a speech model, not one for LLMPipeline: pick a "
+                       "chat model (`ovnb list --task chat`)")  # a cache entry by its id
+    (tmp_path / "notes.txt").write_text("hello")
+    assert "not an OpenVINO model folder" in _refusal(tmp_path, "chat")

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ovnb.errors import OvnbError
 
 
 def model_folder(model: Any, kind: str, precision: str | None = None) -> Path:
@@ -12,17 +11,10 @@ def model_folder(model: Any, kind: str, precision: str | None = None) -> Path:
 
     ``precision`` applies to catalog ids (e.g. "int4-npu" for an NPU); a folder is taken as is.
     """
-    from ovnb.layout import PIPELINES, kind_of
-    from ovnb.models import prepare
+    from ovnb.models import check_folder, prepare
 
     if not isinstance(model, (str, Path)) and not hasattr(model, "__fspath__"):
         raise TypeError(f"model must be a catalog id or a folder path, not {type(model).__name__}")
     folder = prepare(model, precision)
-    found = kind_of(folder)
-    if found != kind:
-        from ovnb.lora import model_name
-
-        want = PIPELINES[kind][0]
-        raise OvnbError(f"{model_name(folder)} holds a {found or 'non-model'} model, not one for {want}: "
-                        f"pick a {kind} model (`ovnb list --task {kind}`)")
+    check_folder(folder, kind)  # kind, completeness, tokenizers: before any pipeline is built
     return folder

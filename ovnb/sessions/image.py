@@ -22,7 +22,7 @@ from traitlets import Bool, Bytes, Dict, Float, Int, List, Unicode
 
 from ovnb import devices, lora
 from ovnb.errors import OvnbError
-from ovnb.runtime import Loaded, Outcome, construct, load, post
+from ovnb.runtime import Loaded, Outcome, check_device, construct, load, post
 from ovnb.sessions.adapters import WithAdapters
 from ovnb.sessions.base import Session, check_text
 from ovnb.sessions.chat import _name
@@ -165,6 +165,7 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         self._load_in_background(lambda: self._load(model), _name(model))
 
     def _load(self, model: Any) -> Loaded:
+        check_device(self.device)  # an absent device is refused before any export
         folder = model_folder(model, "image", devices.precision_for(self.device, "image"))
         self.adapter_set.check(folder, "image")  # a file that does not fit: refused, not ignored
         made: dict[Path, Any] = {}

@@ -7,7 +7,6 @@ streamer, only so that Stop works; their text appears when the run ends.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,9 @@ import numpy as np
 import traitlets
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
-from ovnb import devices
+from ovnb import devices, whisper
 from ovnb.audio import RATE, Source, is_silent, load_audio
-from ovnb.runtime import Loaded, Outcome, TokenStream, explain, load
+from ovnb.runtime import Loaded, Outcome, TokenStream, check_device, explain, load
 from ovnb.sessions.base import Session
 from ovnb.sessions.chat import _name
 from ovnb.sessions.folders import model_folder
@@ -96,8 +95,10 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
         self._load_in_background(lambda: self._load(model), _name(model))
 
     def _load(self, model: Any) -> Loaded:
+        check_device(self.device)  # an absent device is refused before any export
         folder = model_folder(model, "speech", devices.precision_for(self.device, "speech"))
-        languages, tasks = speech_options(folder)
+        whisper.check_options(folder, self.language, self.task)
+        languages, tasks = whisper.options(folder)
         self.publish(languages=languages, tasks=tasks)
         return load("speech", folder, self.device, self.properties)
 
@@ -130,7 +131,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
             self.refuse("no audio yet: upload a file, type a path and press Enter, or press Sample")
             return None
         def work(loaded: Loaded) -> str:
-            return self._run(loaded, clip, self._options())
+            return self._run(loaded, clip, self._options(loaded.folder))
 
         def done(outcome: Outcome) -> None:
             self._stream = None
@@ -142,16 +143,16 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
         if self._stream is not None:
             self._stream.stopped = True
 
-    def _options(self) -> dict[str, Any]:
-        """This run's settings; language and task only where the model has them."""
+    def _options(self, folder: Path) -> dict[str, Any]:
+        """This run's settings, checked; language and task only where the model has them."""
         options = self.settings()
         if not self.languages:
             options.pop("language", None)
             options.pop("task", None)
-        elif options.get("language") == AUTO:
+            return options
+        whisper.check_options(folder, options.get("language"), options.get("task"))
+        if options.get("language") == AUTO:
             options.pop("language", None)
-        elif options["language"] not in self.languages:
-            raise_unknown_language(options["language"], self.languages)
         return options
 
     def _run(self, loaded: Loaded, clip: Clip, options: dict[str, Any]) -> str:
@@ -188,31 +189,6 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
                 "ttft_ms": perf.get_ttft().mean,
                 "realtime": seconds / busy_s if busy_s > 0 else float("inf"),
                 "language": getattr(result, "language", "") if self.languages else ""}
-
-
-def raise_unknown_language(token: str, languages: list[str]) -> None:
-    from ovnb.errors import OvnbError
-
-    codes = ", ".join(t.strip("<|>") for t in languages[:12])
-    raise OvnbError(f"this model does not know the language {token.strip('<|>')!r}: choose one of "
-                    f"{codes}, … (or 'auto' to detect it)")
-
-
-def speech_options(folder: Path) -> tuple[list[str], list[str]]:
-    """(language tokens, tasks) a model accepts; both empty for English-only (``.en``) models.
-
-    Read from the folder's generation_config.json: passing a language or task to a ``.en``
-    model is an error in openvino_genai, so the session must know before it offers them.
-    """
-    try:
-        gen = json.loads((folder / "generation_config.json").read_text())
-    except (OSError, ValueError):
-        return [], []
-    langs = gen.get("lang_to_id") or {}
-    if not gen.get("is_multilingual", bool(langs)) or not langs:
-        return [], []
-    tasks = sorted(gen.get("task_to_id") or {}, key=lambda task: task != "transcribe")
-    return sorted(langs, key=langs.get), tasks
 
 
 def language_token(language: str | None) -> str:

@@ -126,7 +126,10 @@ def bind(control: widgets.Widget, owner: traitlets.HasTraits, name: str) -> None
         if hasattr(control, "min") and value < control.min:
             control.min = value
         if control.value != value:
-            control.value = value
+            try:
+                control.value = value
+            except traitlets.TraitError:  # not offered yet (a chooser whose options come later)
+                pass
 
     def to_owner(change: dict[str, Any]) -> None:
         if getattr(owner, name) != change["new"]:

@@ -115,7 +115,7 @@ class Transcriber(PipelineWidget, SpeechState, WhisperSettings):
 
     def _offer_choices(self) -> None:
         """Language and task choosers for a multilingual model; hidden for a ``.en`` one."""
-        if not self.languages:
+        if not self.languages or not self.tasks:  # (both arrive together, one at a time)
             self._choices.layout.display = "none"
             self._language.disabled = self._task.disabled = True
             return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import json
 import shutil
 import struct
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 import soundfile as sf
 
 import ovnb
+from ovnb.errors import OvnbError
 from ovnb import audio
 from ovnb.audio import RATE
 from ovnb.cache import problem
@@ -59,6 +61,12 @@ def other_tokenizer_draft(models: dict[str, Path], tmp: Path) -> Path:
     return copy
 
 
+def hand_copy(folder: Path) -> Path:
+    """``folder`` without its ovnb.json, as a folder copied or exported by hand comes."""
+    (folder / "ovnb.json").unlink()
+    return folder
+
+
 def bomb_png() -> bytes:
     """A valid PNG header claiming 30000×30000 pixels (a decompression bomb), with almost no data."""
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -84,10 +92,14 @@ CHAT_LOAD: dict[str, tuple[Callable[[dict[str, Path], Path], tuple[Any, dict[str
     "truncated-bin": (lambda m, tmp: (truncated(m["llm"], "openvino_model.bin", tmp), {}), DAMAGED),
     "truncated-tokenizer": (lambda m, tmp: (truncated(m["llm"], "openvino_tokenizer.bin", tmp), {}),
                             DAMAGED),
+    "truncated-xml-no-manifest": (lambda m, tmp: (hand_copy(truncated(m["llm"], "openvino_model.xml",
+                                                                      tmp)), {}), DAMAGED),
     "vision-model": (lambda m, tmp: (m["vlm"], {}), "holds a vision-chat model, not one for LLMPipeline"),
     "image-model": (lambda m, tmp: (m["sd"], {}), "holds a image model, not one for LLMPipeline"),
     "device-GPU.1": (lambda m, tmp: (m["llm"], {"device": "GPU.1"}), "device GPU.1 is not available"),
-    "device-lowercase": (lambda m, tmp: (m["llm"], {"device": "cpu"}), "device cpu is not available"),
+    "device-empty": (lambda m, tmp: (m["llm"], {"device": ""}), "no device given: choose one of CPU"),
+    "device-CPU:0": (lambda m, tmp: (m["llm"], {"device": "CPU:0"}),
+                     "device CPU:0 is not a device name: choose one of CPU"),
     "adapter-of-tiny-sd": (lambda m, tmp: (m["llm"], {"adapters": [m["sd"] / "adapters" /
                                                                    "self-attn.safetensors"]}),
                            "self-attn.safetensors does not fit tiny-llm"),
@@ -106,6 +118,13 @@ def test_chat_refuses_a_bad_model_in_one_line(models: dict[str, Path], tmp_path:
     assert_one_line(chat, expect)
     assert chat.messages == []
     assert_intact(*models.values())
+
+
+def test_chat_takes_a_device_name_in_any_case(models: dict[str, Path]) -> None:
+    expected = ovnb.Chat(models["llm"], properties=F32, max_new_tokens=4).send("hello")
+    for device in ("cpu", " Cpu ", "auto:cpu"):
+        chat = ovnb.Chat(models["llm"], device=device, properties=F32, max_new_tokens=4)
+        assert chat.send("hello") == expected and chat.last_error == "", (device, chat.last_error)
 
 
 def test_chat_refuses_a_conversation_longer_than_the_context(models: dict[str, Path]) -> None:
@@ -129,6 +148,8 @@ VISION_LOAD = {
     "not-a-model": (lambda m, tmp: not_a_model(tmp), NOT_A_MODEL),
     "truncated-bin": (lambda m, tmp: truncated(m["vlm"], "openvino_language_model.bin", tmp),
                       DAMAGED),
+    "truncated-xml-no-manifest": (lambda m, tmp: hand_copy(truncated(
+        m["vlm"], "openvino_text_embeddings_model.xml", tmp)), DAMAGED),
     "image-model": (lambda m, tmp: m["sd"], "not one for VLMPipeline"),
     "speech-model": (lambda m, tmp: m["whisper"], "not one for VLMPipeline"),
 }
@@ -142,6 +163,43 @@ def test_vision_refuses_a_bad_model_in_one_line(models: dict[str, Path], tmp_pat
     assert vision.send("hello", image=HOUSE) == ""
     assert_one_line(vision, expect)
     assert vision.messages == []
+    assert_intact(*models.values())
+
+
+# -------------------------------------------------- folders that would abort the kernel
+# openvino_genai ABORTS the process (exit 134) when a streamer meets a folder without a
+# detokenizer: only a child process can show that the widget refuses such a folder first.
+CHILD = """
+import json, sys
+import ovnb
+widget = getattr(ovnb, sys.argv[1])(sys.argv[2], max_new_tokens=4,
+                                    properties={"INFERENCE_PRECISION_HINT": "f32"})
+answer = widget.send("hello")
+print(json.dumps({"answer": answer, "error": widget.last_error, "status": widget._status.value}))
+"""
+NO_TOKENIZER = {
+    "chat-no-detokenizer": ("Chat", "llm", "openvino_detokenizer"),
+    "vision-no-detokenizer": ("VisionChat", "vlm", "openvino_detokenizer"),
+    "chat-no-tokenizer": ("Chat", "llm", "openvino_tokenizer"),
+}
+
+
+@pytest.mark.parametrize("case", list(NO_TOKENIZER))
+def test_a_folder_without_a_tokenizer_is_refused_before_it_can_abort(
+        models: dict[str, Path], tmp_path: Path, case: str) -> None:
+    widget, model, missing = NO_TOKENIZER[case]
+    folder = tmp_path / model
+    shutil.copytree(models[model], folder)
+    for name in (f"{missing}.xml", f"{missing}.bin", "ovnb.json"):
+        (folder / name).unlink()
+    out = subprocess.run([sys.executable, "-c", CHILD, widget, str(folder)], check=False,
+                         capture_output=True, text=True, timeout=600)
+    # the abort was returncode -6 (SIGABRT: exit 134 in a shell); a refusal exits normally
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["answer"] == "" and "not loaded" in seen["status"]  # never "ready"
+    assert seen["error"].startswith(f"{folder} has no {missing}.xml")
+    assert "\n" not in seen["error"] and "convert_tokenizer" in seen["error"]
     assert_intact(*models.values())
 
 
@@ -213,6 +271,14 @@ def test_transcriber_refuses_a_bad_model_in_one_line(models: dict[str, Path], tm
     assert_intact(*models.values())
 
 
+def test_transcriber_refuses_an_unknown_language_before_ready(models: dict[str, Path]) -> None:
+    """openvino_genai said "'language' <|xx|> must be provided in 'lang_to_id' map"."""
+    widget = ovnb.Transcriber(models["whisper"], language="xx", properties=F32, max_new_tokens=4)
+    assert widget.transcribe(audio.SAMPLE) == ""
+    assert_one_line(widget, "language 'xx' is not one this model knows")
+    assert "not loaded" in widget._status.value
+
+
 def _eight_bit_48k_stereo(tmp: Path) -> Path:
     samples_16k = audio.load_audio(audio.SAMPLE)
     t16, t48 = np.arange(len(samples_16k)) / RATE, np.arange(len(samples_16k) * 3) / 48000
@@ -228,12 +294,21 @@ def _silent_file(tmp: Path) -> Path:
     return path
 
 
+def _nan_wav(tmp: Path) -> Path:
+    samples = audio.load_audio(audio.SAMPLE)
+    samples[RATE] = np.nan  # one NaN gave 446 "!" as the transcript
+    path = tmp / "nan.wav"
+    sf.write(path, samples, RATE, subtype="FLOAT")
+    return path
+
+
 # bad audio: an error in one line (the chosen audio and transcript stay), or a note and a result
 AUDIO_INPUT: dict[str, tuple[Callable[[Path], Any], str | None, str]] = {
     "empty-upload": (lambda tmp: b"", "is empty (0 bytes)", ""),
     "zero-byte-file": (lambda tmp: (tmp / "empty.ogg").write_bytes(b"") or tmp / "empty.ogg",
                        "empty.ogg is empty (0 bytes)", ""),
     "wav-header-only": (lambda tmp: b"RIFF", "is not audio", ""),
+    "nan-in-float-wav": (_nan_wav, "nan.wav has NaN or infinite samples", ""),
     "silent-file": (_silent_file, None, "silent"),
     "8-bit-48k-stereo": (_eight_bit_48k_stereo, None, "phone.wav · 0:07.10"),
 }
@@ -304,6 +379,21 @@ def test_image_generator_takes_a_prompt_longer_than_clip_reads(models: dict[str,
     longer = gen.generate("a red cat " + "on a very long and winding road " * 60)
     assert longer is not None and longer.size == short.size and gen.last_error == ""
     assert len(gen.results) == 2
+
+
+# ----------------------------------------------------------------- absent devices, early
+@pytest.mark.parametrize("widget", ["VisionChat", "Transcriber", "ImageGenerator"])
+def test_an_absent_device_is_refused_before_any_export(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        widget: str) -> None:
+    """NPU asks VisionChat for int4-npu weights: it exported them (24 s) before refusing NPU."""
+    monkeypatch.setenv("OVNB_CACHE", str(tmp_path))
+    model = {"VisionChat": "tiny-vlm", "Transcriber": "tiny-whisper", "ImageGenerator": "tiny-sd"}
+    made = getattr(ovnb, widget)(model[widget], device="NPU")
+    with pytest.raises(OvnbError):
+        made.wait_loaded()
+    assert_one_line(made, "device NPU is not available here: choose one of CPU, AUTO")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing built, nothing locked
 
 
 # -------------------------------------------------------------------------- the model cache
