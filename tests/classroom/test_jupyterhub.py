@@ -2,9 +2,10 @@
 
 The instructor's steps, then the learners': a shared cache is staged (`ovnb prepare --from FILE`)
 and made read-only; a hub on loopback starts three users' servers through its REST API; each user
-chats with tiny-llm in a kernel of their own server, driven over the kernel websocket as a browser
-would. Then: every answer came from the shared model, nothing was written to the shared cache, and
-each user's compiled blobs went to a folder in their own home. Everything started is stopped.
+chats with tiny-llm in a kernel of their own server (all three at once), driven over the kernel
+websocket as a browser would. Then: every answer came from the shared model, nothing was written
+to the shared cache, and each user's compiled blobs went to a folder in their own home.
+Everything started is stopped.
 
 The shared entry is a copy of the session's prepared tiny-llm (as when an instructor copies a staged
 cache onto the server): `ovnb prepare --from` checks it and reports it ready, without the 40 s
@@ -18,6 +19,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -100,13 +102,10 @@ def test_three_learners_share_one_read_only_cache(hub: hubs.Hub, shared: Path) -
         hub.start_server(name)
     for name in USERS:
         assert hub.wait_ready(name)["url"] == f"/user/{name}/"
-    hub.track_children()
-    seen = {}
-    for name in USERS:
-        kernel = hub.start_kernel(name)
-        hub.track_children()
-        out = hub.run(name, kernel, KERNEL_CODE)
-        seen[name] = json.loads(out.strip().splitlines()[-1])
+    with ThreadPoolExecutor(len(USERS)) as pool:  # the three learners chat at the same time
+        outputs = pool.map(lambda name: hub.run(name, hub.start_kernel(name), KERNEL_CODE), USERS)
+        seen = {name: json.loads(out.strip().splitlines()[-1]) for name, out in zip(USERS, outputs)}
+    hub.track_children()  # the kernels are still running: record them to check they stop
     homes = shared.parent / "homes"
     for name, report in seen.items():
         assert report["user"] == name
