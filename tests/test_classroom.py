@@ -160,3 +160,12 @@ def test_example_config_loads_in_jupyterhub(tmp_path: Path, llm: Path,
     spawner = app.spawner_class(config=app.config)
     assert spawner.environment["OVNB_CACHE"] == str(root)
     assert spawner.mem_limit == int(float(classroom.memory_limit(root)[:-1]) * 2**30)
+
+
+def test_example_config_refuses_an_empty_cache_in_one_line(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    app_module = pytest.importorskip("jupyterhub.app", reason="pip install -e '.[dev]' (setup.sh)")
+    monkeypatch.setenv("OVNB_CACHE", str(tmp_path))
+    with pytest.raises(SystemExit, match=r"^jupyterhub_config.py: no model is staged in .*"
+                                         r"ovnb prepare --from FILE"):
+        app_module.JupyterHub().load_config_file(str(classroom.CONFIG_FILE))

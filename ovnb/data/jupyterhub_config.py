@@ -17,6 +17,7 @@ import importlib.util
 import os
 
 from ovnb import classroom
+from ovnb.errors import OvnbError
 
 # staged by the instructor; learners only read it (the hub's own OVNB_CACHE, if set, wins)
 SHARED_CACHE = os.environ.get("OVNB_CACHE") or "/srv/ovnb-cache"
@@ -41,7 +42,10 @@ c.Spawner.environment = {"OVNB_CACHE": SHARED_CACHE, "HF_HUB_OFFLINE": "1",
 # Jupyter server and kernel (`ovnb doctor --classroom N` prints the same figures). It includes the
 # weights, which the machine holds once for everybody: a cgroup charges those pages to the learner
 # who read them first, so each learner needs room for them.
-c.Spawner.mem_limit = classroom.memory_limit(SHARED_CACHE)
+try:
+    c.Spawner.mem_limit = classroom.memory_limit(SHARED_CACHE)
+except OvnbError as exc:  # nothing staged yet: say so in one line instead of starting the hub
+    raise SystemExit(f"jupyterhub_config.py: {exc}") from None
 if importlib.util.find_spec("systemdspawner"):
     # systemd runs each learner's server in its own unit and enforces mem_limit (MemoryMax)
     c.JupyterHub.spawner_class = "systemdspawner.SystemdSpawner"
