@@ -11,6 +11,9 @@ hub adds per learner) is measured too. Prints figures, asserts nothing.
     python benchmarks/classroom.py [--learners 4] [--cache-dir DIR] [--chat ID] [--speech ID]
                                    [--clip WAV] [--no-server]
 
+Figures are in MB of 2**20 bytes (what /proc counts, divided by 1024); ovnb's estimates are in GB
+of 10**9 bytes.
+
 Shared pages: OpenVINO maps model weights from disk (mmap), so kernels that load the same folder
 share those pages through the page cache, as they share the libraries' code. What each learner
 adds is its private memory: its heap, the compiled model's buffers, the KV cache.

@@ -40,8 +40,8 @@ class Staged:
 
 def entries(root: Path) -> list[Path]:
     """Complete model folders in a cache (models/<id>/<precision>), skipping temporary ones."""
-    found = sorted(p for p in root.glob("models/*/*")
-                   if p.is_dir() and not p.name.startswith(".") and not p.parent.name.startswith("."))
+    found = sorted(p for p in root.glob("models/*/*") if p.is_dir()
+                   and not p.name.startswith(".") and not p.parent.name.startswith("."))
     return [p for p in found if problem(p) is None]
 
 

@@ -321,12 +321,12 @@ def _room_verdict(room: Plan, ram: float | None) -> Check:
     most = room.most(ram)
     if room.nothing_shared_gb <= ram:
         return Check("classroom", "ok", f"{n} learners fit: {room.nothing_shared_gb:.1f} GB even "
-                     f"if nothing were shared, {ram:.1f} GB available; {each}; at most {most}")
+                     f"if nothing were shared, {ram:.1f} GB available; {each}; at most {most} fit")
     if room.sharing_gb <= ram:
         return Check("classroom", "warn", f"{n} learners fit only because they share the weights: "
                      f"{room.sharing_gb:.1f} GB of {ram:.1f} GB available "
                      f"({room.nothing_shared_gb:.1f} GB if nothing were shared); {each}; "
-                     f"at most {most}", f"little headroom: {fewer}")
+                     f"at most {most} fit", f"little headroom: {fewer}")
     return Check("classroom", "fail", f"{n} learners do not fit: {room.sharing_gb:.1f} GB needed "
                  f"even sharing the weights, {ram:.1f} GB available; {each}; at most {most} fit",
                  fewer)

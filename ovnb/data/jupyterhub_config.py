@@ -1,4 +1,4 @@
-# JupyterHub for an ovnb workshop: real accounts, one read-only model cache, a memory limit per learner.
+# JupyterHub for an ovnb workshop: real accounts, one read-only model cache, a memory limit each.
 #
 # Write this file out with `ovnb classroom --config /etc/jupyterhub/jupyterhub_config.py`, edit the
 # three settings below, then, as root, on the machine that holds the learners' accounts:
@@ -11,8 +11,8 @@
 #     jupyterhub -f /etc/jupyterhub/jupyterhub_config.py
 #
 # The learners then log in at http://THIS-MACHINE:8000 with their usual account and password.
-# Put TLS in front (a reverse proxy, or c.JupyterHub.ssl_cert / ssl_key) before using it on a network
-# you do not trust.
+# Put TLS in front (a reverse proxy, or c.JupyterHub.ssl_cert / ssl_key) before using it on a
+# network you do not trust.
 import importlib.util
 import os
 

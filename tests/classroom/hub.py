@@ -92,13 +92,15 @@ class Hub:
     # kernels --------------------------------------------------------------------------------
     def start_kernel(self, name: str) -> str:
         """A new python3 kernel in ``name``'s server (its REST API, through the proxy)."""
-        return self.request("POST", f"/user/{name}/api/kernels", json={"name": "python3"}).json()["id"]
+        kernel = self.request("POST", f"/user/{name}/api/kernels", json={"name": "python3"})
+        return kernel.json()["id"]
 
     def run(self, name: str, kernel_id: str, code: str) -> str:
         """Run ``code`` in the kernel over its websocket; its stdout, raising on an error."""
         import websocket  # websocket-client, which jupyter_server requires
 
-        url = self.url.replace("http://", "ws://") + f"/user/{name}/api/kernels/{kernel_id}/channels"
+        base = self.url.replace("http://", "ws://")
+        url = f"{base}/user/{name}/api/kernels/{kernel_id}/channels"
         ws = websocket.create_connection(url, header=[f"Authorization: token {self.token}"],
                                          timeout=START_TIMEOUT)
         try:
@@ -120,15 +122,17 @@ class Hub:
 
     def log_tail(self, lines: int = 40) -> str:
         log = self.folder / "hub.log"
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+        if not log.exists():
+            return ""
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def send_execute(ws: Any, code: str) -> str:
     """Send an execute_request on the shell channel (Jupyter messaging 5.3 as JSON)."""
     msg_id = uuid.uuid4().hex
     header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
-              "session": uuid.uuid4().hex, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "version": "5.3"}
+              "session": uuid.uuid4().hex, "version": "5.3",
+              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     content = {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                "allow_stdin": False, "stop_on_error": True}
     ws.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
@@ -221,7 +225,8 @@ def wait_answering(hub: Hub, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if hub.process.poll() is not None:
-            raise RuntimeError(f"jupyterhub exited with {hub.process.returncode}:\n{hub.log_tail()}")
+            raise RuntimeError(f"jupyterhub exited with {hub.process.returncode}:\n"
+                               f"{hub.log_tail()}")
         try:
             if httpx.get(hub.url + "/hub/api/", timeout=5).status_code == 200:
                 return

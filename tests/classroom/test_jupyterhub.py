@@ -1,4 +1,4 @@
-"""A classroom on a real JupyterHub: three learners, one read-only model cache, their own compile caches.
+"""A classroom on a real JupyterHub: three learners, one read-only model cache, own compile caches.
 
 The instructor's steps, then the learners': a shared cache is staged (`ovnb prepare --from FILE`)
 and made read-only; a hub on loopback starts three users' servers through its REST API; each user
