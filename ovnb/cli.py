@@ -2,7 +2,9 @@
 
 ``ovnb prepare`` prints progress on stderr and the prepared folder as the last stdout line, so
 scripts can use ``folder=$(ovnb prepare tiny-llm | tail -n 1)``. ``--all-defaults`` and
-``--from FILE`` prepare many models and print a summary table instead.
+``--from FILE`` prepare many models and print a summary table instead. ``ovnb doctor --classroom N``
+adds whether N learners fit this machine; ``ovnb classroom --config`` writes an example
+``jupyterhub_config.py`` for a workshop.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ovnb.catalogs import PRECISIONS
 from ovnb.errors import OvnbError
@@ -34,7 +37,18 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--task", choices=["chat", "speech", "image", "vision-chat"])
     doctor = commands.add_parser("doctor", help="check packages, devices, memory, cache and hub")
     doctor.add_argument("--cache-dir", help="model cache (default: $OVNB_CACHE or ~/.cache/ovnb)")
+    doctor.add_argument("--classroom", type=_learners, metavar="N",
+                        help="also say whether N learners fit this machine for the staged models")
+    room = commands.add_parser("classroom", help="a JupyterHub for a workshop: the example config")
+    room.add_argument("--config", nargs="?", const="-", metavar="FILE", required=True,
+                      help="write the example jupyterhub_config.py to FILE (default: stdout)")
     return parser
+
+
+def _learners(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of learners (1 or more), got {text!r}")
+    return int(text)
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -71,16 +85,35 @@ def _list(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     from ovnb import doctor
 
-    checks = doctor.run(args.cache_dir)
+    checks = doctor.run(args.cache_dir, classroom=args.classroom)
     print(doctor.report(checks, args.cache_dir))
     return doctor.exit_code(checks)
+
+
+def _classroom(args: argparse.Namespace) -> int:
+    """Print or write the example JupyterHub config (an existing file is never overwritten)."""
+    from ovnb import classroom
+
+    if args.config == "-":
+        print(classroom.config_text(), end="")
+        return 0
+    path = Path(args.config).expanduser()
+    if path.exists():
+        raise OvnbError(f"{path} exists: remove it, or give another FILE")
+    try:
+        path.write_text(classroom.config_text())
+    except OSError as exc:
+        raise OvnbError(f"cannot write {path} ({exc.strerror}): choose a writable FILE") from None
+    print(path)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (1: a problem the message explains)."""
     args = _parser().parse_args(argv)
     try:
-        return {"prepare": _prepare, "list": _list, "doctor": _doctor}[args.command](args)
+        return {"prepare": _prepare, "list": _list, "doctor": _doctor,
+                "classroom": _classroom}[args.command](args)
     except OvnbError as exc:
         print(f"ovnb: error: {exc}", file=sys.stderr)
         return 1

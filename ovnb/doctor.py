@@ -10,8 +10,12 @@ import importlib.metadata as metadata
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ovnb.cache import cache_root, problem, read_manifest
+
+if TYPE_CHECKING:
+    from ovnb.classroom import Plan
 
 HUB_TIMEOUT = 5.0  # seconds: a dead network answers "unreachable" quickly
 # the runtime trio must come from one OpenVINO release (their native libraries are built together)
@@ -31,11 +35,13 @@ class Check:
 
 
 def run(cache_dir: str | os.PathLike[str] | None = None,
-        timeout: float = HUB_TIMEOUT) -> list[Check]:
-    """Every check, in the order a person reads them."""
+        timeout: float = HUB_TIMEOUT, classroom: int | None = None) -> list[Check]:
+    """Every check, in the order a person reads them; with ``classroom``, whether that many
+    learners fit this machine."""
     root = cache_root(cache_dir)
-    return [*check_packages(), *check_devices(root), check_memory(), check_disk(root),
-            *check_cache(root), check_hub(timeout)]
+    checks = [*check_packages(), *check_devices(root), check_memory(), check_disk(root),
+              *check_cache(root), check_hub(timeout)]
+    return checks + (check_classroom(root, classroom) if classroom is not None else [])
 
 
 def report(checks: list[Check], cache_dir: str | os.PathLike[str] | None = None) -> str:
@@ -292,3 +298,48 @@ def hub_problem(endpoint: str, timeout: float = HUB_TIMEOUT) -> str | None:
     if response.status_code >= 500:
         return f"HTTP {response.status_code}"
     return None
+
+
+# a classroom ---------------------------------------------------------------------------------
+def check_classroom(root: Path, learners: int, ram_gb: float | None = None) -> list[Check]:
+    """Whether ``learners`` fit this machine's free RAM (or ``ram_gb``), each with every staged
+    model loaded: one line per model, then the verdict.
+
+    From the catalog's estimate (ovnb.classroom): each learner needs the estimate of every model
+    plus its Jupyter server and kernel; the weights files are mapped from the cache, so the
+    machine holds them once (benchmarks/classroom.py measures what is really shared).
+    """
+    from ovnb import classroom
+    from ovnb.devices import free_ram_gb
+
+    room = classroom.plan(learners, root)
+    if not room.models:
+        return [Check("classroom", "fail", f"no model is staged in {root}",
+                      f"stage the workshop's models: ovnb prepare --from FILE --cache-dir {root}")]
+    checks = [Check("classroom", "ok", f"{m.model_id} {m.precision}: {m.ram_gb:.2f} GB per learner"
+                    f" ({'catalog estimate' if m.from_catalog else 'estimated from its files'}),"
+                    f" of which {m.mapped_gb:.2f} GB weights shared by all") for m in room.models]
+    ram = free_ram_gb() if ram_gb is None else ram_gb
+    return checks + [_room_verdict(room, ram)]
+
+
+def _room_verdict(room: Plan, ram: float | None) -> Check:
+    n = room.learners
+    each = (f"{room.per_learner_gb:.2f} GB per learner with every staged model loaded "
+            f"(server and kernel included)")
+    if ram is None:
+        return Check("classroom", "warn", f"free RAM unknown (no /proc/meminfo); {each}",
+                     f"make sure {room.sharing_gb:.1f} GB are free for {n} learners")
+    fewer = "stage fewer or smaller models (int4; `ovnb list` shows RAM), or use a bigger machine"
+    most = room.most(ram)
+    if room.nothing_shared_gb <= ram:
+        return Check("classroom", "ok", f"{n} learners fit: {room.nothing_shared_gb:.1f} GB even "
+                     f"if nothing were shared, {ram:.1f} GB available; {each}; at most {most} fit")
+    if room.sharing_gb <= ram:
+        return Check("classroom", "warn", f"{n} learners fit only because they share the weights: "
+                     f"{room.sharing_gb:.1f} GB of {ram:.1f} GB available "
+                     f"({room.nothing_shared_gb:.1f} GB if nothing were shared); {each}; "
+                     f"at most {most} fit", f"little headroom: {fewer}")
+    return Check("classroom", "fail", f"{n} learners do not fit: {room.sharing_gb:.1f} GB needed "
+                 f"even sharing the weights, {ram:.1f} GB available; {each}; at most {most} fit",
+                 fewer)
