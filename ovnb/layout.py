@@ -34,6 +34,12 @@ EXPORT_TASKS = {
 # folder has the same transformer/ layout and must not pass for a video model
 VIDEO_PIPELINE_CLASSES = ("LTXPipeline",)
 
+# config.json model_type of the VLM families whose VLMPipeline takes ``videos=`` (openvino_genai
+# 2026.4: the families with a native video tag in its visual-processing docs; each overrides
+# encode_videos in the installed library). VideoChat-Flash takes video only, no images.
+VIDEO_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_next_video",
+                     "videochat_flash_qwen", "gemma4", "muse_glimmer")
+
 
 def kind_of(folder: Path) -> str | None:
     """The task of a prepared folder ("chat", "speech", "image", "vision-chat", "video"), or None."""
@@ -42,6 +48,11 @@ def kind_of(folder: Path) -> str | None:
                 task != "video" or _diffusers_class(folder) in VIDEO_PIPELINE_CLASSES):
             return task
     return None
+
+
+def takes_video(folder: Path) -> bool:
+    """Whether the vision-chat model in ``folder`` accepts ``videos=`` (by its config's model_type)."""
+    return _json(folder / "config.json").get("model_type") in VIDEO_MODEL_TYPES
 
 
 def _diffusers_class(folder: Path) -> str | None:

@@ -17,7 +17,7 @@ BY_ID = {e["id"]: e for e in ENTRIES}
 REPO = Path(catalogs.__file__).resolve().parents[1]
 REQUIRED = {"id", "task", "description", "params_m", "license", "sources", "default_precision",
             "precisions", "trust_remote_code", "binder_fit", "npu_fit", "export", "ref"}
-OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default"}
+OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default", "video"}
 EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset"}
 
 
@@ -44,8 +44,9 @@ def test_entry_is_complete(entry: dict) -> None:
     assert set(entry["precisions"]) <= set(catalogs.PRECISIONS)
     assert len(set(entry["precisions"])) == len(entry["precisions"])
     assert entry["default_precision"] in entry["precisions"]
-    for flag in ("trust_remote_code", "binder_fit", "npu_fit", "gated", "draft_only"):
+    for flag in ("trust_remote_code", "binder_fit", "npu_fit", "gated", "draft_only", "video"):
         assert isinstance(entry.get(flag, False), bool), flag
+    assert "video" not in entry or entry["task"] == "vision-chat"
     assert ("tokenizer" in entry) == (entry["task"] == "chat")
 
 
@@ -172,6 +173,13 @@ def test_video_ram_refuses_other_tasks() -> None:
         catalogs.video_ram_gb(BY_ID["tiny-llm"], 9, 32, 32)
 
 
+def test_video_capable_vlms_are_marked() -> None:
+    marked = {e["id"] for e in catalogs.catalog("vision-chat") if e.get("video")}
+    assert {"tiny-qwen2-vl", "Qwen/Qwen2-VL-2B-Instruct", "Qwen/Qwen2.5-VL-3B-Instruct",
+            "Qwen/Qwen3-VL-2B-Instruct"} == marked
+    assert not BY_ID["tiny-vlm"].get("video")
+
+
 def test_estimate_refuses_a_precision_no_source_has() -> None:
     with pytest.raises(OvnbError, match="no source for fp16"):
         catalogs.estimate(BY_ID["OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov"], "fp16")
@@ -246,7 +254,7 @@ def test_the_issue_models_are_all_there() -> None:
 def test_offline_ids_include_every_tiny_model() -> None:
     offline = catalogs.offline_ids()
     for tiny in ("tiny-llm", "tiny-llm-draft", "tiny-whisper", "tiny-sd", "tiny-vlm",
-                 "tiny-ltx"):
+                 "tiny-qwen2-vl", "tiny-ltx"):
         assert tiny in offline
     assert "openai/whisper-tiny.en" in offline
 

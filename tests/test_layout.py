@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ovnb.layout import kind_of, missing_files
+from ovnb.layout import kind_of, missing_files, takes_video
 
 DIFFUSERS_PARTS = ("transformer", "text_encoder", "vae_decoder")
 
@@ -41,3 +41,17 @@ def test_a_broken_model_index_is_no_video(tmp_path: Path) -> None:
     folder = diffusers_folder(tmp_path, "LTXPipeline")
     (folder / "model_index.json").write_text("{not json")
     assert kind_of(folder) is None
+
+
+@pytest.mark.parametrize(("model_type", "video"), [
+    ("qwen2_vl", True), ("qwen2_5_vl", True), ("qwen3_vl", True), ("llava_next_video", True),
+    ("llava", False), ("internvl_chat", False), ("minicpmv", False)])
+def test_takes_video_by_model_type(tmp_path: Path, model_type: str, video: bool) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": model_type}))
+    assert takes_video(tmp_path) is video
+
+
+def test_takes_video_without_a_readable_config(tmp_path: Path) -> None:
+    assert takes_video(tmp_path) is False
+    (tmp_path / "config.json").write_text("[1, 2]")
+    assert takes_video(tmp_path) is False
