@@ -51,7 +51,7 @@ def kind_of(folder: Path) -> str | None:
 
 
 def takes_video(folder: Path) -> bool:
-    """Whether the vision-chat model in ``folder`` accepts ``videos=`` (by its config's model_type)."""
+    """Whether the vision-chat model in ``folder`` takes ``videos=`` (told by its model_type)."""
     return _json(folder / "config.json").get("model_type") in VIDEO_MODEL_TYPES
 
 

@@ -101,7 +101,8 @@ def test_copies_the_sources_video_preprocessor_config(src: Path, out: Path) -> N
 
 
 def test_writes_the_video_processor_part_of_processor_config(src: Path, out: Path) -> None:
-    (out / "processor_config.json").write_text(json.dumps({**PROCESSOR, "video_processor": VIDEO_PROCESSOR}))
+    both = {**PROCESSOR, "video_processor": VIDEO_PROCESSOR}
+    (out / "processor_config.json").write_text(json.dumps(both))
     fixups.apply("vision-chat", src, out)
     assert video_written(out) == {**VIDEO_PROCESSOR, "processor_class": "LlavaProcessor"}
 
