@@ -39,7 +39,7 @@ def _entries() -> tuple[dict[str, Any], ...]:
 
 
 def catalog(task: str | None = None) -> list[dict[str, Any]]:
-    """Catalog entries, all or those of one task ("chat", "speech", "image", "vision-chat")."""
+    """Catalog entries, all or those of one task (one of TASKS)."""
     return [copy.deepcopy(e) for e in _entries() if task is None or e["task"] == task]
 
 
