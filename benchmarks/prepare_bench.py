@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-TINY = ("tiny-llm", "tiny-llm-draft", "tiny-whisper", "tiny-sd", "tiny-vlm")
+TINY = ("tiny-llm", "tiny-llm-draft", "tiny-whisper", "tiny-sd", "tiny-vlm", "tiny-qwen2-vl",
+        "tiny-ltx")
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 

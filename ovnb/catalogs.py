@@ -18,14 +18,16 @@ from ovnb.errors import OvnbError
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
 PRECISIONS = ("fp16", "int8", "int4", "int4-npu")
-TASKS = ("chat", "speech", "image", "vision-chat")
+TASKS = ("chat", "speech", "image", "vision-chat", "video")
 
 # --- the estimate's constants (see ``estimate`` for why each has its value) ---
 BYTES_PER_PARAM = {"fp16": 2.0, "int8": 1.0, "int4": 0.55, "int4-npu": 0.55}
 FILES_GB = 0.02  # tokenizer/detokenizer IRs, configs, chat template
 BASE_GB = 0.3  # OpenVINO runtime, plugin and pipeline objects
 SLACK = 0.1  # compiled-model buffers and allocator slack, per GB of weights
-ACTIVATION_GB_PER_BPARAM = {"chat": 0.25, "vision-chat": 0.35, "speech": 1.0, "image": 0.6}
+ACTIVATION_GB_PER_BPARAM = {"chat": 0.25, "vision-chat": 0.35, "speech": 1.0, "image": 0.6,
+                            "video": 0.3}
+VIDEO_REFERENCE_CLIP = (25, 512, 768)  # frames, height, width the "video" activations are for
 EXPORT_BASE_GB = 0.7  # python + torch + transformers + optimum imported in the export process
 EXPORT_BYTES_PER_PARAM = 4.0  # optimum traces the fp32 torch model
 BINDER_RAM_GB = 2.0  # what a mybinder.org session gets
@@ -37,7 +39,7 @@ def _entries() -> tuple[dict[str, Any], ...]:
 
 
 def catalog(task: str | None = None) -> list[dict[str, Any]]:
-    """Catalog entries, all or those of one task ("chat", "speech", "image", "vision-chat")."""
+    """Catalog entries, all or those of one task (one of TASKS)."""
     return [copy.deepcopy(e) for e in _entries() if task is None or e["task"] == task]
 
 
@@ -88,7 +90,11 @@ def estimate(entry: dict[str, Any], precision: str | None = None) -> dict[str, f
     - ``ram_gb`` (running) = 0.3 GB runtime base + weights x 1.1 (compiled buffers, allocator
       slack) + activations, per billion parameters: chat 0.25 GB (KV cache of a ~2k-token context
       plus activations), vision-chat 0.35 GB (image tokens too), speech 1.0 GB (30 s encoder
-      windows), image 0.6 GB (UNet activations at 512x512 with guidance).
+      windows), image 0.6 GB (UNet activations at 512x512 with guidance), video 0.3 GB (LTX-Video,
+      7.1B with its T5-XXL, making a 25-frame 768x512 clip with guidance: ~1.3 GB in the VAE
+      decoder, which decodes the whole clip at once at 32 bytes per output pixel and frame per
+      feature map, four maps live; ~0.7 GB in the transformer's attention over 2 x 1536 tokens).
+      Video activations grow with frames x pixels: ``video_ram_gb`` scales them to a setting.
     - ``prepare_ram_gb`` = peak while preparing: 0.3 GB when the first source that applies is a
       pre-converted OpenVINO repo (a download); else the export, 0.7 GB of imported libraries +
       4 bytes per parameter (optimum traces the fp32 model) + the compressed weights it writes.
@@ -105,6 +111,22 @@ def estimate(entry: dict[str, Any], precision: str | None = None) -> dict[str, f
         prepare = EXPORT_BASE_GB + billions * EXPORT_BYTES_PER_PARAM + weights
     return {"disk_gb": round(weights + FILES_GB, 3), "ram_gb": round(ram, 3),
             "prepare_ram_gb": round(prepare, 3)}
+
+
+def video_ram_gb(entry: dict[str, Any], num_frames: int, height: int, width: int,
+                 precision: str | None = None) -> float:
+    """RAM (GB) to make one clip of ``num_frames`` at ``height`` x ``width`` with a video entry.
+
+    ``estimate``'s video activations are for VIDEO_REFERENCE_CLIP; here they scale with frames x
+    pixels, as the VAE decoder's do (it decodes the whole clip at once). Attention grows faster
+    than that, so very long clips may need more than this says.
+    """
+    if entry["task"] != "video":
+        raise OvnbError(f"{entry['id']} is a {entry['task']} model, not a video model")
+    frames, ref_height, ref_width = VIDEO_REFERENCE_CLIP
+    activations = entry["params_m"] / 1000 * ACTIVATION_GB_PER_BPARAM["video"]
+    scale = (num_frames * height * width) / (frames * ref_height * ref_width)
+    return round(estimate(entry, precision)["ram_gb"] + activations * (scale - 1), 3)
 
 
 def _first_source(entry: dict[str, Any], precision: str) -> dict[str, Any]:

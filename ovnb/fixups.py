@@ -12,13 +12,17 @@ from typing import Any
 from ovnb.progress import say
 
 PREPROCESSOR = "preprocessor_config.json"
+VIDEO_PREPROCESSOR = "video_preprocessor_config.json"
 PROCESSOR = "processor_config.json"
+CHAT_TEMPLATE_JSON, CHAT_TEMPLATE_JINJA = "chat_template.json", "chat_template.jinja"
 
 
 def apply(task: str, src: Path, out: Path) -> None:
     """Apply every fix that concerns ``task`` to the exported folder ``out``."""
     if task == "vision-chat":
         preprocessor_config(src, out)
+        video_preprocessor_config(src, out)
+        chat_template_json(src, out)
 
 
 def preprocessor_config(src: Path, out: Path) -> None:
@@ -36,20 +40,57 @@ def preprocessor_config(src: Path, out: Path) -> None:
     if (src / PREPROCESSOR).is_file():
         shutil.copyfile(src / PREPROCESSOR, target)
         return
-    settings = _image_processor_settings(out) or _image_processor_settings(src)
+    settings = _processor_part(out) or _processor_part(src)
     if settings is None:
         say(f"{out.name}: no image-processor settings found; the pipeline will use its defaults")
         return
     target.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
-def _image_processor_settings(folder: Path) -> dict[str, Any] | None:
-    """The "image_processor" part of ``folder``'s processor_config.json (None if it has none)."""
+def video_preprocessor_config(src: Path, out: Path) -> None:
+    """Give a video-capable VLM folder the ``video_preprocessor_config.json`` VLMPipeline reads.
+
+    Without it VLMPipeline sizes video frames with preprocessor_config.json, else its defaults
+    (Qwen2-VL: up to 12.8 M pixels per frame, far more tokens than the model was made for). The
+    export drops the source's file (seen with Qwen2-VL): copy it, else write the "video_processor"
+    part of a transformers 5 processor_config.json. Models without video settings get nothing.
+    """
+    target = out / VIDEO_PREPROCESSOR
+    if target.is_file():
+        return
+    if (src / VIDEO_PREPROCESSOR).is_file():
+        shutil.copyfile(src / VIDEO_PREPROCESSOR, target)
+        return
+    settings = _processor_part(out, "video_processor") or \
+        _processor_part(src, "video_processor")
+    if settings is not None:
+        target.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+
+
+def chat_template_json(src: Path, out: Path) -> None:
+    """Write the processor's ``chat_template.json`` (the file a VLM repo ships) from the
+    ``chat_template.jinja`` transformers 5 saves instead, so processors that read the older file
+    find the template. openvino_genai itself reads the template inside openvino_tokenizer.xml."""
+    target = out / CHAT_TEMPLATE_JSON
+    if target.is_file():
+        return
+    if (src / CHAT_TEMPLATE_JSON).is_file():
+        shutil.copyfile(src / CHAT_TEMPLATE_JSON, target)
+        return
+    for folder in (out, src):
+        if (folder / CHAT_TEMPLATE_JINJA).is_file():
+            template = (folder / CHAT_TEMPLATE_JINJA).read_text()
+            target.write_text(json.dumps({"chat_template": template}, indent=2) + "\n")
+            return
+
+
+def _processor_part(folder: Path, part: str = "image_processor") -> dict[str, Any] | None:
+    """The ``part`` of ``folder``'s processor_config.json (None if it has none)."""
     try:
         processor = json.loads((folder / PROCESSOR).read_text())
     except (OSError, ValueError):
         return None
-    settings = processor.get("image_processor") if isinstance(processor, dict) else None
+    settings = processor.get(part) if isinstance(processor, dict) else None
     if not isinstance(settings, dict):
         return None
     if "processor_class" in processor:

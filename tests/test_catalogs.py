@@ -17,7 +17,7 @@ BY_ID = {e["id"]: e for e in ENTRIES}
 REPO = Path(catalogs.__file__).resolve().parents[1]
 REQUIRED = {"id", "task", "description", "params_m", "license", "sources", "default_precision",
             "precisions", "trust_remote_code", "binder_fit", "npu_fit", "export", "ref"}
-OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default"}
+OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default", "video"}
 EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset"}
 
 
@@ -44,8 +44,9 @@ def test_entry_is_complete(entry: dict) -> None:
     assert set(entry["precisions"]) <= set(catalogs.PRECISIONS)
     assert len(set(entry["precisions"])) == len(entry["precisions"])
     assert entry["default_precision"] in entry["precisions"]
-    for flag in ("trust_remote_code", "binder_fit", "npu_fit", "gated", "draft_only"):
+    for flag in ("trust_remote_code", "binder_fit", "npu_fit", "gated", "draft_only", "video"):
         assert isinstance(entry.get(flag, False), bool), flag
+    assert "video" not in entry or entry["task"] == "vision-chat"
     assert ("tokenizer" in entry) == (entry["task"] == "chat")
 
 
@@ -154,6 +155,31 @@ def test_estimate_is_the_documented_formula() -> None:
     assert catalogs.estimate(converted, "fp16")["prepare_ram_gb"] == 0.7 + 4.0 + 2.0  # an export
 
 
+def test_video_ram_scales_activations_with_frames_and_pixels() -> None:
+    ltx = BY_ID["Lightricks/LTX-Video"]
+    frames, height, width = catalogs.VIDEO_REFERENCE_CLIP
+    base = catalogs.estimate(ltx)["ram_gb"]
+    assert catalogs.video_ram_gb(ltx, frames, height, width) == base  # the estimate's own clip
+    activations = ltx["params_m"] / 1000 * catalogs.ACTIVATION_GB_PER_BPARAM["video"]
+    longer = catalogs.video_ram_gb(ltx, 4 * frames, height, width)
+    assert longer == pytest.approx(base + 3 * activations, abs=1e-3)
+    smaller = catalogs.video_ram_gb(ltx, 9, 256, 256)
+    assert catalogs.estimate(ltx)["ram_gb"] - activations < smaller < base
+    assert catalogs.video_ram_gb(ltx, frames, height, width, "fp16") > base
+
+
+def test_video_ram_refuses_other_tasks() -> None:
+    with pytest.raises(OvnbError, match="not a video model"):
+        catalogs.video_ram_gb(BY_ID["tiny-llm"], 9, 32, 32)
+
+
+def test_video_capable_vlms_are_marked() -> None:
+    marked = {e["id"] for e in catalogs.catalog("vision-chat") if e.get("video")}
+    assert {"tiny-qwen2-vl", "Qwen/Qwen2-VL-2B-Instruct", "Qwen/Qwen2.5-VL-3B-Instruct",
+            "Qwen/Qwen3-VL-2B-Instruct"} == marked
+    assert not BY_ID["tiny-vlm"].get("video")
+
+
 def test_estimate_refuses_a_precision_no_source_has() -> None:
     with pytest.raises(OvnbError, match="no source for fp16"):
         catalogs.estimate(BY_ID["OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov"], "fp16")
@@ -204,7 +230,9 @@ def test_each_task_has_a_binder_entry_and_an_offline_entry(task: str) -> None:
     assert any(e["binder_fit"] for e in entries)
     assert any(e["id"] in catalogs.offline_ids() for e in entries)
     real = [e for e in entries if not e["id"].startswith("tiny-")]
-    if task != "image":  # SD 1.5 / LCM in int8 estimate ~2.1 GB: on Binder, images stay tiny
+    # SD 1.5 / LCM in int8 estimate ~2.1 GB, LTX-Video (7.1B with T5-XXL) far more: on Binder,
+    # images and videos stay tiny
+    if task not in ("image", "video"):
         assert any(e["binder_fit"] for e in real), f"no real {task} model fits Binder"
 
 
@@ -219,13 +247,14 @@ def test_the_issue_models_are_all_there() -> None:
               "stabilityai/sd-turbo", "stabilityai/sdxl-turbo",
               "stabilityai/stable-diffusion-xl-base-1.0",
               "llava-hf/llava-1.5-7b-hf", "openbmb/MiniCPM-V-2_6", "Qwen/Qwen2-VL-2B-Instruct",
-              "OpenGVLab/InternVL2-1B"}
+              "OpenGVLab/InternVL2-1B", "Lightricks/LTX-Video"}
     assert wanted <= set(BY_ID)
 
 
 def test_offline_ids_include_every_tiny_model() -> None:
     offline = catalogs.offline_ids()
-    for tiny in ("tiny-llm", "tiny-llm-draft", "tiny-whisper", "tiny-sd", "tiny-vlm"):
+    for tiny in ("tiny-llm", "tiny-llm-draft", "tiny-whisper", "tiny-sd", "tiny-vlm",
+                 "tiny-qwen2-vl", "tiny-ltx"):
         assert tiny in offline
     assert "openai/whisper-tiny.en" in offline
 
@@ -274,5 +303,5 @@ def test_table_shows_estimates_and_flags() -> None:
 def test_table_filters_by_task_and_refuses_unknown_tasks() -> None:
     ids = [line.split()[0] for line in catalogs.table("speech").splitlines()[1:]]
     assert ids == [e["id"] for e in catalogs.catalog("speech")] and "tiny-llm" not in ids
-    with pytest.raises(OvnbError, match="chat, speech, image, vision-chat"):
-        catalogs.table("video")
+    with pytest.raises(OvnbError, match="chat, speech, image, vision-chat, video"):
+        catalogs.table("holograms")

@@ -1,10 +1,14 @@
-"""Export arguments: each precision maps to the NNCF compression optimum-intel should apply."""
+"""Export arguments: each precision maps to the NNCF compression optimum-intel should apply, and
+models optimum-intel refuses under transformers 5 go through ovnb.exportcli."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from ovnb.errors import OvnbError
-from ovnb.export import precision_args
+from ovnb.export import LIFT_VERSION_CEILING, exporter, precision_args
 
 
 def _opt(args: list[str], name: str) -> str:
@@ -32,3 +36,37 @@ def test_int4_npu_is_symmetric_channel_wise() -> None:
 def test_unknown_precision() -> None:
     with pytest.raises(OvnbError):
         precision_args("int2", {})
+
+
+def _source(tmp_path: Path, config: str | None) -> Path:
+    if config is not None:
+        (tmp_path / "config.json").write_text(config)
+    return tmp_path
+
+
+@pytest.mark.parametrize("model_type", LIFT_VERSION_CEILING)
+def test_refused_model_types_export_through_ovnb_exportcli(tmp_path: Path, model_type: str) -> None:
+    command = exporter(_source(tmp_path, json.dumps({"model_type": model_type})))
+    assert command[1:] == ["-m", "ovnb.exportcli", model_type]
+
+
+@pytest.mark.parametrize("config", [json.dumps({"model_type": "llama"}), "not json", "[]", None])
+def test_other_sources_export_through_optimum_cli(tmp_path: Path, config: str | None) -> None:
+    assert exporter(_source(tmp_path, config))[1:] == ["-m", "optimum.commands.optimum_cli"]
+
+
+@pytest.mark.slow  # imports optimum-intel
+def test_exportcli_lifts_only_the_named_ceiling() -> None:
+    from optimum.exporters.openvino import model_configs
+
+    from ovnb.exportcli import lift_version_ceiling
+
+    qwen2_vl = model_configs.Qwen2VLOpenVINOConfig
+    before = (qwen2_vl.MAX_TRANSFORMERS_VERSION,
+              model_configs.LlavaNextVideoOpenVINOConfig.MAX_TRANSFORMERS_VERSION)
+    try:
+        lift_version_ceiling("qwen2_vl", "image-text-to-text")
+        assert qwen2_vl.__dict__["MAX_TRANSFORMERS_VERSION"] is None
+        assert model_configs.LlavaNextVideoOpenVINOConfig.MAX_TRANSFORMERS_VERSION == before[1]
+    finally:
+        qwen2_vl.MAX_TRANSFORMERS_VERSION = before[0]

@@ -84,3 +84,43 @@ def test_writes_nothing_without_image_processor_settings(src: Path, out: Path,
 def test_other_tasks_are_untouched(src: Path, out: Path, task: str) -> None:
     fixups.apply(task, src, out)
     assert not (out / "preprocessor_config.json").exists()
+
+
+VIDEO_PROCESSOR = {"size": {"shortest_edge": 784, "longest_edge": 3136}, "merge_size": 2,
+                   "temporal_patch_size": 2, "video_processor_type": "Qwen2VLVideoProcessor"}
+
+
+def video_written(out: Path) -> dict:
+    return json.loads((out / "video_preprocessor_config.json").read_text())
+
+
+def test_copies_the_sources_video_preprocessor_config(src: Path, out: Path) -> None:
+    (src / "video_preprocessor_config.json").write_text(json.dumps(VIDEO_PROCESSOR))
+    fixups.apply("vision-chat", src, out)
+    assert video_written(out) == VIDEO_PROCESSOR
+
+
+def test_writes_the_video_processor_part_of_processor_config(src: Path, out: Path) -> None:
+    both = {**PROCESSOR, "video_processor": VIDEO_PROCESSOR}
+    (out / "processor_config.json").write_text(json.dumps(both))
+    fixups.apply("vision-chat", src, out)
+    assert video_written(out) == {**VIDEO_PROCESSOR, "processor_class": "LlavaProcessor"}
+
+
+def test_no_video_settings_no_video_file(src: Path, out: Path) -> None:
+    fixups.apply("vision-chat", src, out)
+    assert not (out / "video_preprocessor_config.json").exists()
+
+
+def test_chat_template_json_from_the_jinja_file(src: Path, out: Path) -> None:
+    template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    (out / "chat_template.jinja").write_text(template)
+    fixups.apply("vision-chat", src, out)
+    assert json.loads((out / "chat_template.json").read_text()) == {"chat_template": template}
+
+
+def test_chat_template_json_of_the_source_wins(src: Path, out: Path) -> None:
+    (src / "chat_template.json").write_text('{"chat_template": "source"}')
+    (out / "chat_template.jinja").write_text("exported")
+    fixups.apply("vision-chat", src, out)
+    assert json.loads((out / "chat_template.json").read_text()) == {"chat_template": "source"}

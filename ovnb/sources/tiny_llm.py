@@ -67,7 +67,7 @@ def _model(tok: Any, layers: int) -> Any:
                          max_position_embeddings=2048, tie_word_embeddings=False, **ids)
     model = LlamaForCausalLM(config).eval()
     _fill(model)
-    _printable_head(model, tok)
+    printable_head(model, tok)
     model.generation_config = GenerationConfig(**ids, max_new_tokens=MAX_NEW_TOKENS)
     return model
 
@@ -102,7 +102,7 @@ def uniform(seed: str, shape: tuple[int, ...], limit: float) -> np.ndarray:
     return ((2.0 * rng.random_sample(shape) - 1.0) * limit).astype(np.float32)
 
 
-def _printable_head(model: Any, tok: Any) -> None:
+def printable_head(model: Any, tok: Any) -> None:
     """Zero the head rows of every token but printable ASCII bytes, so only those are ever chosen."""
     import torch
 

@@ -3,6 +3,10 @@
 A CLIP vision tower (32x32 images, 8x8 patches: 16 image tokens) feeds a two-layer Llama through
 LLaVA's MLP projector. Weights are random but seeded, so every machine builds the same bytes, and
 scaled up (INIT_RANGE) so that the greedy answer depends on the image.
+
+The head writes printable ASCII only, as tiny-llm's does: with every byte token allowed, greedy
+answers were mostly bytes 0x80-0xFF, which do not form valid UTF-8, and printed as rows of U+FFFD.
+The end token is never chosen either, so answers run to max_new_tokens (64 unless the caller says).
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ovnb.progress import say
+from ovnb.sources.tiny_llm import MAX_NEW_TOKENS, printable_head
 from ovnb.sources.tinytok import make_tokenizer
 
 SEED = 1234
@@ -79,16 +84,18 @@ def _config(tokenizer: Any) -> Any:
 
 
 def _model(tokenizer: Any) -> Any:
-    """The seeded random model in fp32, with greedy generation settings that match the tokenizer."""
+    """The seeded random model in fp32, its head restricted to printable bytes, greedy by default."""
     import torch
     from transformers import LlavaForConditionalGeneration
 
     config = _config(tokenizer)
     torch.manual_seed(SEED)
     model = LlavaForConditionalGeneration(config).to(torch.float32).eval()
+    printable_head(model, tokenizer)
     gen = model.generation_config
     gen.bos_token_id, gen.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
     gen.pad_token_id, gen.do_sample = tokenizer.pad_token_id, False
+    gen.max_new_tokens = MAX_NEW_TOKENS
     return model
 
 

@@ -90,6 +90,13 @@ def test_same_image_gives_the_same_answer(pipe: Any) -> None:
     assert ask(pipe, flag()).texts[0] == first
 
 
+def test_answers_are_printable_text(pipe: Any) -> None:
+    """A random model prints garbage, but valid text: printable ASCII, no U+FFFD."""
+    for image in (noise(), flag(), None):
+        text = ask(pipe, image).texts[0]
+        assert text and all(" " <= ch <= "~" for ch in text), repr(text)
+
+
 def test_text_only_prompt(pipe: Any) -> None:
     result = ask(pipe, None, "Say something.")
     assert result.texts[0]
