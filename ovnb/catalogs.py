@@ -18,14 +18,15 @@ from ovnb.errors import OvnbError
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
 PRECISIONS = ("fp16", "int8", "int4", "int4-npu")
-TASKS = ("chat", "speech", "image", "vision-chat")
+TASKS = ("chat", "speech", "image", "vision-chat", "text-to-speech", "embedding", "rerank")
 
 # --- the estimate's constants (see ``estimate`` for why each has its value) ---
 BYTES_PER_PARAM = {"fp16": 2.0, "int8": 1.0, "int4": 0.55, "int4-npu": 0.55}
 FILES_GB = 0.02  # tokenizer/detokenizer IRs, configs, chat template
 BASE_GB = 0.3  # OpenVINO runtime, plugin and pipeline objects
 SLACK = 0.1  # compiled-model buffers and allocator slack, per GB of weights
-ACTIVATION_GB_PER_BPARAM = {"chat": 0.25, "vision-chat": 0.35, "speech": 1.0, "image": 0.6}
+ACTIVATION_GB_PER_BPARAM = {"chat": 0.25, "vision-chat": 0.35, "speech": 1.0, "image": 0.6,
+                            "text-to-speech": 0.5, "embedding": 2.0, "rerank": 2.0}
 EXPORT_BASE_GB = 0.7  # python + torch + transformers + optimum imported in the export process
 EXPORT_BYTES_PER_PARAM = 4.0  # optimum traces the fp32 torch model
 BINDER_RAM_GB = 2.0  # what a mybinder.org session gets

@@ -159,7 +159,7 @@ def embedding_config(folder: Path) -> dict[str, Any]:
     ``embed_instruction`` from the prompts the catalog recorded in the manifest, else from
     ``config_sentence_transformers.json``. A folder without these files gets openvino_genai's
     defaults (CLS pooling, normalized). Use it as ``Config(**{**cfg, "pooling_type":
-    PoolingType[cfg["pooling_type"]]})``.
+    PoolingType.__members__[cfg["pooling_type"]]})`` (Config takes no string for the enum).
     """
     modules = _modules(folder)
     config: dict[str, Any] = {"pooling_type": "CLS", "normalize": True}
