@@ -104,7 +104,8 @@ def speech_settings(src: Path, out: Path) -> None:
         current = json.loads((out / GENERATION).read_text())
     except (OSError, ValueError):
         current = {}
-    (out / GENERATION).write_text(json.dumps({**current, **settings}, indent=2, sort_keys=True) + "\n")
+    merged = {**current, **settings}
+    (out / GENERATION).write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
 
 
 def kokoro_lexicon(src: Path, out: Path) -> None:
@@ -119,7 +120,8 @@ def kokoro_lexicon(src: Path, out: Path) -> None:
             (out / "data" / name).is_file() for name in MISAKI_LEXICONS):
         return
     spec = importlib.util.find_spec("misaki")
-    data = Path(spec.submodule_search_locations[0]) / "data" if spec and spec.submodule_search_locations else None
+    places = spec.submodule_search_locations if spec else None
+    data = Path(places[0]) / "data" if places else None
     if data is None or not all((data / name).is_file() for name in MISAKI_LEXICONS):
         say(f"{out.name}: no misaki lexicons found (pip install misaki); Kokoro will fall back to "
             "espeak-ng for English words")
