@@ -115,6 +115,22 @@ def test_reranker_scores_are_the_cross_encoder_sigmoids(rerank: Path, cache: Pat
     assert default == ranked[:3]  # top_n defaults to 3
 
 
+def test_many_texts_rerank_in_calls_of_four(rerank: Path) -> None:
+    """openvino_tokenizers 2026.4.1 pairs one query with 5 or more texts wrongly: rerank raises
+    (CombineSegments) or the process aborts on a corrupted heap (seen with this model and with
+    all-MiniLM-L6-v2's tokenizer). Calls of at most four texts were always right here, so a session
+    scores many texts four at a time; the merged ranking equals one-by-one scoring."""
+    import openvino_genai
+
+    texts = [f"{word} is near the river" for word in tiny_bert.WORDS[:11]]
+    pipe = openvino_genai.TextRerankPipeline(
+        str(rerank), "CPU", openvino_genai.TextRerankPipeline.Config(top_n=4), **F32)
+    chunked = [(start + i, score) for start in range(0, len(texts), 4)
+               for i, score in pipe.rerank(QUERY, texts[start:start + 4])]
+    single = [(i, pipe.rerank(QUERY, [text])[0][1]) for i, text in enumerate(texts)]
+    assert sorted(chunked) == pytest.approx(sorted(single), abs=1e-5)
+
+
 def test_manifest_names_the_task(embed: Path, rerank: Path) -> None:
     assert read_manifest(embed)["task"] == "embedding"
     assert read_manifest(rerank)["task"] == "rerank"
