@@ -26,7 +26,9 @@ FILES_GB = 0.02  # tokenizer/detokenizer IRs, configs, chat template
 BASE_GB = 0.3  # OpenVINO runtime, plugin and pipeline objects
 SLACK = 0.1  # compiled-model buffers and allocator slack, per GB of weights
 ACTIVATION_GB_PER_BPARAM = {"chat": 0.25, "vision-chat": 0.35, "speech": 1.0, "image": 0.6,
-                            "text-to-speech": 0.5, "embedding": 2.0, "rerank": 2.0}
+                            "text-to-speech": 4.0, "embedding": 1.0, "rerank": 1.0}
+# what a run needs whatever the model's size (measured, see ``estimate``); 0 for the other tasks
+WORKING_GB = {"text-to-speech": 0.5, "embedding": 0.25, "rerank": 0.25}
 EXPORT_BASE_GB = 0.7  # python + torch + transformers + optimum imported in the export process
 EXPORT_BYTES_PER_PARAM = 4.0  # optimum traces the fp32 torch model
 BINDER_RAM_GB = 2.0  # what a mybinder.org session gets
@@ -38,7 +40,7 @@ def _entries() -> tuple[dict[str, Any], ...]:
 
 
 def catalog(task: str | None = None) -> list[dict[str, Any]]:
-    """Catalog entries, all or those of one task ("chat", "speech", "image", "vision-chat")."""
+    """Catalog entries, all or those of one task (one of ``TASKS``)."""
     return [copy.deepcopy(e) for e in _entries() if task is None or e["task"] == task]
 
 
@@ -89,7 +91,17 @@ def estimate(entry: dict[str, Any], precision: str | None = None) -> dict[str, f
     - ``ram_gb`` (running) = 0.3 GB runtime base + weights x 1.1 (compiled buffers, allocator
       slack) + activations, per billion parameters: chat 0.25 GB (KV cache of a ~2k-token context
       plus activations), vision-chat 0.35 GB (image tokens too), speech 1.0 GB (30 s encoder
-      windows), image 0.6 GB (UNet activations at 512x512 with guidance).
+      windows), image 0.6 GB (UNet activations at 512x512 with guidance); and for the tasks below
+      a working set that does not shrink with the model, ``WORKING_GB``:
+      text-to-speech 0.5 GB + 4.0 GB per billion, for a sentence (~6 s of speech): openvino_genai's
+      SpeechT5 loop grows ~70 MB per second of speech even for tiny-speecht5 (+455 MB at 6.5 s,
+      +906 MB at 12.9 s), and a random SpeechT5 of speecht5_tts's size (157M) needed +2.7 GB at
+      12.9 s with f32 inference, 0.6 GB of it its widened weights: ~0.6 GB more per 6.5 s, 3.8 GB
+      per billion (benchmarks/retrieval_speech_bench.py; long text must go sentence by sentence);
+      embedding and rerank 0.25 GB + 1.0 GB per billion: all-MiniLM-L6-v2 embedding 32 passages
+      of ~150 tokens took +0.2 GB; activations grow with the width, not the depth (buffers are
+      reused layer to layer), so a 0.6B model (hidden 1024 vs 384) is estimated at ~0.85 GB; a
+      reranker runs the same shapes (query+passage pairs).
     - ``prepare_ram_gb`` = peak while preparing: 0.3 GB when the first source that applies is a
       pre-converted OpenVINO repo (a download); else the export, 0.7 GB of imported libraries +
       4 bytes per parameter (optimum traces the fp32 model) + the compressed weights it writes.
@@ -99,7 +111,8 @@ def estimate(entry: dict[str, Any], precision: str | None = None) -> dict[str, f
     precision = check_precision(precision or entry["default_precision"])
     billions = entry["params_m"] / 1000
     weights = billions * BYTES_PER_PARAM[precision]
-    ram = BASE_GB + weights * (1 + SLACK) + billions * ACTIVATION_GB_PER_BPARAM[entry["task"]]
+    activations = WORKING_GB.get(entry["task"], 0.0) + billions * ACTIVATION_GB_PER_BPARAM[entry["task"]]
+    ram = BASE_GB + weights * (1 + SLACK) + activations
     if _first_source(entry, precision)["kind"] == "hub-ov":
         prepare = BASE_GB
     else:

@@ -67,7 +67,7 @@ def kind_of(folder: Path) -> str | None:
         return task
     for task, (_, marks) in PIPELINES.items():
         if all((folder / mark).is_file() for mark in marks):
-            return _one_model_task(folder) if task == "chat" else task
+            return one_model_task(_json(folder / "config.json")) if task == "chat" else task
     return None
 
 
@@ -75,9 +75,9 @@ def _has_marks(folder: Path, task: str) -> bool:
     return all((folder / mark).is_file() for mark in PIPELINES[task][1])
 
 
-def _one_model_task(folder: Path) -> str:
-    """chat, unless the config says Kokoro (text-to-speech) or an encoder (embedding, rerank)."""
-    config = _json(folder / "config.json")
+def one_model_task(config: dict[str, Any]) -> str:
+    """The task of a one-model folder (one openvino_model.xml) from its config.json: chat, unless
+    the config is Kokoro's (text-to-speech) or an encoder's (embedding, rerank)."""
     if is_kokoro(config):
         return "text-to-speech"
     if config.get("model_type") in ENCODER_TYPES:

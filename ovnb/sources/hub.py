@@ -17,7 +17,7 @@ from typing import Any
 
 from ovnb import catalogs
 from ovnb.errors import HubUnreachable, OvnbError
-from ovnb.layout import PIPELINES, kind_of, missing_files
+from ovnb.layout import PIPELINES, kind_of, missing_files, one_model_task
 from ovnb.progress import say
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -173,6 +173,8 @@ def _task(info: Any, names: list[str]) -> str:
     auto = info.transformers_info.auto_model if info.transformers_info else None
     task = (_openvino_task(names) or PIPELINE_TAGS.get(info.pipeline_tag or "")
             or AUTO_MODELS.get(auto or ""))
+    if task == "chat":  # an OpenVINO embedder or reranker has one openvino_model.xml too
+        task = one_model_task(config)
     if task is None and "diffusers" in config:
         task = "image"
     if task is None and config.get("model_type") == "whisper":

@@ -115,6 +115,11 @@ KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[dict[str, str]]
         {"config.json": {"architectures": ["SpeechT5ForTextToSpeech"], "model_type": "speecht5"}},
         {"pipeline_tag": "text-to-speech"},
         "text-to-speech", [{"kind": "hub", "repo": "fake-org/speecht5-ish"}], "fp16"),
+    "OpenVINO/bge-ish-int8-ov": (
+        {"openvino_model.xml": None,
+         "config.json": {"architectures": ["BertModel"], "model_type": "bert"}},
+        {"pipeline_tag": "feature-extraction"}, "embedding",
+        [{"kind": "hub-ov", "repo": "OpenVINO/bge-ish-int8-ov", "precision": "int8"}], "int8"),
     "someone/plain-openvino": (
         {"openvino_model.xml": None, "openvino_config.json": {"quantization_config": {"bits": 8}}},
         {}, "chat", [{"kind": "hub-ov", "repo": "someone/plain-openvino", "precision": "int8"}], "int8"),
