@@ -18,7 +18,7 @@ from ovnb.errors import OvnbError
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
 PRECISIONS = ("fp16", "int8", "int4", "int4-npu")
-TASKS = ("chat", "speech", "image", "vision-chat", "video")
+TASKS = ("chat", "speech", "image", "vision-chat", "video", "text-to-speech", "embedding", "rerank")
 
 # --- the estimate's constants (see ``estimate`` for why each has its value) ---
 BYTES_PER_PARAM = {"fp16": 2.0, "int8": 1.0, "int4": 0.55, "int4-npu": 0.55}
@@ -26,8 +26,10 @@ FILES_GB = 0.02  # tokenizer/detokenizer IRs, configs, chat template
 BASE_GB = 0.3  # OpenVINO runtime, plugin and pipeline objects
 SLACK = 0.1  # compiled-model buffers and allocator slack, per GB of weights
 ACTIVATION_GB_PER_BPARAM = {"chat": 0.25, "vision-chat": 0.35, "speech": 1.0, "image": 0.6,
-                            "video": 0.3}
+                            "video": 0.3, "text-to-speech": 4.0, "embedding": 1.0, "rerank": 1.0}
 VIDEO_REFERENCE_CLIP = (25, 512, 768)  # frames, height, width the "video" activations are for
+# what a run needs whatever the model's size (measured, see ``estimate``); 0 for the other tasks
+WORKING_GB = {"text-to-speech": 0.5, "embedding": 0.25, "rerank": 0.25}
 EXPORT_BASE_GB = 0.7  # python + torch + transformers + optimum imported in the export process
 EXPORT_BYTES_PER_PARAM = 4.0  # optimum traces the fp32 torch model
 BINDER_RAM_GB = 2.0  # what a mybinder.org session gets
@@ -39,7 +41,7 @@ def _entries() -> tuple[dict[str, Any], ...]:
 
 
 def catalog(task: str | None = None) -> list[dict[str, Any]]:
-    """Catalog entries, all or those of one task (one of TASKS)."""
+    """Catalog entries, all or those of one task (one of ``TASKS``)."""
     return [copy.deepcopy(e) for e in _entries() if task is None or e["task"] == task]
 
 
@@ -95,6 +97,16 @@ def estimate(entry: dict[str, Any], precision: str | None = None) -> dict[str, f
       decoder, which decodes the whole clip at once at 32 bytes per output pixel and frame per
       feature map, four maps live; ~0.7 GB in the transformer's attention over 2 x 1536 tokens).
       Video activations grow with frames x pixels: ``video_ram_gb`` scales them to a setting.
+      For the tasks below a working set that does not shrink with the model, ``WORKING_GB``:
+      text-to-speech 0.5 GB + 4.0 GB per billion, for a sentence (~6 s of speech): openvino_genai's
+      SpeechT5 loop grows ~70 MB per second of speech even for tiny-speecht5 (+455 MB at 6.5 s,
+      +906 MB at 12.9 s), and a random SpeechT5 of speecht5_tts's size (157M) needed +2.7 GB at
+      12.9 s with f32 inference, 0.6 GB of it its widened weights: ~0.6 GB more per 6.5 s, 3.8 GB
+      per billion (benchmarks/retrieval_speech_bench.py; long text must go sentence by sentence);
+      embedding and rerank 0.25 GB + 1.0 GB per billion: all-MiniLM-L6-v2 embedding 32 passages
+      of ~150 tokens took +0.2 GB; activations grow with the width, not the depth (buffers are
+      reused layer to layer), so a 0.6B model (hidden 1024 vs 384) is estimated at ~0.85 GB; a
+      reranker runs the same shapes (query+passage pairs).
     - ``prepare_ram_gb`` = peak while preparing: 0.3 GB when the first source that applies is a
       pre-converted OpenVINO repo (a download); else the export, 0.7 GB of imported libraries +
       4 bytes per parameter (optimum traces the fp32 model) + the compressed weights it writes.
@@ -104,7 +116,8 @@ def estimate(entry: dict[str, Any], precision: str | None = None) -> dict[str, f
     precision = check_precision(precision or entry["default_precision"])
     billions = entry["params_m"] / 1000
     weights = billions * BYTES_PER_PARAM[precision]
-    ram = BASE_GB + weights * (1 + SLACK) + billions * ACTIVATION_GB_PER_BPARAM[entry["task"]]
+    activations = WORKING_GB.get(entry["task"], 0.0) + billions * ACTIVATION_GB_PER_BPARAM[entry["task"]]
+    ram = BASE_GB + weights * (1 + SLACK) + activations
     if _first_source(entry, precision)["kind"] == "hub-ov":
         prepare = BASE_GB
     else:

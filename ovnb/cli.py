@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ovnb.catalogs import PRECISIONS
+from ovnb.catalogs import PRECISIONS, TASKS
 from ovnb.errors import OvnbError
 
 
@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     many.add_argument("--from", dest="from_file", metavar="FILE",
                       help="a file of `ID [PRECISION]` lines (# starts a comment)")
     show = commands.add_parser("list", help="print the model catalog")
-    show.add_argument("--task", choices=["chat", "speech", "image", "vision-chat"])
+    show.add_argument("--task", choices=TASKS)
     doctor = commands.add_parser("doctor", help="check packages, devices, memory, cache and hub")
     doctor.add_argument("--cache-dir", help="model cache (default: $OVNB_CACHE or ~/.cache/ovnb)")
     doctor.add_argument("--classroom", type=_learners, metavar="N",

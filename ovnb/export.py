@@ -6,6 +6,7 @@ Weight compression (int8/int4) is NNCF's, through optimum-intel's quantization o
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ from typing import Any
 
 from ovnb import fixups
 from ovnb.errors import OvnbError
-from ovnb.layout import EXPORT_TASKS, missing_files
+from ovnb.layout import EXPORT_TASKS, VOICES, is_kokoro, missing_files
 from ovnb.progress import run_tool
 
 # model types optimum-intel 2.2.0 refuses under transformers 5 (MAX_TRANSFORMERS_VERSION "5.0") though
@@ -23,6 +24,9 @@ from ovnb.progress import run_tool
 # qwen2_vl: tiny-qwen2-vl, under test. qwen2_5_vl, qwen3_vl: seen once with tiny random configs
 # built the same way (exported, then VLMPipeline answered an image and a video); not under test.
 LIFT_VERSION_CEILING = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+
+# folders of a source that the prepared folder keeps as they are: LoRA adapters, speaker voices
+KEPT_FOLDERS = ("adapters", VOICES)
 
 
 def precision_args(precision: str, options: dict[str, Any]) -> list[str]:
@@ -46,14 +50,18 @@ def precision_args(precision: str, options: dict[str, Any]) -> list[str]:
 
 def export(src: Path, out: Path, task: str, precision: str, options: dict[str, Any]) -> dict[str, Any]:
     """Export ``src`` into the empty folder ``out``; returns facts for the manifest."""
-    chosen = ["--task", EXPORT_TASKS[task], *precision_args(precision, options)]
+    optimum_task = options.get("task", EXPORT_TASKS[task])  # e.g. Qwen3-Reranker: a causal LM
+    chosen = ["--task", optimum_task, *precision_args(precision, options)]
     if options.get("trust_remote_code"):
         chosen.append("--trust-remote-code")
+    if task == "text-to-speech":
+        chosen += speech_args(src, options)
     args = [*exporter(src), "export", "openvino", "-m", str(src), *chosen, str(out)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     run_tool(args, f"exporting to OpenVINO {precision} ({task})", env=env)
-    if (src / "adapters").is_dir():
-        shutil.copytree(src / "adapters", out / "adapters")
+    for name in KEPT_FOLDERS:
+        if (src / name).is_dir() and not (out / name).is_dir():
+            shutil.copytree(src / name, out / name)
     fixups.apply(task, src, out)
     missing = missing_files(out, task)
     if missing:
@@ -72,3 +80,24 @@ def exporter(src: Path) -> list[str]:
     if model_type in LIFT_VERSION_CEILING:
         return [sys.executable, "-m", "ovnb.exportcli", model_type]
     return [sys.executable, "-m", "optimum.commands.optimum_cli"]
+
+
+def speech_args(src: Path, options: dict[str, Any]) -> list[str]:
+    """optimum-cli arguments a text-to-speech source needs: SpeechT5's vocoder, which the source
+    holds in ``vocoder/`` (the hub source downloads the entry's ``vocoder`` repo there); Kokoro
+    needs the ``kokoro`` package in the exporting Python."""
+    try:
+        config = json.loads((src / "config.json").read_text())
+    except (OSError, ValueError):
+        config = {}
+    if is_kokoro(config):
+        if importlib.util.find_spec("kokoro") is None:
+            raise OvnbError("exporting Kokoro needs the kokoro package (its model code): "
+                            "pip install kokoro, then prepare again")
+        return []
+    if (src / "vocoder" / "config.json").is_file():
+        return ["--model-kwargs", json.dumps({"vocoder": str(src / "vocoder")})]
+    named = options.get("vocoder")
+    raise OvnbError(f"{src.name} has no vocoder/ folder: SpeechT5 needs its vocoder"
+                    + (f" ({named}); prepare it again so the source downloads both" if named else
+                       "; name one in the catalog entry's export options (vocoder)"))

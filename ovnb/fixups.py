@@ -15,6 +15,12 @@ PREPROCESSOR = "preprocessor_config.json"
 VIDEO_PREPROCESSOR = "video_preprocessor_config.json"
 PROCESSOR = "processor_config.json"
 CHAT_TEMPLATE_JSON, CHAT_TEMPLATE_JINJA = "chat_template.json", "chat_template.jinja"
+GENERATION = "generation_config.json"
+# sentence-transformers files that say how an embedder pools, normalizes, truncates and prompts
+SENTENCE_TRANSFORMERS = ("modules.json", "sentence_bert_config.json",
+                         "config_sentence_transformers.json")
+SPEECH_SETTINGS = ("minlenratio", "maxlenratio", "threshold")  # SpeechGenerationConfig reads these
+MISAKI_LEXICONS = ("us_gold.json", "us_silver.json", "gb_gold.json", "gb_silver.json")
 
 
 def apply(task: str, src: Path, out: Path) -> None:
@@ -23,6 +29,11 @@ def apply(task: str, src: Path, out: Path) -> None:
         preprocessor_config(src, out)
         video_preprocessor_config(src, out)
         chat_template_json(src, out)
+    if task == "embedding":
+        sentence_transformers_files(src, out)
+    if task == "text-to-speech":
+        speech_settings(src, out)
+        kokoro_lexicon(src, out)
 
 
 def preprocessor_config(src: Path, out: Path) -> None:
@@ -96,3 +107,66 @@ def _processor_part(folder: Path, part: str = "image_processor") -> dict[str, An
     if "processor_class" in processor:
         settings = {**settings, "processor_class": processor["processor_class"]}
     return settings
+
+
+def sentence_transformers_files(src: Path, out: Path) -> None:
+    """Keep an embedder's pooling files: optimum's feature-extraction export drops them, and
+    ``ovnb.layout.embedding_config`` reads the pooling and normalization from them (modules.json,
+    each module's config.json such as 1_Pooling/config.json, the max length and prompts)."""
+    for name in SENTENCE_TRANSFORMERS:
+        if (src / name).is_file() and not (out / name).is_file():
+            shutil.copyfile(src / name, out / name)
+    try:
+        modules = json.loads((src / "modules.json").read_text())
+    except (OSError, ValueError):
+        return
+    for module in modules if isinstance(modules, list) else []:
+        path = module.get("path", "") if isinstance(module, dict) else ""
+        config = src / path / "config.json"
+        if path and config.is_file() and not (out / path / "config.json").is_file():
+            (out / path).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(config, out / path / "config.json")
+
+
+def speech_settings(src: Path, out: Path) -> None:
+    """Carry the source's speech-length settings into the exported generation_config.json.
+
+    optimum-intel rewrites generation_config.json from the model config and drops minlenratio,
+    maxlenratio and threshold, which Text2SpeechPipeline reads from there.
+    """
+    try:
+        wanted = json.loads((src / GENERATION).read_text())
+    except (OSError, ValueError):
+        return
+    settings = {k: wanted[k] for k in SPEECH_SETTINGS if k in wanted}
+    if not settings:
+        return
+    try:
+        current = json.loads((out / GENERATION).read_text())
+    except (OSError, ValueError):
+        current = {}
+    merged = {**current, **settings}
+    (out / GENERATION).write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+
+def kokoro_lexicon(src: Path, out: Path) -> None:
+    """Give a Kokoro folder the misaki lexicons its G2P reads from ``data/``.
+
+    optimum-intel downloads them from GitHub during the export and only warns when it cannot; the
+    ``misaki`` package (which the ``kokoro`` export needs anyway) ships the same files.
+    """
+    import importlib.util
+
+    if not (out / "openvino_model.xml").is_file() or all(
+            (out / "data" / name).is_file() for name in MISAKI_LEXICONS):
+        return
+    spec = importlib.util.find_spec("misaki")
+    places = spec.submodule_search_locations if spec else None
+    data = Path(places[0]) / "data" if places else None
+    if data is None or not all((data / name).is_file() for name in MISAKI_LEXICONS):
+        say(f"{out.name}: no misaki lexicons found (pip install misaki); Kokoro will fall back to "
+            "espeak-ng for English words")
+        return
+    (out / "data").mkdir(exist_ok=True)
+    for name in MISAKI_LEXICONS:
+        shutil.copyfile(data / name, out / "data" / name)

@@ -201,6 +201,8 @@ def _from_source(entry: dict[str, Any], source: dict[str, Any], precision: str,
     from ovnb.export import export
 
     facts = {"id": entry["id"], "task": entry["task"], "precision": precision}
+    if entry.get("instructions"):  # an embedder's or reranker's prompts (ovnb.layout reads them)
+        facts["instructions"] = entry["instructions"]
     if source["kind"] == "hub-ov":
         from ovnb.sources import hub
 
@@ -222,7 +224,8 @@ def source_folder(entry: dict[str, Any], source: dict[str, Any], root: Path) -> 
         if source["kind"] == "hub":
             from ovnb.sources import hub
 
-            return {"source": hub.download_original(source["repo"], tmp)}
+            vocoder = entry.get("export", {}).get("vocoder")  # SpeechT5: its vocoder repo too
+            return {"source": hub.download_original(source["repo"], tmp, vocoder=vocoder)}
         from ovnb.sources import build_local
 
         return {"source": build_local(source, entry["id"], tmp, root)}

@@ -18,7 +18,7 @@ from ovnb.cache import cache_root, read_manifest
 from ovnb.errors import OvnbError
 from ovnb.progress import say
 
-TASKS = ("chat", "speech", "image", "vision-chat", "video")
+TASKS = ("chat", "speech", "image", "vision-chat", "video", "text-to-speech", "embedding", "rerank")
 Item = tuple[str, str | None]  # (model id, precision or None for the catalog's default)
 
 

@@ -17,8 +17,9 @@ BY_ID = {e["id"]: e for e in ENTRIES}
 REPO = Path(catalogs.__file__).resolve().parents[1]
 REQUIRED = {"id", "task", "description", "params_m", "license", "sources", "default_precision",
             "precisions", "trust_remote_code", "binder_fit", "npu_fit", "export", "ref"}
-OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default", "video"}
-EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset"}
+OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default", "video",
+            "instructions"}
+EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset", "task", "vocoder"}
 
 
 def by_params(entries: list[dict]) -> list[dict]:
@@ -60,6 +61,24 @@ def test_export_options_are_ones_optimum_takes(entry: dict) -> None:
     assert all(isinstance(options.get(flag, False), bool) for flag in ("sym", "awq"))
     if options.get("awq"):
         assert options.get("dataset") == "wikitext2"
+    if "vocoder" in options:  # a SpeechT5 vocoder repo, downloaded by the hub source, cited
+        assert entry["task"] == "text-to-speech"
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+", options["vocoder"])
+        assert options["vocoder"] in " ".join(entry["ref"])
+    if "task" in options:  # an optimum task other than the ovnb task's usual one
+        assert options["task"] != EXPORT_TASKS[entry["task"]]
+        assert options["task"] in EXPORT_TASKS.values()
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if "instructions" in e], ids=lambda e: e["id"])
+def test_instructions_are_prompts_for_retrieval_models(entry: dict) -> None:
+    given = entry["instructions"]
+    assert entry["task"] in ("embedding", "rerank")
+    assert given and set(given) <= {"query", "document"}
+    assert all(isinstance(v, str) and v for v in given.values())
+    if entry["task"] == "rerank":  # templates: the text goes where its placeholder is
+        assert "{query}" in given.get("query", "{query}")
+        assert "{document}" in given.get("document", "{document}")
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
@@ -254,9 +273,20 @@ def test_the_issue_models_are_all_there() -> None:
 def test_offline_ids_include_every_tiny_model() -> None:
     offline = catalogs.offline_ids()
     for tiny in ("tiny-llm", "tiny-llm-draft", "tiny-whisper", "tiny-sd", "tiny-vlm",
-                 "tiny-qwen2-vl", "tiny-ltx"):
+                 "tiny-qwen2-vl", "tiny-ltx", "tiny-speecht5", "tiny-embed", "tiny-rerank"):
         assert tiny in offline
     assert "openai/whisper-tiny.en" in offline
+    assert "sentence-transformers/all-MiniLM-L6-v2" in offline
+
+
+def test_the_speech_out_and_retrieval_models_are_there() -> None:
+    wanted = {"tiny-speecht5": "text-to-speech", "microsoft/speecht5_tts": "text-to-speech",
+              "hexgrad/Kokoro-82M": "text-to-speech", "tiny-embed": "embedding",
+              "sentence-transformers/all-MiniLM-L6-v2": "embedding",
+              "BAAI/bge-small-en-v1.5": "embedding", "Qwen/Qwen3-Embedding-0.6B": "embedding",
+              "tiny-rerank": "rerank", "cross-encoder/ms-marco-MiniLM-L6-v2": "rerank",
+              "BAAI/bge-reranker-v2-m3": "rerank", "Qwen/Qwen3-Reranker-0.6B": "rerank"}
+    assert {i: BY_ID[i]["task"] for i in wanted if i in BY_ID} == wanted
 
 
 def test_task_filter_and_lookup() -> None:

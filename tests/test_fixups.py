@@ -124,3 +124,40 @@ def test_chat_template_json_of_the_source_wins(src: Path, out: Path) -> None:
     (out / "chat_template.jinja").write_text("exported")
     fixups.apply("vision-chat", src, out)
     assert json.loads((out / "chat_template.json").read_text()) == {"chat_template": "source"}
+
+
+# text-to-speech and embedding folders --------------------------------------------------------------
+def test_speech_settings_reach_the_exported_generation_config(src: Path, out: Path) -> None:
+    (src / "generation_config.json").write_text(json.dumps({"maxlenratio": 4.0, "threshold": 0.4,
+                                                             "bos_token_id": 0}))
+    (out / "generation_config.json").write_text(json.dumps({"bos_token_id": 0, "pad_token_id": 1}))
+    fixups.apply("text-to-speech", src, out)
+    assert json.loads((out / "generation_config.json").read_text()) == {
+        "bos_token_id": 0, "pad_token_id": 1, "maxlenratio": 4.0, "threshold": 0.4}
+
+
+def test_an_embedder_keeps_its_sentence_transformers_files(src: Path, out: Path) -> None:
+    modules = [{"idx": 0, "path": ""}, {"idx": 1, "path": "1_Pooling"},
+               {"idx": 2, "path": "2_Normalize"}]
+    (src / "modules.json").write_text(json.dumps(modules))
+    (src / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 256}))
+    (src / "1_Pooling").mkdir()
+    (src / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
+    fixups.apply("embedding", src, out)
+    for name in ("modules.json", "sentence_bert_config.json", "1_Pooling/config.json"):
+        assert (out / name).read_bytes() == (src / name).read_bytes()
+    assert not (out / "2_Normalize").exists()  # nothing to copy: Normalize has no files
+
+
+def test_kokoro_gets_misaki_lexicons(src: Path, out: Path, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    (out / "openvino_model.xml").write_text("")
+    data = tmp_path / "site" / "misaki" / "data"
+    data.mkdir(parents=True)
+    (data.parent / "__init__.py").write_text("")
+    for name in fixups.MISAKI_LEXICONS:
+        (data / name).write_text(json.dumps({name: "word"}))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    fixups.apply("text-to-speech", src, out)
+    for name in fixups.MISAKI_LEXICONS:
+        assert (out / "data" / name).read_bytes() == (data / name).read_bytes()

@@ -1,12 +1,158 @@
-"""layout: which pipeline a folder is for, told from its files, and what a folder still lacks."""
+"""Which pipeline a folder is for, what it lacks, and what an embedder or a speaker folder says."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
+from ovnb import layout
 from ovnb.layout import kind_of, missing_files, takes_video
+from ovnb.errors import OvnbError
+
+WHISPER = ("openvino_encoder_model.xml", "openvino_decoder_model.xml")
+SPEECHT5 = (*WHISPER, "openvino_postnet.xml", "openvino_vocoder.xml")
+VLM = ("openvino_language_model.xml", "openvino_text_embeddings_model.xml")
+SD = ("model_index.json", "unet/openvino_model.xml")
+
+
+def folder(root: Path, names: tuple[str, ...], **jsons: Any) -> Path:
+    """A folder holding empty files ``names`` and json files ``jsons`` (``a__b`` = ``a/b.json``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    for stem, content in jsons.items():
+        path = root / (stem.replace("__", "/") + ".json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(content))
+    return root
+
+
+# kind_of ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("names", "config", "task"), [
+    (VLM + ("openvino_model.xml",), {"model_type": "llava"}, "vision-chat"),
+    (WHISPER, {"model_type": "whisper"}, "speech"),
+    (SD, {}, "image"),
+    (("openvino_model.xml",), {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}, "chat"),
+    (("openvino_model.xml",), {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"}, "chat"),
+    (("openvino_model.xml",), {}, "chat"),
+    (SPEECHT5, {"architectures": ["SpeechT5ForTextToSpeech"]}, "text-to-speech"),
+    (("openvino_model.xml",), {"model_type": "kokoro", "vocab": {"a": 1}}, "text-to-speech"),
+    (("openvino_model.xml",), {"istftnet": {}, "vocab": {"a": 1}}, "text-to-speech"),
+    (("openvino_model.xml",), {"architectures": ["BertModel"], "model_type": "bert"}, "embedding"),
+    (("openvino_model.xml",), {"architectures": ["XLMRobertaForSequenceClassification"],
+                               "model_type": "xlm-roberta"}, "rerank"),
+    (("tokenizer.json",), {"model_type": "bert"}, None),
+])
+def test_kind_of_by_files_then_config(tmp_path: Path, names: tuple[str, ...],
+                                      config: dict[str, Any], task: str | None) -> None:
+    assert layout.kind_of(folder(tmp_path / "m", names, config=config)) == task
+
+
+def test_the_manifest_names_the_task_first(tmp_path: Path) -> None:
+    """A Qwen3 reranker or embedder is a causal-LM export: only ovnb's manifest tells it apart."""
+    qwen3 = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3"}
+    for task in ("rerank", "embedding", "chat"):
+        path = folder(tmp_path / task, ("openvino_model.xml",), config=qwen3, ovnb={"task": task})
+        assert layout.kind_of(path) == task
+    speech = folder(tmp_path / "w", WHISPER, ovnb={"task": "speech"})
+    assert layout.kind_of(speech) == "speech"
+    not_a_model = folder(tmp_path / "src", ("model.safetensors",), ovnb={"task": "embedding"})
+    assert layout.kind_of(not_a_model) is None
+    unknown = folder(tmp_path / "u", WHISPER, ovnb={"task": "nope"})
+    assert layout.kind_of(unknown) == "speech"
+
+
+def test_missing_files_per_task(tmp_path: Path) -> None:
+    speecht5 = folder(tmp_path / "t5", SPEECHT5 + ("openvino_tokenizer.xml",))
+    assert layout.missing_files(speecht5, "text-to-speech") == [
+        n[:-4] + ".bin" for n in (*SPEECHT5, "openvino_tokenizer.xml")]
+    kokoro = folder(tmp_path / "k", ("openvino_model.xml", "openvino_model.bin"),
+                    config={"model_type": "kokoro"})
+    assert layout.missing_files(kokoro, "text-to-speech") == []
+    embedder = folder(tmp_path / "e", ("openvino_model.xml", "openvino_model.bin",
+                                       "openvino_tokenizer.xml", "openvino_tokenizer.bin"))
+    assert layout.missing_files(embedder, "embedding") == []  # no detokenizer needed
+    assert layout.missing_files(embedder, "rerank") == []
+    assert layout.missing_files(embedder, "chat") == ["openvino_detokenizer.xml",
+                                                      "openvino_detokenizer.bin"]
+
+
+# embedding_config ---------------------------------------------------------------------------------
+MODULES = [{"idx": 0, "path": "", "type": "sentence_transformers.models.Transformer"},
+           {"idx": 1, "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+           {"idx": 2, "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+
+
+def pooling(mode: str) -> dict[str, Any]:
+    return {"word_embedding_dimension": 8, "pooling_mode_cls_token": mode == "cls",
+            "pooling_mode_mean_tokens": mode == "mean", "pooling_mode_max_tokens": mode == "max",
+            "pooling_mode_lasttoken": mode == "last"}
+
+
+@pytest.mark.parametrize(("mode", "name"), [("cls", "CLS"), ("mean", "MEAN"), ("last", "LAST_TOKEN")])
+def test_embedding_config_reads_the_pooling_module(tmp_path: Path, mode: str, name: str) -> None:
+    path = folder(tmp_path / mode, (), modules=MODULES, **{"1_Pooling__config": pooling(mode)},
+                  sentence_bert_config={"max_seq_length": 256})
+    assert layout.embedding_config(path) == {"pooling_type": name, "normalize": True,
+                                             "max_length": 256}
+
+
+def test_embedding_config_without_normalize_or_files(tmp_path: Path) -> None:
+    path = folder(tmp_path / "raw", (), modules=MODULES[:2], **{"1_Pooling__config": pooling("mean")})
+    assert layout.embedding_config(path) == {"pooling_type": "MEAN", "normalize": False}
+    assert layout.embedding_config(folder(tmp_path / "bare", ())) == {"pooling_type": "CLS",
+                                                                      "normalize": True}
+
+
+def test_embedding_config_refuses_a_pooling_genai_lacks(tmp_path: Path) -> None:
+    path = folder(tmp_path / "max", (), modules=MODULES, **{"1_Pooling__config": pooling("max")})
+    with pytest.raises(OvnbError, match="pooling_mode_max_tokens.*CLS, mean or last token"):
+        layout.embedding_config(path)
+
+
+def test_instructions_come_from_the_manifest_else_the_model(tmp_path: Path) -> None:
+    prompts = {"prompts": {"query": "query: ", "passage": "passage: "}}
+    own = folder(tmp_path / "own", (), config_sentence_transformers=prompts)
+    assert layout.embedding_config(own) == {"pooling_type": "CLS", "normalize": True,
+                                            "query_instruction": "query: ",
+                                            "embed_instruction": "passage: "}
+    given = folder(tmp_path / "given", (), config_sentence_transformers=prompts,
+                   ovnb={"task": "embedding", "instructions": {"query": "Q: "}})
+    config = layout.embedding_config(given)
+    assert config["query_instruction"] == "Q: " and "embed_instruction" not in config
+
+
+def test_rerank_format_defaults_to_plain_text(tmp_path: Path) -> None:
+    assert layout.rerank_format(folder(tmp_path / "plain", ())) == {"query": "{query}",
+                                                                     "document": "{document}"}
+    made = {"query": "<Query>: {query}\n", "document": "<Document>: {document}!"}
+    path = folder(tmp_path / "qwen3", (), ovnb={"task": "rerank", "instructions": made})
+    assert layout.rerank_format(path) == made
+
+
+# speakers ---------------------------------------------------------------------------------------
+def test_speakers_lists_voices_and_read_speaker_checks_the_size(tmp_path: Path) -> None:
+    voices = tmp_path / "m" / "voices"
+    voices.mkdir(parents=True)
+    np.arange(512, dtype=np.float32).tofile(voices / "b.bin")
+    np.ones(256 * 3, dtype=np.float32).tofile(voices / "a.bin")
+    (voices / "notes.txt").write_text("not a voice")
+    found = layout.speakers(tmp_path / "m")
+    assert list(found) == ["a", "b"] and found["b"] == voices / "b.bin"
+    assert layout.speakers(tmp_path) == {}
+    vector = layout.read_speaker(found["b"], (1, 512))
+    assert vector.shape == (1, 512) and vector.dtype == np.float32 and vector[0, 5] == 5.0
+    assert layout.read_speaker(found["a"], (-1, 1, 256)).shape == (3, 1, 256)  # a Kokoro pack
+    with pytest.raises(OvnbError, match=r"a.bin holds 768 float32 values, but this model's speaker "
+                                        r"embedding is 1x512"):
+        layout.read_speaker(found["a"], (1, 512))
+    with pytest.raises(OvnbError, match="cannot read the speaker embedding"):
+        layout.read_speaker(tmp_path / "none.bin", (1, 512))
+
 
 DIFFUSERS_PARTS = ("transformer", "text_encoder", "vae_decoder")
 

@@ -17,6 +17,7 @@ from ovnb.cache import problem
 from ovnb.errors import OvnbError
 from tests.conftest import F32
 
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def with_tiny_llm(root: Path, llm: Path) -> Path:
@@ -132,6 +133,15 @@ def test_read_only_cache_loads_and_nothing_writes_there(monkeypatch: pytest.Monk
 def test_tiny_mode_prefers_a_real_offline_model_where_marked() -> None:
     assert staging.default_entry("speech", tiny=True)["id"] == "openai/whisper-tiny.en"
     assert staging.default_entry("chat", tiny=True)["id"] == "tiny-llm"
+    assert staging.default_entry("embedding", tiny=True)["id"] == MINILM
+    assert staging.default_entry("rerank", tiny=True)["id"] == "tiny-rerank"
+    assert staging.default_entry("text-to-speech", tiny=True)["id"] == "tiny-speecht5"
+
+
+def test_real_defaults_of_the_speech_out_and_retrieval_tasks() -> None:
+    assert staging.default_entry("embedding", tiny=False)["id"] == MINILM
+    assert staging.default_entry("rerank", tiny=False)["id"] == "cross-encoder/ms-marco-MiniLM-L6-v2"
+    assert staging.default_entry("text-to-speech", tiny=False)["id"] == "microsoft/speecht5_tts"
 
 
 def test_binder_defaults_fit_in_two_gigabytes(monkeypatch: pytest.MonkeyPatch) -> None:

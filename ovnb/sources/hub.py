@@ -17,7 +17,7 @@ from typing import Any
 
 from ovnb import catalogs
 from ovnb.errors import HubUnreachable, OvnbError
-from ovnb.layout import PIPELINES, kind_of, missing_files
+from ovnb.layout import PIPELINES, kind_of, missing_files, one_model_task
 from ovnb.progress import say
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -28,6 +28,8 @@ PIPELINE_TAGS = {
     "text-generation": "chat", "automatic-speech-recognition": "speech",
     "text-to-image": "image", "image-text-to-text": "vision-chat",
     "image-to-text": "vision-chat", "visual-question-answering": "vision-chat",
+    "text-to-speech": "text-to-speech", "sentence-similarity": "embedding",
+    "feature-extraction": "embedding", "text-ranking": "rerank",
 }
 AUTO_MODELS = {
     "AutoModelForCausalLM": "chat", "AutoModelForSpeechSeq2Seq": "speech",
@@ -37,6 +39,9 @@ AUTO_MODELS = {
 # what an export reads: configs, tokenizer/processor files, chat templates, weights
 KEEP_SUFFIXES = (".json", ".txt", ".jinja", ".model", ".tiktoken", ".safetensors")
 SKIP_DIRS = {"onnx", "openvino", "coreml", "flax", "tf"}  # other formats' copies of a pipeline
+# nested files a transformers model's export still reads: sentence-transformers module configs
+# (1_Pooling/config.json: how an embedder pools) and Kokoro's voices (voices/NAME.pt)
+NESTED_KEEP = re.compile(r"^(\d+_\w+/config\.json|voices/[\w.-]+\.pt)$")
 TORCH_BIN = re.compile(r"^(pytorch_model|diffusion_pytorch_model)[\w.-]*\.bin$")
 VARIANT = re.compile(r"\.(fp16|bf16|fp32|ema|non_ema)[.-]")
 # other formats' weights, which some converted repos carry beside their OpenVINO files
@@ -62,8 +67,11 @@ def entry_for(model_id: str) -> dict[str, Any]:
             "export": {}}
 
 
-def download_original(repo: str, out: Path) -> dict[str, Any]:
-    """Download what an export of ``repo`` needs into ``out``; returns facts for the manifest."""
+def download_original(repo: str, out: Path, vocoder: str | None = None) -> dict[str, Any]:
+    """Download what an export of ``repo`` needs into ``out``; returns facts for the manifest.
+
+    ``vocoder`` names the repo of a SpeechT5 model's vocoder, downloaded into ``out/vocoder``.
+    """
     endpoint = endpoint_now()
     info = _info(repo, endpoint)
     names = wanted_files(_names(info))
@@ -71,7 +79,11 @@ def download_original(repo: str, out: Path) -> dict[str, Any]:
         raise OvnbError(f"{info.id} has no config.json or model_index.json: it is not a "
                         "transformers or diffusers model that ovnb can export")
     _snapshot(info.id, info.sha, out, endpoint, names)
-    return {"kind": "hub", "repo": info.id, "revision": info.sha, "endpoint": endpoint}
+    facts = {"kind": "hub", "repo": info.id, "revision": info.sha, "endpoint": endpoint}
+    if vocoder:
+        voc = download_original(vocoder, out / "vocoder")
+        facts["vocoder"] = {"repo": voc["repo"], "revision": voc["revision"]}
+    return facts
 
 
 def download_prepared(repo: str, out: Path) -> dict[str, Any]:
@@ -111,12 +123,17 @@ def wanted_files(names: list[str]) -> list[str]:
     for name in names:
         path = PurePosixPath(name)
         nested = len(path.parts) > 1
+        if not diffusers and NESTED_KEEP.match(name):
+            keep.append(name)
+            continue
         if nested and (not diffusers or path.parts[0] in SKIP_DIRS):
             continue
         if diffusers and not nested and _is_weight(name):
             continue
         if path.suffix in KEEP_SUFFIXES or TORCH_BIN.match(path.name):
             keep.append(name)
+    if not diffusers and not any(_is_weight(n) for n in keep):  # Kokoro: one .pth checkpoint
+        keep += [n for n in names if n.endswith(".pth") and "/" not in n]
     return [n for n in keep if not _shadowed(n, keep)]
 
 
@@ -156,6 +173,8 @@ def _task(info: Any, names: list[str]) -> str:
     auto = info.transformers_info.auto_model if info.transformers_info else None
     task = (_openvino_task(names) or PIPELINE_TAGS.get(info.pipeline_tag or "")
             or AUTO_MODELS.get(auto or ""))
+    if task == "chat":  # an OpenVINO embedder or reranker has one openvino_model.xml too
+        task = one_model_task(config)
     if task is None and "diffusers" in config:
         task = "image"
     if task is None and config.get("model_type") == "whisper":
@@ -165,7 +184,8 @@ def _task(info: Any, names: list[str]) -> str:
     if task is None:
         what = info.pipeline_tag or (archs[0] if archs else info.library_name) or "unknown kind"
         raise OvnbError(f"{info.id} is a {what} model: ovnb runs chat (text-generation), speech "
-                        "(Whisper), image (text-to-image) and vision-chat models")
+                        "(Whisper), image (text-to-image), vision-chat, text-to-speech, "
+                        "embedding and rerank models")
     return task
 
 

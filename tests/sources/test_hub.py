@@ -107,6 +107,19 @@ KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[dict[str, str]]
         "vision-chat",
         [{"kind": "hub-ov", "repo": "OpenVINO/some-vlm-int4-cw-ov", "precision": "int4-npu"},
          {"kind": "hub", "repo": "fake-org/vlm-ish"}], "int4-npu"),
+    "fake-org/minilm-ish": (
+        {"config.json": {"architectures": ["BertModel"], "model_type": "bert"}},
+        {"pipeline_tag": "sentence-similarity"},
+        "embedding", [{"kind": "hub", "repo": "fake-org/minilm-ish"}], "fp16"),
+    "fake-org/speecht5-ish": (
+        {"config.json": {"architectures": ["SpeechT5ForTextToSpeech"], "model_type": "speecht5"}},
+        {"pipeline_tag": "text-to-speech"},
+        "text-to-speech", [{"kind": "hub", "repo": "fake-org/speecht5-ish"}], "fp16"),
+    "OpenVINO/bge-ish-int8-ov": (
+        {"openvino_model.xml": None,
+         "config.json": {"architectures": ["BertModel"], "model_type": "bert"}},
+        {"pipeline_tag": "feature-extraction"}, "embedding",
+        [{"kind": "hub-ov", "repo": "OpenVINO/bge-ish-int8-ov", "precision": "int8"}], "int8"),
     "someone/plain-openvino": (
         {"openvino_model.xml": None, "openvino_config.json": {"quantization_config": {"bits": 8}}},
         {}, "chat", [{"kind": "hub-ov", "repo": "someone/plain-openvino", "precision": "int8"}], "int8"),
@@ -149,6 +162,17 @@ def test_wanted_files_keep_what_an_export_reads() -> None:
     assert hub.wanted_files(sd) == ["model_index.json", "unet/config.json",
                                     "unet/diffusion_pytorch_model.safetensors",
                                     "vae/diffusion_pytorch_model.bin", "tokenizer/vocab.json"]
+
+
+def test_wanted_files_keep_pooling_configs_and_kokoro_voices() -> None:
+    minilm = ["config.json", "model.safetensors", "modules.json", "1_Pooling/config.json",
+              "2_Dense/config.json", "onnx/model.onnx", "openvino/openvino_model.xml"]
+    assert hub.wanted_files(minilm) == ["config.json", "model.safetensors", "modules.json",
+                                        "1_Pooling/config.json", "2_Dense/config.json"]
+    kokoro = ["config.json", "kokoro-v1_0.pth", "voices/af_heart.pt", "samples/a.wav", "README.md"]
+    assert hub.wanted_files(kokoro) == ["config.json", "voices/af_heart.pt", "kokoro-v1_0.pth"]
+    assert "training.pth" not in hub.wanted_files(["config.json", "model.safetensors",
+                                                   "training.pth"])
 
 
 def test_converted_files_skip_other_formats_but_keep_adapters() -> None:
