@@ -262,10 +262,43 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+class Connections:
+    """How many connections a test server accepted (tests count attempts, they never time them)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 @contextlib.contextmanager
-def silent_server() -> Iterator[str]:
-    """The URL of a server that accepts connections and never answers, like a black-holed network."""
+def silent_server(hang_up: bool = False) -> Iterator[tuple[str, Connections]]:
+    """A server that accepts connections and never answers, like a black-holed network (or, with
+    ``hang_up``, closes each at once, like a hub that refuses): its URL and its connection count."""
+    seen = Connections()
+    held: list[socket.socket] = []
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen(8)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        sock.settimeout(0.1)
+        done = threading.Event()
+
+        def accept() -> None:
+            while not done.is_set():
+                try:
+                    conn, _ = sock.accept()
+                except OSError:
+                    continue
+                seen.count += 1
+                if hang_up:
+                    conn.close()
+                else:
+                    held.append(conn)
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}", seen
+        finally:
+            done.set()
+            thread.join()
+            for conn in held:
+                conn.close()

@@ -6,7 +6,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -49,9 +48,7 @@ def test_broken_cache_entry_and_unreachable_hub(tmp_path: Path, llm: Path) -> No
     shutil.copytree(llm, entry)
     (entry / "openvino_model.bin").write_bytes(b"truncated")
     endpoint = f"http://127.0.0.1:{closed_port()}"
-    started = time.perf_counter()
     out = run_doctor(tmp_path, HF_ENDPOINT=endpoint)
-    assert time.perf_counter() - started < 60
     assert out.returncode == 1
     fails = problems(out.stdout, "FAIL")
     assert len(fails) == 1 and "tiny-llm (fp16) is broken: openvino_model.bin is 9 bytes" in fails[0]
