@@ -33,6 +33,7 @@ SEQUENCE_FPS = 24.0  # the rate frames given in memory stand for, unless told (g
 FPS = 25.0  # the rate clips are written at unless told (LTX-Video's)
 CODECS = {"mp4": "libx264", "webm": "libvpx-vp9"}  # what a browser's <video> plays
 READABLE = "an MP4, WebM, MKV, MOV, AVI or GIF file"
+SAMPLES = Path(__file__).parent / "data" / "videos"
 
 VideoSource = Any  # a path, file bytes, a VideoClip, or frames (a sequence of PIL images or arrays)
 
@@ -107,6 +108,11 @@ class VideoClip:
     def __repr__(self) -> str:
         return (f"VideoClip({self.name!r}, {self.count} of {self.total_frames} frames, "
                 f"{'×'.join(map(str, self.size))}, {self.fps:g} fps)")
+
+
+def samples() -> dict[str, Path]:
+    """The bundled sample videos (made for ovnb, CC0) by name: ``{"sailboat": Path(...)}``."""
+    return {path.stem: path for path in sorted(SAMPLES.glob("*.mp4"))}
 
 
 def sample_indices(total: int, count: int) -> list[int]:
