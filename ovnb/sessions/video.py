@@ -204,14 +204,15 @@ class VideoSession(Session, VideoState, VideoSettings):
 
     def check_opts(self, opts: dict[str, Any]) -> str | None:
         """Why per-call settings cannot run (one line), None when they can: names, types, ranges,
-        LTX-Video's frame and size rules, a negative prompt without guidance."""
+        LTX-Video's frame and size rules, a negative prompt without guidance. ``opts`` get the
+        values as the traits take them (9.0 frames is 9)."""
         names = self.setting_names()
         for name, value in opts.items():
             if name not in names:
                 return (f"unknown setting {name!r}: openvino_genai would ignore it silently; "
                         f"the settings are {', '.join(names)}")
             try:
-                self.traits()[name].validate(self, value)  # the type
+                value = opts[name] = self.traits()[name].validate(self, value)  # the type
                 self.check_setting({"trait": self.traits()[name], "value": value})
             except TraitError as exc:
                 return str(exc).splitlines()[0]
