@@ -1,8 +1,7 @@
 """ovnb.video: sampling frames from files and memory, never decoding a video whole; writing MP4.
 
-Frames are flat colours that name their index (red = index % 16, green = index // 16, in steps of
-16), so a sampled frame is identified after lossy compression by its nearest colour. Decoding cost
-is counted in frames (``VideoClip.decoded``), never timed.
+Frames are flat colours that name their index (``tests.videos``), so a sampled frame is identified
+after lossy compression. Decoding cost is counted in frames (``VideoClip.decoded``), never timed.
 """
 from __future__ import annotations
 
@@ -16,38 +15,8 @@ from PIL import Image
 from ovnb import video
 from ovnb.errors import OvnbError
 from ovnb.video import load_video, sample_indices, write_video
-
-W, H = 64, 48
-GOP = 24  # a keyframe every GOP frames: seeking decodes at most this many per sample
-
-
-def colour(index: int) -> np.ndarray:
-    frame = np.zeros((H, W, 3), np.uint8)
-    frame[..., 0] = 8 + 16 * (index % 16)
-    frame[..., 1] = 8 + 16 * (index // 16 % 16)
-    frame[..., 2] = 128
-    return frame
-
-
-def which(frame: np.ndarray) -> int:
-    """The index a decoded flat frame stands for."""
-    r, g = frame[..., 0].mean(), frame[..., 1].mean()
-    return int(round((r - 8) / 16)) + 16 * int(round((g - 8) / 16))
-
-
-def encode_file(path: Path, count: int, fps: int = 30, codec: str = "libx264") -> Path:
-    """A video of ``count`` colour frames, written with PyAV directly (not with ovnb)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height = W, H
-        stream.pix_fmt = "rgb8" if codec == "gif" else "yuv420p"
-        stream.codec_context.gop_size = GOP
-        for index in range(count):
-            frame = av.VideoFrame.from_ndarray(colour(index), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
-
+from tests.videos import GOP, H, W, colour, cut_mp4, encode_file, no_video_mp4, which, \
+    zero_frame_avi
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -142,43 +111,13 @@ def test_a_clip_written_reads_back_frame_for_frame(tmp_path: Path) -> None:
     assert load_video(odd, max_frames=9).size == (32, 34)  # padded to even, nothing cut
 
 
-def _zero_frame_avi(path: Path) -> Path:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=30)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        container.start_encoding()
-    return path
-
-
-def _cut_mp4(files: dict[str, Path], path: Path) -> Path:
-    """An MP4 whose index promises frames its data no longer holds (a download cut short)."""
-    frames = [colour(i) for i in range(30)]
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode(None))
-    data = path.read_bytes()
-    path.write_bytes(data[:data.index(b"mdat") + 4])
-    return path
-
-
-def _no_video_mp4(path: Path) -> Path:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        container.start_encoding()  # the MP4 muxer drops a track without frames
-    return path
-
-
 BAD = {
     "text-as-mp4": (lambda tmp, f: _write(tmp / "cat.mp4", b"hello, I am not a video\n"),
                     "cat.mp4 is not a video PyAV can read"),
-    "zero-frames": (lambda tmp, f: _zero_frame_avi(tmp / "empty.avi"), "empty.avi has no frames"),
-    "cut-short": (lambda tmp, f: _cut_mp4(f, tmp / "cut.mp4"),
+    "zero-frames": (lambda tmp, f: zero_frame_avi(tmp / "empty.avi"), "empty.avi has no frames"),
+    "cut-short": (lambda tmp, f: cut_mp4(tmp / "cut.mp4"),
                   "cut.mp4 has no frames that decode (its header promises 30)"),
-    "no-video-track": (lambda tmp, f: _no_video_mp4(tmp / "none.mp4"), "none.mp4 has no video"),
+    "no-video-track": (lambda tmp, f: no_video_mp4(tmp / "none.mp4"), "none.mp4 has no video"),
     "still-image": (lambda tmp, f: _png(tmp / "photo.png"), "photo.png is a still image"),
     "folder": (lambda tmp, f: tmp, "is a folder"),
     "missing": (lambda tmp, f: tmp / "gone.mp4", "no such video file"),
