@@ -12,11 +12,11 @@ import traitlets
 
 from ovnb import video as videos
 from ovnb.images import Picture, Source, samples
-from ovnb.sessions.vision import VideoInput, VisionSession
+from ovnb.sessions.vision import MOST_VIDEO_FRAMES, VideoInput, VisionSession
 from ovnb.video import MAX_FRAMES, VideoClip, VideoSource
 from ovnb.widgets.chat import ConversationWidget, Message
 from ovnb.widgets.lora import mixer_for
-from ovnb.widgets.render import grey
+from ovnb.widgets.render import LABEL_WIDTH, bind, grey
 
 STRIP_SIDE = 64  # pixels: the longest side of a frame in the strip under the video picker
 TURN_STRIP_SIDE = 48  # in the conversation
@@ -37,7 +37,7 @@ class VisionChat(ConversationWidget, VideoInput):
     """
 
     picture = traitlets.Any(None, allow_none=True, help="the image the next question carries")
-    placeholder = "Ask about the image, then press Send"
+    placeholder = "Ask about the image or video, then press Send"
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", adapters: Any = None,
                  system_prompt: str = "", properties: dict[str, Any] | None = None,
@@ -88,6 +88,11 @@ class VisionChat(ConversationWidget, VideoInput):
             value=None, layout=widgets.Layout(width="160px"))
         self._drop_video_btn = widgets.Button(icon="times", tooltip="remove the video",
                                               layout=widgets.Layout(width="36px"))
+        self._frames_slider = widgets.IntSlider(
+            self.max_video_frames, min=1, max=MOST_VIDEO_FRAMES, description="video frames",
+            style={"description_width": LABEL_WIDTH}, continuous_update=False,
+            tooltip="frames a video is sampled to (from the next video chosen)")
+        bind(self._frames_slider, self, "max_video_frames")
         self._video_label = widgets.HTML(grey(NO_VIDEO))
         self._strip = widgets.HTML()
         self._video_upload.observe(lambda change: self._on_video_upload(change["new"]), "value")
@@ -97,6 +102,9 @@ class VisionChat(ConversationWidget, VideoInput):
         pickers = widgets.HBox([self._video_upload, self._video_samples, self._drop_video_btn])
         self._video_row = widgets.VBox([widgets.HBox([pickers, self._video_path]),
                                         self._video_label, self._strip])
+
+    def _settings_panel(self, *extra: widgets.Widget) -> widgets.Accordion:
+        return super()._settings_panel(self._frames_slider, *extra)
 
     # choosing an image ---------------------------------------------------------------------------
     def choose(self, source: Source, name: str | None = None) -> Picture | None:
@@ -245,11 +253,18 @@ def clip_line(clip: VideoClip) -> str:
             f"{clip.duration:.1f} s")
 
 
+def when(seconds: float, duration: float) -> str:
+    """A frame's time, as precise as the video's length asks: 0.12 s, 2.5 s, 1:05."""
+    if duration >= 60:
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return f"{seconds:.2f} s" if duration < 2 else f"{seconds:.1f} s"
+
+
 def strip_html(clip: VideoClip, side: int) -> str:
     """The frames the model gets, side by side, each with its time in the video."""
     cells = "".join(
         f"<figure style='margin:0;text-align:center'><img src='{_data_uri(png)}' "
-        f"alt='frame at {t:.1f} s'><figcaption style='font-size:10px;color:#555'>{t:.1f} s"
-        f"</figcaption></figure>"
+        f"alt='frame at {when(t, clip.duration)}'><figcaption style='font-size:10px;color:#555'>"
+        f"{when(t, clip.duration)}</figcaption></figure>"
         for png, t in zip(clip.thumbnails(side), clip.timestamps))
     return f"<div style='display:flex;flex-wrap:wrap;gap:4px'>{cells}</div>"

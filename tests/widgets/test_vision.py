@@ -389,5 +389,15 @@ def test_max_video_frames_is_a_checked_setting(qwen: Path) -> None:
     with pytest.raises(TraitError, match="between 1 and 64"):
         vision.max_video_frames = 0
     vision.max_video_frames = 2
-    assert vision.session.max_video_frames == 2
+    assert vision.session.max_video_frames == 2 and vision._frames_slider.value == 2
+    vision._frames_slider.value = 3  # the slider in Settings sets it too
+    assert vision.session.max_video_frames == 3
+    vision.max_video_frames = 2
     assert vision.choose_video(SAILING).indices == (0, 29)
+
+
+def test_frame_times_are_as_precise_as_the_video_is_long() -> None:
+    from ovnb.widgets.vision import when
+
+    assert [when(t, 0.36) for t in (0.0, 0.04, 0.12)] == ["0.00 s", "0.04 s", "0.12 s"]
+    assert when(2.9, 3.0) == "2.9 s" and when(65.4, 7200) == "1:05"
