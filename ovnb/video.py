@@ -116,7 +116,7 @@ def samples() -> dict[str, Path]:
 
 
 def sample_indices(total: int, count: int) -> list[int]:
-    """``count`` evenly spaced frame indices of ``total`` (first and last included; all if fewer)."""
+    """``count`` evenly spaced indices of ``total`` frames (first and last included; all if fewer)."""
     if total <= count:
         return list(range(total))
     if count == 1:
@@ -128,7 +128,7 @@ def load_video(source: VideoSource, name: str | None = None, max_frames: int = M
                max_side: int = MAX_SIDE, fps: float | None = None) -> VideoClip:
     """``source`` as a VideoClip of at most ``max_frames`` frames, each at most ``max_side`` a side.
 
-    ``source`` is a video file's path or bytes (an upload; ``name`` is used in messages), a VideoClip,
+    ``source`` is a video file's path or bytes (an upload; ``name`` is used in messages), a clip,
     or frames: a sequence of PIL images or arrays, or one (F, H, W[, C]) array, taken at ``fps``
     (default 24). Raises OvnbError, one line naming the fix, for anything that is not a video.
     """
@@ -167,18 +167,23 @@ def _existing_file(source: str | os.PathLike[str]) -> Path:
 def _read_file(file: Path | io.BytesIO, name: str, max_frames: int, max_side: int) -> VideoClip:
     import av
 
+    def reopen() -> Any:  # a fresh container at the start (not every format can seek back)
+        if isinstance(file, io.BytesIO):
+            file.seek(0)
+        return av.open(str(file) if isinstance(file, Path) else file)
+
     try:
-        container = av.open(str(file) if isinstance(file, Path) else file)
+        container = reopen()
     except av.FFmpegError:
         raise OvnbError(f"{name} is not a video PyAV can read: choose {READABLE}") from None
     try:
         with container:
-            return _sample(container, name, max_frames, max_side)
+            return _sample(container, reopen, name, max_frames, max_side)
     except av.FFmpegError as exc:  # damaged in a way the header did not show
         raise OvnbError(f"cannot read {name} as a video ({exc}): choose another file") from None
 
 
-def _sample(container: Any, name: str, max_frames: int, max_side: int) -> VideoClip:
+def _sample(container: Any, reopen: Any, name: str, max_frames: int, max_side: int) -> VideoClip:
     """The chosen frames of an open container, with what the header says about the source."""
     format_name = container.format.name
     if format_name == "image2" or format_name.endswith("_pipe"):
@@ -191,21 +196,30 @@ def _sample(container: Any, name: str, max_frames: int, max_side: int) -> VideoC
     if width * height > MAX_FRAME_PIXELS:
         raise OvnbError(f"{name} has {width}×{height} frames, too large to decode safely: save a "
                         "smaller copy (1920×1080 is plenty)")
-    stream.thread_type = "AUTO"
     fps = _rate(stream)
     total = stream.frames or _frames_from_duration(container, stream, fps)
     if total <= 0:
-        total = _count_packets(container, stream)
+        total = _count_packets(reopen)
     if total <= 0:
         raise OvnbError(f"{name} has no frames: choose another video, or record it again")
-    read = _seek if total > SEEK_ABOVE else _stream
-    picked, decoded = read(container, stream, sample_indices(total, max_frames), fps, max_side)
+    wanted = sample_indices(total, max_frames)
+    if total > SEEK_ABOVE:
+        picked, decoded = _seek(container, _video(container), wanted, fps, max_side)
+    else:
+        picked, decoded = _stream(container, reopen, wanted, max_side)
     if not picked:
         raise OvnbError(f"{name} has no frames that decode (its header promises {total}): the "
                         "file is cut short or damaged; choose another, or copy it again")
     indices, frames = zip(*picked)
     return VideoClip(np.stack(frames), name, fps, tuple(indices), max(total, indices[-1] + 1),
-                (width, height), decoded)
+                     (width, height), decoded)
+
+
+def _video(container: Any) -> Any:
+    """The first video stream, set to decode on all cores."""
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return stream
 
 
 def _rate(stream: Any) -> float:
@@ -222,33 +236,32 @@ def _frames_from_duration(container: Any, stream: Any, fps: float) -> int:
     return 0
 
 
-def _count_packets(container: Any, stream: Any) -> int:
+def _count_packets(reopen: Any) -> int:
     """Frames of a stream whose header says nothing, counted by demuxing (reading, no decoding)."""
-    count = sum(1 for packet in container.demux(stream) if packet.size)
-    if count:
-        container.seek(0)  # back to the start for the decoding pass
-    return count
+    with reopen() as container:
+        stream = container.streams.video[0]
+        return sum(1 for packet in container.demux(stream) if packet.size)
 
 
-def _stream(container: Any, stream: Any, wanted: list[int], fps: float,
+def _stream(container: Any, reopen: Any, wanted: list[int],
             max_side: int) -> tuple[list[tuple[int, np.ndarray]], int]:
     """One decoding pass from the start keeping the wanted frames (twice if the header lied)."""
-    picked, decoded = _pass(container, stream, wanted, max_side)
+    picked, decoded = _pass(container, wanted, max_side)
     if decoded and decoded <= wanted[-1]:  # fewer frames than the header said: sample those
         again = sample_indices(decoded, len(wanted))
         if again != [index for index, _ in picked]:
-            container.seek(0)
-            picked, more = _pass(container, stream, again, max_side)
+            with reopen() as fresh:
+                picked, more = _pass(fresh, again, max_side)
             decoded += more
     return picked, decoded
 
 
-def _pass(container: Any, stream: Any, wanted: list[int],
+def _pass(container: Any, wanted: list[int],
           max_side: int) -> tuple[list[tuple[int, np.ndarray]], int]:
     want = set(wanted)
     picked: list[tuple[int, np.ndarray]] = []
     decoded = 0
-    for index, frame in enumerate(_frames(container, stream, picked)):
+    for index, frame in enumerate(_frames(container, _video(container), picked)):
         decoded = index + 1
         if index in want:
             picked.append((index, _pixels(frame, max_side)))
@@ -274,7 +287,7 @@ def _seek(container: Any, stream: Any, wanted: list[int], fps: float,
             if frame.pts is None or (frame.pts - start) * base >= target - 0.5 / fps:
                 break
         if chosen is not None:
-            at = round(float((chosen.pts - start) * base) * fps) if chosen.pts is not None else index
+            at = index if chosen.pts is None else round(float((chosen.pts - start) * base) * fps)
             if not picked or at > picked[-1][0]:
                 picked.append((at, _pixels(chosen, max_side)))
     return picked, decoded
@@ -315,7 +328,8 @@ def _from_frames(frames: Any, name: str, max_frames: int, max_side: int, fps: fl
             pixels.append(load_image(frames[index], max_side=max_side).pixels)
         except OvnbError as exc:
             raise OvnbError(f"frame {index} of {name}: {exc}") from None
-    return VideoClip(np.stack(_same_size(pixels)), name, fps, tuple(indices), total, _size(frames[0]))
+    return VideoClip(np.stack(_same_size(pixels)), name, fps, tuple(indices), total,
+                     _size(frames[0]))
 
 
 def _size(frame: Any) -> tuple[int, int]:

@@ -61,6 +61,43 @@ def test_webm_and_gif_without_frame_counts_in_their_headers(files: dict[str, Pat
     assert gif.count == 5
 
 
+def test_a_raw_stream_whose_header_counts_nothing_is_counted_then_read(tmp_path: Path) -> None:
+    """A raw H.264 stream has no frame count and no duration: its packets are counted (read, not
+    decoded) in a container of their own, since such a stream cannot seek back to its start."""
+    path = tmp_path / "raw.h264"
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for index in range(40):
+            frame = av.VideoFrame.from_ndarray(colour(index), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    for source in (path, path.read_bytes()):
+        clip = load_video(source, "raw.h264", max_frames=5)
+        assert clip.total_frames == 40 and [which(f) for f in clip.frames] == [0, 10, 20, 29, 39]
+        assert clip.decoded == 40
+
+
+def test_a_file_cut_in_the_middle_is_sampled_over_what_is_left(tmp_path: Path) -> None:
+    """Its index promises 30 frames, 15 decode: the frames are spread over those 15."""
+    path = tmp_path / "half.mp4"
+    noise = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for index in range(30):  # a noisy band keeps the packets of similar size
+            frame = colour(index)
+            frame[:8] = noise.integers(0, 256, (8, W, 3))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    data = path.read_bytes()
+    start = data.index(b"mdat")
+    path.write_bytes(data[:start + (len(data) - start) * 6 // 10])
+    clip = load_video(path, max_frames=4)
+    assert clip.indices == (0, 5, 9, 14) and [which(f[8:]) for f in clip.frames] == [0, 5, 9, 14]
+    assert clip.decoded == 30  # two passes over the 15 that decode
+
+
 def test_bytes_of_an_upload_read_like_the_file(files: dict[str, Path]) -> None:
     clip = load_video(files["short"].read_bytes(), "my clip.mp4")
     assert clip.name == "my clip.mp4"

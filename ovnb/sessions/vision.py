@@ -216,9 +216,9 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
                 conversation.pop()
             raise
         conversation.append({"role": "assistant", "content": result.texts[0]})
-        sent = {"picture": picture, "video_clip": clip}
-        # sent: the history keeps them for later questions
-        self.publish(**{k: None for k, v in sent.items() if v is not None and getattr(self, k) is v})
+        sent = {"picture": picture, "video_clip": clip}  # the history keeps them from now on
+        self.publish(**{k: None for k, v in sent.items()
+                        if v is not None and getattr(self, k) is v})
         return result, budget
 
     def _metrics(self, result: Any, request: dict[str, Any]) -> dict[str, Any]:
