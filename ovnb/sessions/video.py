@@ -144,9 +144,14 @@ class VideoSession(Session, VideoState, VideoSettings):
         self.publish(warning=self.ram_warning(loading=True))  # the weights are not in RAM yet
         loaded = load("video", folder, self.device, self.properties)
         rate = loaded.pipe.get_generation_config().frame_rate
-        post(lambda: (self.adopt({"frame_rate": rate}),
-                      self._set({"warning": self.ram_warning()})))
+        post(lambda: self._adopt_model(rate))
         return loaded
+
+    def _adopt_model(self, frame_rate: float) -> None:
+        """On the view thread, once loaded: the model's frame rate (unless set), and the memory
+        warning now that the weights are in RAM."""
+        self.adopt({"frame_rate": frame_rate})
+        self.warning = self.ram_warning()
 
     # memory --------------------------------------------------------------------------------------
     def ram_warning(self, settings: dict[str, Any] | None = None, loading: bool = False,
