@@ -20,6 +20,7 @@ _LAZY = {
     "Transcriber": "ovnb.widgets.speech",
     "ImageGenerator": "ovnb.widgets.image",
     "VisionChat": "ovnb.widgets.vision",
+    "VideoGenerator": "ovnb.widgets.video",
     "SpeculativeBench": "ovnb.widgets.speculative",
     "DevicePicker": "ovnb.widgets.pickers", "ModelPicker": "ovnb.widgets.pickers",
     **dict.fromkeys(("LoraMixer", "lora_grid", "lora_compare"), "ovnb.widgets.lora"),

@@ -1,9 +1,15 @@
-"""Vision chat: a conversation about images with a VLMPipeline.
+"""Vision chat: a conversation about images and videos with a VLMPipeline.
 
 The conversation lives in one ``openvino_genai.ChatHistory`` per session, kept across turns: the
-pipeline attaches each turn's images to that object, so a later question still sees the picture
-of an earlier turn. An image is therefore sent once, with the question that introduced it (a
-rebuilt history would silently lose it). A failed turn is taken back out of the history.
+pipeline attaches each turn's images and videos to that object, so a later question still sees
+the picture of an earlier turn. An image or video is therefore sent once, with the question that
+introduced it (a rebuilt history would silently lose it). A failed turn is taken back out of the
+history.
+
+A video goes as a few frames sampled evenly with their times (``ovnb.video``), never decoded
+whole. Only some VLM families take video (``ovnb.layout.takes_video``): for the others, a video
+is refused in one line before it is even decoded (LLaVA would fail with "Video preprocessing
+isn't implemented for this model").
 """
 from __future__ import annotations
 
@@ -14,20 +20,44 @@ from typing import Any
 import traitlets
 
 from ovnb import devices, lora
+from ovnb.errors import OvnbError
 from ovnb.images import Picture, Source, load_image
-from ovnb.runtime import Loaded, TokenStream, construct, explain, load
+from ovnb.layout import takes_video
+from ovnb.runtime import Loaded, TokenStream, construct, explain, load, wait_for
 from ovnb.sessions.adapters import WithAdapters
 from ovnb.sessions.base import check_text
 from ovnb.sessions.chat import ConversationSession, Message, _name
 from ovnb.sessions.folders import model_folder
+from ovnb.video import MAX_FRAMES, VideoClip, VideoSource, load_video
+
+MOST_VIDEO_FRAMES = 64  # more frames than this cost thousands of tokens per question
 
 
-class VisionSession(ConversationSession, WithAdapters):
-    """Chat about images: ``VisionSession("tiny-vlm").send("What is this?", image="cat.jpg")``.
+class VideoInput(traitlets.HasTraits):
+    """The video the next question carries and how many frames a video gives (session and view)."""
+
+    video_clip = traitlets.Any(None, allow_none=True,
+                               help="the video the next question carries (an ovnb.video.VideoClip)")
+    max_video_frames = traitlets.Int(MAX_FRAMES, help="frames a video is sampled to, evenly, "
+                                     "with their times")
+
+    @traitlets.validate("max_video_frames")
+    def _check_frames(self, proposal: Any) -> int:
+        value = proposal["value"]
+        if not 1 <= value <= MOST_VIDEO_FRAMES:
+            raise traitlets.TraitError(f"max_video_frames must be between 1 and "
+                                       f"{MOST_VIDEO_FRAMES}, not {value!r}")
+        return value
+
+
+class VisionSession(ConversationSession, VideoInput, WithAdapters):
+    """Chat about images and videos: ``VisionSession("tiny-vlm").send("What is this?",
+    image="cat.jpg")``, ``VisionSession("tiny-qwen2-vl").send("What happens?", video="a.mp4")``.
 
     ``model`` is a catalog id or a prepared folder; ``adapters`` LoRA files for the language model;
     ``system_prompt`` opens each conversation (it applies from the next one, after ``clear``);
-    ``properties`` OpenVINO properties; ``**settings`` generation settings (openvino_genai's names).
+    ``properties`` OpenVINO properties; ``max_video_frames`` how many frames a video is sampled to;
+    ``**settings`` generation settings (openvino_genai's names).
     """
 
     picture = traitlets.Any(None, allow_none=True,
@@ -35,9 +65,10 @@ class VisionSession(ConversationSession, WithAdapters):
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", adapters: Any = None,
                  system_prompt: str = "", properties: dict[str, Any] | None = None,
-                 **settings: Any) -> None:
+                 max_video_frames: int = MAX_FRAMES, **settings: Any) -> None:
         super().__init__()
         self.apply(settings, type(self).__name__)
+        self.max_video_frames = max_video_frames
         self.system_prompt = check_text(system_prompt, "system_prompt")
         # a name or a DevicePicker; the device's own settings come first, the caller's on top
         self.device, self.properties = devices.resolve(device, "vision-chat", properties)
@@ -64,7 +95,7 @@ class VisionSession(ConversationSession, WithAdapters):
         lora.attach(loaded, made)
         return loaded
 
-    # images --------------------------------------------------------------------------------------
+    # images and videos ---------------------------------------------------------------------------
     def choose(self, source: Source, name: str | None = None) -> Picture | None:
         """Make ``source`` the image of the next question; None (error shown) if unreadable."""
         try:
@@ -79,11 +110,48 @@ class VisionSession(ConversationSession, WithAdapters):
         """Ask the next question without an image (images already sent stay in the history)."""
         self.publish_now(picture=None)
 
-    def send(self, text: str, image: Source | None = None, **request: Any) -> str:  # type: ignore[override]
-        """Ask ``text`` about ``image`` (else the chosen one); the answer, '' on error."""
+    def choose_video(self, source: VideoSource, name: str | None = None) -> VideoClip | None:
+        """Make ``source`` (a video file, its bytes, or frames) the video of the next question,
+        sampled to ``max_video_frames``; None (error shown) if unreadable or not for this model."""
+        try:
+            clip = self._read_video(source, name)
+        except Exception as exc:
+            self.fail(explain(exc))
+            return None
+        self.publish_now(video_clip=clip, last_error="", error_details="")
+        return clip
+
+    def remove_video(self) -> None:
+        """Ask the next question without a video (videos already sent stay in the history)."""
+        self.publish_now(video_clip=None)
+
+    @property
+    def takes_video(self) -> bool | None:
+        """Whether the model takes video (None until it is loaded)."""
+        return None if self._loaded is None else takes_video(self._loaded.folder)
+
+    def _read_video(self, source: VideoSource, name: str | None) -> VideoClip:
+        """The clip, once the model is known to take video (refused before decoding if not)."""
+        if self.takes_video is False:
+            raise OvnbError(no_video_line(self._loaded.folder))
+        return load_video(source, name, max_frames=self.max_video_frames)
+
+    def send(self, text: str, image: Source | None = None,  # type: ignore[override]
+             video: VideoSource | None = None, **request: Any) -> str:
+        """Ask ``text`` about ``image`` and/or ``video`` (else the chosen ones); the answer, ''
+        on error. Nothing is chosen unless both read: a bad one leaves the choices as they were."""
         check_text(text, "the message")
-        if image is not None and self.choose(image) is None:
+        if image is None and video is None:
+            return super().send(text, **request)
+        if video is not None:
+            wait_for(self._loading)  # whether the model takes video decides before any decoding
+        try:
+            picture = load_image(image) if image is not None else self.picture
+            clip = self._read_video(video, None) if video is not None else self.video_clip
+        except Exception as exc:
+            self.fail(explain(exc))
             return ""
+        self.publish_now(picture=picture, video_clip=clip)
         return super().send(text, **request)
 
     def undo(self) -> None:
@@ -98,11 +166,15 @@ class VisionSession(ConversationSession, WithAdapters):
             raise TypeError(f"send() got an unexpected argument {sorted(unknown)[0]!r}")
         if "adapters" in request:
             request["adapters"] = self.strengths(request["adapters"])
-        request["picture"] = self.picture  # the image at the moment of asking
+        request["picture"] = self.picture  # the image and video at the moment of asking
+        request["clip"] = self.video_clip
 
     def _question_notes(self, request: dict[str, Any]) -> dict[str, Any]:
-        picture = request.get("picture")
-        return {"image": picture.name} if picture is not None else {}
+        picture, clip = request.get("picture"), request.get("clip")
+        notes: dict[str, Any] = {"image": picture.name} if picture is not None else {}
+        if clip is not None:
+            notes.update(video=clip.name, video_frames=clip.count)
+        return notes
 
     def _forget(self, count: int) -> None:
         if count >= len(self.messages):
@@ -122,14 +194,21 @@ class VisionSession(ConversationSession, WithAdapters):
                   request: dict[str, Any]) -> tuple[Any, tuple[int, str | None]]:
         """One turn; on failure the question is taken back, so the history stays as it was."""
         picture: Picture | None = request.get("picture")
+        clip: VideoClip | None = request.get("clip")
+        if clip is not None and not takes_video(loaded.folder):  # chosen while it loaded
+            if self.video_clip is clip:
+                self.publish(video_clip=None)  # it can never go to this model
+            raise OvnbError(no_video_line(loaded.folder))
         conversation = self._conversation()
         kept = len(conversation.get_messages())
         conversation.append({"role": "user", "content": history[-1]["content"]})
-        images = [picture.tensor()] if picture is not None else []
+        visuals: dict[str, Any] = {"images": [picture.tensor()] if picture is not None else []}
+        if clip is not None:
+            visuals.update(videos=[clip.tensor()], videos_metadata=[clip.metadata()])
         try:
             budget = self._budget(loaded, conversation)
             result = loaded.pipe.generate(
-                conversation, images=images, streamer=stream.streamer(),
+                conversation, **visuals, streamer=stream.streamer(),
                 generation_config=self._config(loaded, budget[0]),
                 **lora.call_kwargs(loaded, request.get("adapters") or self.strengths()))
         except BaseException:
@@ -137,12 +216,23 @@ class VisionSession(ConversationSession, WithAdapters):
                 conversation.pop()
             raise
         conversation.append({"role": "assistant", "content": result.texts[0]})
-        if picture is not None and self.picture is picture:
-            self.publish(picture=None)  # sent: the history keeps it for later questions
+        sent = {"picture": picture, "video_clip": clip}  # the history keeps them from now on
+        self.publish(**{k: None for k, v in sent.items()
+                        if v is not None and getattr(self, k) is v})
         return result, budget
 
     def _metrics(self, result: Any, request: dict[str, Any]) -> dict[str, Any]:
-        """A tiny vision encoder can report 0 ms: ``image_ms`` is set whenever an image went out."""
-        sent = request.get("picture") is not None
+        """A tiny vision encoder can report 0 ms: ``image_ms`` (the vision encoder's time, images
+        and video frames together) is set whenever an image or a video went out."""
+        clip = request.get("clip")
+        sent = request.get("picture") is not None or clip is not None
         image_ms = result.perf_metrics.get_vision_encoding_duration().mean if sent else None
-        return {**super()._metrics(result, request), "image_ms": image_ms}
+        return {**super()._metrics(result, request), "image_ms": image_ms,
+                "video_frames": clip.count if clip is not None else None}
+
+
+def no_video_line(folder: Path) -> str:
+    """The one line for a video sent to a model that takes none."""
+    return (f"{lora.model_name(folder)} takes no video (only Qwen2-VL, Qwen2.5-VL, Qwen3-VL, "
+            "LLaVA-NeXT-Video and a few more do): send frames as images, or pick a video model "
+            "(tiny-qwen2-vl, Qwen/Qwen2-VL-2B-Instruct)")

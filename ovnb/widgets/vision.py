@@ -1,4 +1,5 @@
-"""``ovnb.VisionChat``: a view of a VisionSession: the conversation, an image picker, settings."""
+"""``ovnb.VisionChat``: a view of a VisionSession: the conversation, image and video pickers,
+settings. A video shows as a strip of the frames the model gets, each with its time."""
 from __future__ import annotations
 
 import base64
@@ -9,39 +10,52 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from ovnb import video as videos
 from ovnb.images import Picture, Source, samples
-from ovnb.sessions.vision import VisionSession
+from ovnb.sessions.vision import MOST_VIDEO_FRAMES, VideoInput, VisionSession
+from ovnb.video import MAX_FRAMES, VideoClip, VideoSource
 from ovnb.widgets.chat import ConversationWidget, Message
 from ovnb.widgets.lora import mixer_for
-from ovnb.widgets.render import grey
+from ovnb.widgets.render import LABEL_WIDTH, bind, grey
+
+STRIP_SIDE = 64  # pixels: the longest side of a frame in the strip under the video picker
+TURN_STRIP_SIDE = 48  # in the conversation
+NO_VIDEO = "no video: upload one, type a path or pick a sample"
 
 
-class VisionChat(ConversationWidget):
-    """Chat about images: ``VisionChat("tiny-vlm").send("What is this?", image="cat.jpg") -> str``.
+class VisionChat(ConversationWidget, VideoInput):
+    """Chat about images and videos: ``VisionChat("tiny-vlm").send("What is this?",
+    image="cat.jpg") -> str``; ``send(text, video="clip.mp4")`` on a video model (Qwen2-VL...).
 
     ``model`` is a catalog id or a prepared folder. Images come from an upload, a file path, the
     bundled samples, or ``send(text, image=...)`` with a path, file bytes, a PIL image or an array.
+    Videos likewise (mp4, webm, gif... or a sequence of frames), sampled evenly to
+    ``max_video_frames`` with their times; a model that takes no video says so in one line.
     ``adapters`` LoRA files for the language model (a list, a dict file -> strength, or a
     ``LoraMixer``). ``system_prompt`` applies from the next conversation on (after Clear);
     ``properties`` OpenVINO properties; ``**settings`` generation settings by openvino_genai's names.
     """
 
     picture = traitlets.Any(None, allow_none=True, help="the image the next question carries")
-    placeholder = "Ask about the image, then press Send"
+    placeholder = "Ask about the image or video, then press Send"
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", adapters: Any = None,
                  system_prompt: str = "", properties: dict[str, Any] | None = None,
-                 **settings: Any) -> None:
+                 max_video_frames: int = MAX_FRAMES, **settings: Any) -> None:
         mixer = mixer_for(adapters)
         session = VisionSession(model, device, mixer.strengths if mixer else None, system_prompt,
-                                properties, **settings)
+                                properties, max_video_frames, **settings)
         super().__init__(session, mixer)
         self._thumbs: dict[str, str] = {}  # image name -> data URI of its thumbnail, for turns
+        self._strips: dict[str, str] = {}  # video name -> HTML of its frame strip, for turns
         self._shown: Picture | None = None  # the image in the preview (sent or not)
+        self._shown_clip: VideoClip | None = None  # the video in the strip (sent or not)
         self._undo_btn.layout.display = "none"  # the model keeps each turn's images: Clear only
         self._build_picker()
-        self._layout(self._image_row)
+        self._build_video_picker()
+        self._layout(self._image_row, self._video_row)
         self.observe(lambda change: self._on_picture(change["new"]), "picture")
+        self.observe(lambda change: self._on_clip(change["new"]), "video_clip")
 
     def _build_picker(self) -> None:
         """Upload, path box and samples, beside a small preview of the chosen image."""
@@ -62,6 +76,35 @@ class VisionChat(ConversationWidget):
         pickers = widgets.HBox([self._upload, self._samples, self._drop_btn])
         self._image_row = widgets.HBox(
             [self._preview, widgets.VBox([pickers, self._path, self._image_label])])
+
+    def _build_video_picker(self) -> None:
+        """Upload, path box and samples for a video, above a strip of the frames it gives."""
+        self._video_upload = widgets.FileUpload(accept="video/*,image/gif,.mkv", multiple=False,
+                                                description="Video", icon="film")
+        self._video_path = widgets.Text(placeholder="or type a video path and press Enter",
+                                        continuous_update=False)
+        self._video_samples = widgets.Dropdown(
+            options=[("sample video…", None), *((n, p) for n, p in videos.samples().items())],
+            value=None, layout=widgets.Layout(width="160px"))
+        self._drop_video_btn = widgets.Button(icon="times", tooltip="remove the video",
+                                              layout=widgets.Layout(width="36px"))
+        self._frames_slider = widgets.IntSlider(
+            self.max_video_frames, min=1, max=MOST_VIDEO_FRAMES, description="video frames",
+            style={"description_width": LABEL_WIDTH}, continuous_update=False,
+            tooltip="frames a video is sampled to (from the next video chosen)")
+        bind(self._frames_slider, self, "max_video_frames")
+        self._video_label = widgets.HTML(grey(NO_VIDEO))
+        self._strip = widgets.HTML()
+        self._video_upload.observe(lambda change: self._on_video_upload(change["new"]), "value")
+        self._video_path.observe(lambda change: self._on_video_path(change["new"]), "value")
+        self._video_samples.observe(lambda change: self._on_video_sample(change["new"]), "value")
+        self._drop_video_btn.on_click(lambda _: self.remove_video())
+        pickers = widgets.HBox([self._video_upload, self._video_samples, self._drop_video_btn])
+        self._video_row = widgets.VBox([widgets.HBox([pickers, self._video_path]),
+                                        self._video_label, self._strip])
+
+    def _settings_panel(self, *extra: widgets.Widget) -> widgets.Accordion:
+        return super()._settings_panel(self._frames_slider, *extra)
 
     # choosing an image ---------------------------------------------------------------------------
     def choose(self, source: Source, name: str | None = None) -> Picture | None:
@@ -110,6 +153,50 @@ class VisionChat(ConversationWidget):
                 else "in the conversation: later questions are about it too")
         self._image_label.value = grey(f"🖼 {picture.name} · {size} · {when}")
 
+    # choosing a video ----------------------------------------------------------------------------
+    def choose_video(self, source: VideoSource, name: str | None = None) -> VideoClip | None:
+        """Make ``source`` the video of the next question; None (error shown) if unreadable or
+        the model takes no video."""
+        return self.session.choose_video(source, name)
+
+    def remove_video(self) -> None:
+        """Ask the next question without a video (videos already sent stay in the history)."""
+        self._shown_clip = None
+        self._video_samples.value = None
+        self.session.remove_video()
+        self._show_clip()
+
+    def _on_video_upload(self, files: Any) -> None:
+        if files:
+            upload = files[-1]
+            if self.choose_video(bytes(upload["content"]), upload.get("name")) is not None:
+                self._video_samples.value = None
+
+    def _on_video_path(self, text: str) -> None:
+        if text.strip() and self.choose_video(text.strip()) is not None:
+            self._video_samples.value = None
+
+    def _on_video_sample(self, path: Any) -> None:
+        if path is not None:
+            self.choose_video(path)
+
+    def _on_clip(self, clip: VideoClip | None) -> None:
+        if clip is not None:  # None means sent (the strip keeps it) or removed
+            self._shown_clip = clip
+            self._strips[clip.name] = strip_html(clip, TURN_STRIP_SIDE)
+        self._show_clip()
+
+    def _show_clip(self) -> None:
+        """The strip of the frames the model gets, and whether the next question carries them."""
+        clip = self._shown_clip
+        if clip is None:
+            self._video_label.value, self._strip.value = grey(NO_VIDEO), ""
+            return
+        when = ("sent with your next question" if clip is self.video_clip
+                else "in the conversation: later questions are about it too")
+        self._video_label.value = grey(f"🎞 {clip_line(clip)} · {when}")
+        self._strip.value = strip_html(clip, STRIP_SIDE)
+
     # the views -----------------------------------------------------------------------------------
     def _show_turns(self) -> None:
         super()._show_turns()
@@ -119,7 +206,11 @@ class VisionChat(ConversationWidget):
 
     def _turn(self, message: Message) -> dict[str, str]:
         turn = super()._turn(message)
-        name = message.get("image")
+        name, video = message.get("image"), message.get("video")
+        if video:
+            frames = message.get("video_frames")
+            turn["html"] = (f"{self._strips.get(video, '')}<div>🎞 {html.escape(video)} · "
+                            f"{frames} frames</div>{turn['html']}")
         if name:
             thumb = self._thumbs.get(name)
             image = f"<img src='{thumb}' alt='{html.escape(name, quote=True)}'>" if thumb else ""
@@ -127,22 +218,53 @@ class VisionChat(ConversationWidget):
         return turn
 
     def _metric_parts(self, m: dict[str, Any]) -> list[str]:
-        image = [f"image encoded in {m['image_ms']:.0f} ms"] if m.get("image_ms") is not None else []
+        what = "video frames" if m.get("video_frames") else "image"
+        image = ([f"{what} encoded in {m['image_ms']:.0f} ms"] if m.get("image_ms") is not None
+                 else [])
         return [*image, *super()._metric_parts(m)]
 
     def send(self, text: str, image: Source | None = None,  # type: ignore[override]
-             buffers: Any = None, **request: Any) -> str:
-        """Ask ``text`` (about ``image``, else the chosen image) as the Send button does."""
+             buffers: Any = None, video: VideoSource | None = None, **request: Any) -> str:
+        """Ask ``text`` (about ``image`` and/or ``video``, else the chosen ones) as the Send button
+        does; the answer, '' on error."""
         if isinstance(text, dict):  # ipywidgets' own custom message (focus/blur use it)
             return super().send(text, buffers)
-        return self.session.send(text, image=image, **request)
+        return self.session.send(text, image=image, video=video, **request)
 
     def clear(self) -> None:
-        """Start a new conversation; the image in the preview goes with its first question."""
+        """Start a new conversation; the image and video shown go with its first question."""
         self.session.clear()
         if self._shown is not None and self.picture is None:
             self.session.publish_now(picture=self._shown)
+        if self._shown_clip is not None and self.video_clip is None:
+            self.session.publish_now(video_clip=self._shown_clip)
 
 
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def clip_line(clip: VideoClip) -> str:
+    """What a video gives the model, in a few words: frames of how many, size, length."""
+    size = "×".join(map(str, clip.size))
+    if clip.downscaled:
+        size += f" (from {'×'.join(map(str, clip.original_size))})"
+    return (f"{clip.name} · {clip.count} of {clip.total_frames} frames · {size} · "
+            f"{clip.duration:.1f} s")
+
+
+def when(seconds: float, duration: float) -> str:
+    """A frame's time, as precise as the video's length asks: 0.12 s, 2.5 s, 1:05."""
+    if duration >= 60:
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return f"{seconds:.2f} s" if duration < 2 else f"{seconds:.1f} s"
+
+
+def strip_html(clip: VideoClip, side: int) -> str:
+    """The frames the model gets, side by side, each with its time in the video."""
+    cells = "".join(
+        f"<figure style='margin:0;text-align:center'><img src='{_data_uri(png)}' "
+        f"alt='frame at {when(t, clip.duration)}'><figcaption style='font-size:10px;color:#555'>"
+        f"{when(t, clip.duration)}</figcaption></figure>"
+        for png, t in zip(clip.thumbnails(side), clip.timestamps))
+    return f"<div style='display:flex;flex-wrap:wrap;gap:4px'>{cells}</div>"

@@ -33,11 +33,14 @@ from ovnb.audio import RATE
 from ovnb.cache import problem
 from ovnb.images import samples
 from ovnb.models import cached
+from ovnb.video import samples as video_samples
+from tests import videos as video_files
 from tests.conftest import F32
 from tests.reliability.conftest import (assert_intact, not_a_model, remount_read_only, tmpfs,
                                         truncated)
 
 HOUSE = samples()["house"]
+SAILING = video_samples()["sailboat"]
 DAMAGED = "truncated or damaged"
 NOT_A_MODEL = "is not an OpenVINO model folder"
 
@@ -379,6 +382,116 @@ def test_image_generator_takes_a_prompt_longer_than_clip_reads(models: dict[str,
     longer = gen.generate("a red cat " + "on a very long and winding road " * 60)
     assert longer is not None and longer.size == short.size and gen.last_error == ""
     assert len(gen.results) == 2
+
+
+# ------------------------------------------------------------------------------------ video
+@pytest.fixture(scope="module")
+def qwen(cache: Path) -> Path:
+    return ovnb.prepare("tiny-qwen2-vl", cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def ltx(cache: Path) -> Path:
+    return ovnb.prepare("tiny-ltx", cache_dir=cache)
+
+
+def _text_as_video(tmp: Path) -> Path:
+    path = tmp / "cat.mp4"
+    path.write_bytes(b"hello, I am not a video\n")
+    return path
+
+
+def _big_frames(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A video whose frames exceed what ovnb decodes (the limit lowered to below its size)."""
+    from ovnb import video
+
+    monkeypatch.setattr(video, "MAX_FRAME_PIXELS", 64 * 48 - 1)
+    return video_files.encode_file(tmp / "big.mp4", 10)
+
+
+# how each bad video reaches VisionChat: send(video=...), the path box, or an upload
+VIDEO_INPUT: dict[str, tuple[str, Callable[[Path, Any], Any], str]] = {
+    "text-as-video": ("send", lambda tmp, mp: _text_as_video(tmp),
+                      "cat.mp4 is not a video PyAV can read"),
+    "zero-frames": ("send", lambda tmp, mp: video_files.zero_frame_avi(tmp / "empty.avi"),
+                    "empty.avi has no frames"),
+    "cut-short-upload": ("upload", lambda tmp, mp: upload(
+        "cut.mp4", video_files.cut_mp4(tmp / "cut.mp4").read_bytes()),
+        "cut.mp4 has no frames that decode"),
+    "audio-as-video": ("send", lambda tmp, mp: audio.SAMPLE, "has no video in it"),
+    "image-in-path-box": ("path", lambda tmp, mp: str(HOUSE), "house.png is a still image"),
+    "frames-too-large": ("send", _big_frames, "too large to decode safely"),
+    "empty-frame-list": ("send", lambda tmp, mp: [], "holds no frames"),
+}
+
+
+@pytest.mark.parametrize("case", list(VIDEO_INPUT))
+def test_vision_refuses_a_bad_video_and_keeps_the_conversation(
+        qwen: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    how, make, expect = VIDEO_INPUT[case]
+    vision = ovnb.VisionChat(qwen, properties=F32, max_new_tokens=6, repetition_penalty=1.0)
+    first = vision.send("What happens?", video=SAILING)
+    vision._video_samples.value = SAILING  # chosen again for the next question
+    kept = (list(vision.messages), vision.session._history.get_messages(), vision.video_clip)
+    bad = make(tmp_path, monkeypatch)
+    if how == "send":
+        assert vision.send("And this?", video=bad) == ""
+    elif how == "upload":
+        vision._video_upload.value = bad
+    else:
+        vision._video_path.value = bad
+    assert_one_line(vision, expect)
+    assert (vision.messages, vision.session._history.get_messages(), vision.video_clip) == kept
+    assert vision.send("And this?") and vision.last_error == ""  # the sample goes with it
+    assert [m.get("video") for m in vision.messages[::2]] == ["sailboat.mp4", "sailboat.mp4"]
+    assert first == vision.messages[1]["content"]
+
+
+def test_a_long_video_is_sampled_without_decoding_it_whole(qwen: Path, tmp_path: Path) -> None:
+    """Two minutes at 30 fps: 8 frames are picked by seeking; what is decoded is counted."""
+    long = video_files.encode_file(tmp_path / "long.mp4", 3600)
+    vision = ovnb.VisionChat(qwen, properties=F32, max_new_tokens=6)
+    assert vision.send("What happens?", video=long) and vision.last_error == ""
+    clip = vision._shown_clip
+    assert clip.total_frames == 3600 and clip.count == 8 and clip.indices[-1] == 3599
+    assert clip.decoded <= 8 * video_files.GOP < 3600 / 16
+    assert "8 of 3600 frames" in vision._video_label.value
+
+
+def test_a_video_sent_to_a_model_without_video_is_refused_before_decoding(
+        models: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from ovnb.sessions import vision as vision_mod
+
+    opened: list[object] = []
+    monkeypatch.setattr(vision_mod, "load_video", lambda *a, **k: opened.append(a))
+    vision = ovnb.VisionChat(models["vlm"], properties=F32, max_new_tokens=6)
+    first = vision.send("What is this?", image=HOUSE)
+    assert vision.send("And this?", video=SAILING) == ""
+    assert_one_line(vision, "tiny-vlm takes no video")
+    assert opened == [] and len(vision.messages) == 2
+    assert vision.send("And now?") and vision.messages[1]["content"] == first
+
+
+VIDEO_SETTINGS = {
+    "num_frames=10": ({"num_frames": 10}, "choose 9 or 17"),
+    "width=40": ({"width": 40}, "width 40 does not fit LTX-Video: choose a multiple of 32"),
+    "height=100": ({"height": 100}, "height 100 does not fit LTX-Video: choose a multiple of 32"),
+    "rng-seed-typo": ({"seed": 1}, "unknown setting 'seed'"),
+}
+
+
+@pytest.mark.parametrize("case", list(VIDEO_SETTINGS))
+def test_video_generator_refuses_what_ltx_cannot_make_and_keeps_the_clip(
+        ltx: Path, case: str) -> None:
+    opts, expect = VIDEO_SETTINGS[case]
+    gen = ovnb.VideoGenerator(ltx, properties=F32, num_frames=9, **SMALL)
+    clip = gen.generate("a red cat")
+    shown, progress = gen._player.value, gen.progress
+    assert gen.generate("a red cat", **opts) == []
+    assert_one_line(gen, expect)
+    assert gen.frames == clip and gen._player.value == shown and gen.progress == progress
+    assert len(gen.generate("a red cat")) == 9 and gen.last_error == ""
+    assert_intact(ltx)
 
 
 # ----------------------------------------------------------------- absent devices, early

@@ -260,3 +260,144 @@ def test_undo_is_refused_with_a_reason(vlm: Path) -> None:
     vision.send("kept", image=HOUSE)
     vision.undo()
     assert len(vision.messages) == 2 and "press Clear" in vision.last_error
+
+
+# video --------------------------------------------------------------------------------------------
+from ovnb import video as videos  # noqa: E402
+from ovnb.sessions import vision as vision_mod  # noqa: E402
+
+SAILING = videos.samples()["sailboat"]
+V1, V2 = "What happens in the video?", "And at the end?"
+
+
+@pytest.fixture(scope="module")
+def qwen(cache: Path) -> Path:
+    return ovnb.prepare("tiny-qwen2-vl", cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def qwen_pipe(qwen: Path) -> Any:
+    import openvino_genai as ov_genai
+
+    return ov_genai.VLMPipeline(str(qwen), "CPU", **F32)
+
+
+def bare_video(pipe: Any, turns: list[tuple[str, Any]]) -> list[str]:
+    """Greedy answers of the bare VLMPipeline, each video (a VideoClip) sent with its turn."""
+    import openvino
+    import openvino_genai as ov_genai
+
+    history = ov_genai.ChatHistory()
+    gen = pipe.get_generation_config()
+    for name, value in {**CONFIG, "do_sample": False}.items():
+        setattr(gen, name, value)
+    answers = []
+    for text, clip in turns:
+        history.append({"role": "user", "content": text})
+        extra = {} if clip is None else {"videos": [openvino.Tensor(clip.frames)],
+                                         "videos_metadata": [clip.metadata()]}
+        answers.append(pipe.generate(history, generation_config=gen, **extra).texts[0])
+        history.append({"role": "assistant", "content": answers[-1]})
+    return answers
+
+
+def test_a_video_goes_with_its_question_and_stays_in_the_conversation(
+        qwen: Path, qwen_pipe: Any) -> None:
+    vision = chat(qwen)
+    first = vision.send(V1, video=SAILING)
+    assert vision.metrics["video_frames"] == 8 and vision.metrics["image_ms"] is not None
+    assert "video frames encoded in" in vision._metrics_line.value
+    second = vision.send(V2)
+    clip = videos.load_video(SAILING)
+    assert [first, second] == bare_video(qwen_pipe, [(V1, clip), (V2, None)]) and first
+    assert second != bare_video(qwen_pipe, [(V1, None), (V2, None)])[1]  # the video mattered
+    assert vision.messages[0] == {"role": "user", "content": V1, "video": "sailboat.mp4",
+                                  "video_frames": 8}
+    assert vision.video_clip is None and len(history(vision)) == 4
+    assert vision.metrics["video_frames"] is None  # the second answer had no video of its own
+
+
+def test_the_strip_shows_the_frames_sent_with_their_times(qwen: Path) -> None:
+    vision = chat(qwen, max_video_frames=4)
+    vision._video_samples.value = SAILING
+    clip = vision.video_clip
+    assert clip.count == 4 and clip.timestamps == pytest.approx((0.0, 1.0, 1.9, 2.9))
+    strip = vision._strip.value
+    assert strip.count("<img") == 4 and all(f"{t:.1f} s" in strip for t in clip.timestamps)
+    label = vision._video_label.value
+    assert "sailboat.mp4 · 4 of 30 frames · 320×240 · 3.0 s" in label and "next question" in label
+    vision.send("What happens?")
+    turn = vision._view.turns[0]["html"]
+    assert turn.count("<img") == 4 and "sailboat.mp4 · 4 frames" in turn
+    assert "in the conversation" in vision._video_label.value and vision.video_clip is None
+    vision._clear_btn.click()  # a new conversation: the video shown goes with its first question
+    assert vision.video_clip is clip
+
+
+def test_upload_path_box_and_frames_choose_the_video(qwen: Path, qwen_pipe: Any,
+                                                     tmp_path: Path) -> None:
+    vision = chat(qwen)
+    data = SAILING.read_bytes()
+    vision._video_upload.value = ({"name": "my trip.mp4", "type": "video/mp4", "size": len(data),
+                                   "content": memoryview(data),
+                                   "last_modified": datetime.now(timezone.utc)},)
+    assert vision.video_clip.name == "my trip.mp4" and vision.video_clip.count == 8
+    vision._video_path.value = str(tmp_path / "gone.mp4")
+    assert "no such video file" in vision.last_error and vision.video_clip.name == "my trip.mp4"
+    frames = [Image.open(HOUSE), Image.open(BOAT), Image.open(HOUSE)]
+    answer = vision.send(V1, video=frames)
+    clip = videos.load_video(frames)
+    assert clip.fps == 24.0 and answer == bare_video(qwen_pipe, [(V1, clip)])[0]
+
+
+def test_an_image_and_a_video_in_one_question(qwen: Path) -> None:
+    vision = chat(qwen)
+    assert vision.send("Compare them.", image=HOUSE, video=SAILING)
+    assert vision.messages[0]["image"] == "house.png" and vision.messages[0]["video"]
+    assert vision.picture is None and vision.video_clip is None and vision.last_error == ""
+
+
+def test_a_model_without_video_says_so_before_decoding_anything(
+        vlm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[object] = []
+    real = vision_mod.load_video
+    monkeypatch.setattr(vision_mod, "load_video", lambda *a, **k: decoded.append(a) or real(*a, **k))
+    vision = chat(vlm)
+    first = vision.send(Q1, image=HOUSE)
+    kept = (list(vision.messages), history(vision))
+    assert vision.send(V1, video=SAILING) == ""
+    assert vision.last_error.startswith("tiny-vlm takes no video") and "\n" not in vision.last_error
+    vision._video_samples.value = SAILING  # the picker says the same
+    assert vision.video_clip is None and decoded == []
+    assert (vision.messages, history(vision)) == kept and vision.session.takes_video is False
+    assert vision.send(Q2) and vision.messages[1]["content"] == first
+
+
+def test_a_video_chosen_while_the_model_loads_is_refused_before_it_runs(vlm: Path) -> None:
+    vision = chat(vlm)
+    vision.session.publish_now(video_clip=videos.load_video(SAILING))  # as an early upload does
+    assert vision.send(V1) == ""
+    assert "takes no video" in vision.last_error and vision.messages == []
+    assert vision.video_clip is None  # it can never go to this model
+    assert vision.send(V1) and vision.last_error == ""
+
+
+def test_max_video_frames_is_a_checked_setting(qwen: Path) -> None:
+    from traitlets import TraitError
+
+    vision = chat(qwen)
+    with pytest.raises(TraitError, match="between 1 and 64"):
+        vision.max_video_frames = 0
+    vision.max_video_frames = 2
+    assert vision.session.max_video_frames == 2 and vision._frames_slider.value == 2
+    vision._frames_slider.value = 3  # the slider in Settings sets it too
+    assert vision.session.max_video_frames == 3
+    vision.max_video_frames = 2
+    assert vision.choose_video(SAILING).indices == (0, 29)
+
+
+def test_frame_times_are_as_precise_as_the_video_is_long() -> None:
+    from ovnb.widgets.vision import when
+
+    assert [when(t, 0.36) for t in (0.0, 0.04, 0.12)] == ["0.00 s", "0.04 s", "0.12 s"]
+    assert when(2.9, 3.0) == "2.9 s" and when(65.4, 7200) == "1:05"
