@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ovnb import lora, speculative
+from ovnb import generation, lora, speculative
 from ovnb.devices import precision_for
 from ovnb.runtime import Loaded, Outcome, TextSink, check_context, construct, load
 from ovnb.widgets.base import PipelineWidget, model_folder
@@ -68,7 +68,8 @@ class Chat(PipelineWidget):
         super().__init__()
         self.device = str(getattr(device, "value", device))  # a DevicePicker gives its choice
         self.properties = dict(properties or {})  # the caller's; the plan adds each device's own
-        self.config = {**SETTINGS, **config}
+        # the widget's settings, then the model's own recommendation, then the caller's
+        self.config = {**SETTINGS, **generation.defaults(model), **config}
         self.plan: speculative.LLMPlan | None = None  # how the pipeline was built, once loaded
         self.messages: list[Message] = []
         self.metrics: dict[str, float] = {}
