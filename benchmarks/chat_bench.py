@@ -43,8 +43,8 @@ KERNEL_CODE = textwrap.dedent("""
 
     def measure(model_id, tokens, runs):
         folder = ovnb.prepare(model_id)
-        chat = ovnb.Chat(folder, max_new_tokens=tokens, min_new_tokens=tokens,
-                         repetition_penalty=1.0)
+        chat = ovnb.Chat(folder, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
+                         repetition_penalty=1.0, presence_penalty=0.0)  # greedy, as the bare runs
         pipe = chat.wait_loaded().pipe
         question = "Write a long story about a lighthouse keeper."
         history = ov_genai.ChatHistory()

@@ -2,15 +2,19 @@
 
 The data file documents its own schema (``_schema``) and cites, per entry, where each hub id and
 figure came from (``ref``). This module reads it, estimates disk and RAM per precision with one
-formula (``estimate``), and renders the ``ovnb list`` table (``table``).
+formula (``estimate``), and renders the ``ovnb list`` table (``table`` as text for the terminal,
+``overview`` as an HTML table for notebooks, where long text lines wrap mid-word).
 """
 from __future__ import annotations
 
 import copy
 import difflib
 import functools
+import html
 import json
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,15 +154,59 @@ def _first_source(entry: dict[str, Any], precision: str) -> dict[str, Any]:
     raise OvnbError(f"{entry['id']} has no source for {precision}: the catalog entry is wrong")
 
 
+HEADER = ("ID", "TASK", "PARAMS", "DEFAULT", "DISK GB", "RAM GB", "BINDER", "NPU", "NOTES")
+
+
 def table(task: str | None = None) -> str:
     """The catalog as an aligned text table for ``ovnb list``, estimates at default precision."""
-    if task is not None and task not in TASKS:
-        raise OvnbError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
-    header = ("ID", "TASK", "PARAMS", "DEFAULT", "DISK GB", "RAM GB", "BINDER", "NPU", "NOTES")
-    rows = [header, *(_row(e) for e in catalog(task))]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    rows = [HEADER, *(_row(e) for e in catalog(_checked_task(task)))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] for row in rows]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def overview(task: str | None = None) -> Table:
+    """The catalog table for a notebook: HTML (ids never break), with the text table as its repr."""
+    rows = [_row(e) for e in catalog(_checked_task(task))]
+    return Table(table(task), html_table(HEADER, rows, nowrap=(0, 1, 2, 3, 4, 5)))
+
+
+def _checked_task(task: str | None) -> str | None:
+    if task is not None and task not in TASKS:
+        raise OvnbError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
+    return task
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table two ways: HTML that Jupyter shows (``_repr_html_``), and the terminal's text."""
+
+    text: str
+    markup: str
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]],
+               nowrap: Sequence[int] = ()) -> str:
+    """A plain HTML table; the ``nowrap`` columns never wrap (ids, numbers), the others wrap
+    between words only."""
+    def cell(tag: str, i: int, text: str) -> str:
+        style = "text-align:left;vertical-align:top;padding:2px 8px"
+        style += ";white-space:nowrap" if i in nowrap else ""
+        return f"<{tag} style='{style}'>{html.escape(text)}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>"
+                   for row in rows)
+    return (f"<table style='border-collapse:collapse;font-size:12px'><thead><tr>{head}</tr>"
+            f"</thead><tbody>{body}</tbody></table>")
 
 
 def _row(entry: dict[str, Any]) -> tuple[str, ...]:

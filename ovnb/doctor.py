@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ovnb.cache import cache_root, problem, read_manifest
+from ovnb.catalogs import Table, html_table
 
 if TYPE_CHECKING:
     from ovnb.classroom import Plan
@@ -56,6 +57,22 @@ def report(checks: list[Check], cache_dir: str | os.PathLike[str] | None = None)
     warns = sum(c.level == "warn" for c in checks)
     verdict = (f"{fails} problem(s) block use" if fails else "ready to use") + f", {warns} warning(s)"
     return "\n".join([*lines, verdict])
+
+
+def view(checks: list[Check], cache_dir: str | os.PathLike[str] | None = None) -> Table:
+    """The report for a notebook: an HTML table (one row per check, its fix beside it) and the
+    verdict under it; its text form is ``report``'s. Long lines of text wrap mid-word in a
+    notebook's output; a table wraps between words, in its own column."""
+    import html
+
+    rows = [(c.level.upper() if c.level != "ok" else "ok", c.area, c.message,
+             c.fix if c.level != "ok" else "") for c in checks]
+    text = report(checks, cache_dir)
+    head, verdict = text.splitlines()[0], text.splitlines()[-1]
+    markup = (f"<div><b>{html.escape(head)}</b>"
+              f"{html_table(('', 'AREA', 'WHAT WAS SEEN', 'FIX'), rows, nowrap=(0, 1))}"
+              f"<b>{html.escape(verdict)}</b></div>")
+    return Table(text, markup)
 
 
 def exit_code(checks: list[Check]) -> int:

@@ -1,11 +1,14 @@
 """Telling the user what is happening: one-line messages and tqdm.auto bars.
 
 Messages go to stderr so that the CLI's stdout stays machine-readable (its last line is the folder).
-tqdm.auto shows a notebook bar in Jupyter and a text bar in a terminal.
+In a Jupyter kernel, stderr is shown on a red background, as errors are: there a message is a grey
+line of HTML instead (a progress note is not an error). tqdm.auto shows a notebook bar in Jupyter
+and a text bar in a terminal.
 """
 from __future__ import annotations
 
 import collections
+import html
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -14,8 +17,24 @@ from ovnb.errors import OvnbError
 
 
 def say(message: str) -> None:
-    """Print a one-line status message."""
-    print(f"[ovnb] {message}", file=sys.stderr, flush=True)
+    """Show a one-line status message: on stderr, or as a grey line in a notebook."""
+    line = f"[ovnb] {message}"
+    if in_kernel():
+        from IPython.display import display
+
+        display({"text/plain": line, "text/html": "<span style='color:#666;font-size:90%'>"
+                 f"{html.escape(line)}</span>"}, raw=True)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
+def in_kernel() -> bool:
+    """Whether this runs inside a Jupyter kernel (not a terminal IPython, not a plain script)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 def bar(total: int | None, desc: str, unit: str = "it"):  # -> tqdm

@@ -14,7 +14,7 @@ from typing import Any
 
 from ovnb import catalogs
 from ovnb.models import cached
-from ovnb.cache import cache_root, read_manifest
+from ovnb.cache import cache_root, problem, read_manifest, slug
 from ovnb.errors import OvnbError
 from ovnb.progress import say
 
@@ -34,11 +34,45 @@ class Staged:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class Choice:
+    """The model a task starts with, and the one line saying why when it is not the usual one."""
+
+    entry: dict[str, Any]
+    note: str = ""  # '' when the entry is the task's usual default
+
+
 def default_entry(task: str, tiny: bool | None = None) -> dict[str, Any]:
-    """The model a ``task`` starts with: in tiny mode its tiny (else offline) entry; otherwise the
-    entry marked ``"default": true``, else the first real one that fits Binder and is neither
-    gated, nor remote code, nor only a draft; else the first real one. On Binder (OVNB_BINDER set)
-    only what fits its 2 GB: such a real model, else the tiny one."""
+    """The model a ``task`` starts with (``default_choice(task).entry``)."""
+    return default_choice(task, tiny).entry
+
+
+def default_choice(task: str, tiny: bool | None = None,
+                   cache_dir: str | os.PathLike[str] | None = None) -> Choice:
+    """The model a ``task`` starts with: the first of ``preferred(task)`` when it can be prepared
+    here; when it needs the hub and the hub is unreachable, the first preferred model that
+    prepares offline (or is cached), real ones before the random tiny ones, with a note saying so
+    and how to get the usual one."""
+    picks = preferred(task, tiny)
+    usual = picks[0]
+    if prepares_here(usual, cache_dir):
+        return Choice(usual)
+    binder = bool(os.environ.get("OVNB_BINDER"))
+    others = [e for e in catalogs.catalog(task) if e not in picks and not e.get("draft_only")
+              and (e.get("binder_fit") or not binder)]
+    ordered = sorted([e for e in picks[1:] if not e.get("draft_only")] + others,
+                     key=_is_tiny)  # stable: the preference order, real models first
+    for entry in ordered:
+        if prepares_here(entry, cache_dir):
+            return Choice(entry, _fallback_note(usual, entry))
+    return Choice(usual)  # nothing prepares here: preparing it will say why, in one line
+
+
+def preferred(task: str, tiny: bool | None = None) -> list[dict[str, Any]]:
+    """The entries a ``task`` may start with, best first: in tiny mode its tiny (else offline)
+    entries; otherwise the entry marked ``"default": true``, then the real ones that fit Binder and
+    are neither gated, nor remote code, nor only a draft, then the other real ones. On Binder
+    (OVNB_BINDER set) only what fits its 2 GB: such real models, then the tiny ones."""
     entries = catalogs.catalog(task)
     if not entries:
         raise OvnbError(f"the catalog has no {task} model: choose one of {', '.join(TASKS)}")
@@ -56,15 +90,89 @@ def default_entry(task: str, tiny: bool | None = None) -> dict[str, Any]:
             picks = fits + [e for e, k in zip(entries, kinds) if "tiny" in k]
         else:
             picks = [e for e in entries if e.get("default")] + fits + plain + real
-    return (picks or entries)[0]
+    seen: set[str] = set()
+    return [e for e in picks or entries if not (e["id"] in seen or seen.add(e["id"]))]
+
+
+def _is_tiny(entry: dict[str, Any]) -> bool:
+    return any(s["kind"] == "tiny" for s in entry["sources"])
+
+
+def _fallback_note(usual: dict[str, Any], entry: dict[str, Any]) -> str:
+    what = " (random weights, to try the steps: its output is noise)" if _is_tiny(entry) else ""
+    return (f"{usual['id']} needs the Hugging Face hub, not reachable here ({hub_problem()}): "
+            f"starting on {entry['id']} instead{what}; to use {usual['id']}, {_hub_fix()}, "
+            "then choose it again")
+
+
+def prepares_here(entry: dict[str, Any] | str, cache_dir: str | os.PathLike[str] | None = None,
+                  precision: str | None = None) -> bool:
+    """Whether a model can be had now: it is in the cache (at ``precision`` or its default), it
+    builds from an offline or tiny source, its source is cached, or the hub answers."""
+    if isinstance(entry, str):
+        found = catalogs.find(entry)
+        if found is None:  # a hub id outside the catalog: cached, or the hub
+            return cached(entry, precision, cache_dir) is not None or hub_problem() is None
+        entry = found
+    if cached(entry["id"], precision, cache_dir) is not None:
+        return True
+    if any(s["kind"] in ("tiny", "offline") for s in entry["sources"]):
+        return True
+    root = cache_root(cache_dir)
+    sources = root / "sources" / slug(entry["id"])
+    if any(problem(sources / s["kind"]) is None for s in entry["sources"] if s["kind"] == "hub"):
+        return True  # the original is cached: exporting it needs no network
+    return hub_problem() is None
+
+
+HUB_PROBE_TIMEOUT = 3.0  # seconds: a dead network is known within this
+HUB_PROBE_TTL = 300.0  # seconds a probe's answer is reused (pickers ask often)
+_probes: dict[str, tuple[float, str | None]] = {}
+
+
+def hub_problem(refresh: bool = False) -> str | None:
+    """Why the hub cannot be used now, in a few words (None when it answers). HF_HUB_OFFLINE
+    answers at once; otherwise the endpoint is probed once per 5 minutes (``refresh``: now),
+    within 3 s."""
+    import time
+
+    from ovnb.sources.hub import endpoint_now, offline_now
+
+    if offline_now():
+        return "HF_HUB_OFFLINE is set"
+    endpoint = endpoint_now()
+    now = time.monotonic()
+    seen = _probes.get(endpoint)
+    if refresh or seen is None or now - seen[0] > HUB_PROBE_TTL:
+        from ovnb.doctor import hub_problem as probe
+
+        reason = probe(endpoint, HUB_PROBE_TIMEOUT)
+        short = None if reason is None else f"no answer from {endpoint}: {reason.split(':')[0]}"
+        seen = _probes[endpoint] = (now, short)
+    return seen[1]
+
+
+def _hub_fix() -> str:
+    from ovnb.sources.hub import offline_now
+
+    if offline_now():
+        return "unset HF_HUB_OFFLINE where the hub is reachable"
+    return "connect to the hub (or set HF_ENDPOINT to a mirror)"
 
 
 def default_items(tiny: bool | None = None) -> list[Item]:
     """What ``--all-defaults`` stages: every tiny and offline model in tiny mode (what the notebooks
-    use then), else each task's default model."""
+    use then), else each task's default model; where that needs an unreachable hub, the model the
+    pickers start on instead, said in one line per task."""
     if catalogs.tiny_mode() if tiny is None else tiny:
         return [(model_id, None) for model_id in catalogs.offline_ids()]
-    return [(default_entry(task, tiny=False)["id"], None) for task in TASKS]
+    items = []
+    for task in TASKS:
+        choice = default_choice(task, tiny=False)
+        if choice.note:
+            say(f"{task}: {choice.note}")
+        items.append((choice.entry["id"], None))
+    return items
 
 
 def read_list(path: str | os.PathLike[str]) -> list[Item]:

@@ -18,7 +18,7 @@ REPO = Path(catalogs.__file__).resolve().parents[1]
 REQUIRED = {"id", "task", "description", "params_m", "license", "sources", "default_precision",
             "precisions", "trust_remote_code", "binder_fit", "npu_fit", "export", "ref"}
 OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default", "video",
-            "instructions"}
+            "instructions", "adapters", "generation"}
 EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset", "task", "vocoder"}
 
 
@@ -335,3 +335,37 @@ def test_table_filters_by_task_and_refuses_unknown_tasks() -> None:
     assert ids == [e["id"] for e in catalogs.catalog("speech")] and "tiny-llm" not in ids
     with pytest.raises(OvnbError, match="chat, speech, image, vision-chat, video"):
         catalogs.table("holograms")
+
+
+def test_overview_is_an_html_table_with_the_text_table_as_repr() -> None:
+    view = catalogs.overview("chat")
+    assert repr(view) == str(view) == catalogs.table("chat")
+    markup = view._repr_html_()
+    assert markup.count("<tr>") == 1 + len(catalogs.catalog("chat"))
+    assert markup.count("<th ") == len(catalogs.HEADER)
+    first_row = markup.split("<tbody>")[1].split("</tr>")[0]
+    assert "white-space:nowrap'>tiny-llm</td>" in first_row  # ids never break mid-word
+    assert "Llama-3.2-1B-Instruct" in markup and "gated: accept its license" in markup
+    assert "<script" not in catalogs.html_table(("A",), [("<script>",)])  # text is escaped
+
+
+def test_adapter_flags_and_generation_settings_are_well_formed() -> None:
+    import openvino_genai as ov_genai
+
+    from ovnb.generation import FIELDS
+
+    assert {e["id"] for e in ENTRIES if e.get("adapters")} == {"tiny-llm", "tiny-sd"}
+    config = ov_genai.GenerationConfig()
+    config.max_new_tokens = 8  # validate() wants a stop condition
+    for entry in ENTRIES:
+        settings = entry.get("generation", {})
+        assert not settings or entry["task"] == "chat"
+        assert set(settings) <= set(FIELDS), entry["id"]
+        config.update_generation_config(**settings)  # genai takes every name and value
+        config.validate()
+
+
+def test_the_adapters_flag_is_true(llm: Path, sd: Path) -> None:
+    import ovnb
+
+    assert ovnb.adapters(llm) and ovnb.adapters(sd)

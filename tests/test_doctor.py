@@ -120,3 +120,19 @@ def test_a_cache_path_that_is_a_file_is_called_a_file(tmp_path: Path, where: str
     assert check.fix == "export OVNB_CACHE=/a/writable/folder (or move the file away)"
     out = run_doctor(root, HF_HUB_OFFLINE="1")
     assert out.returncode == 1 and problems(out.stdout, "FAIL") == [f"FAIL  disk      {check.message}"]
+
+
+def test_view_is_the_report_as_an_html_table(tmp_path: Path) -> None:
+    checks = [doctor.Check("packages", "ok", "12 match the tested versions"),
+              doctor.Check("cache", "fail", "tiny-llm (fp16) is broken: <truncated>",
+                           "ovnb prepare tiny-llm --precision fp16"),
+              doctor.Check("hub", "warn", "cannot reach the hub", "set HF_HUB_OFFLINE=1")]
+    view = doctor.view(checks, tmp_path)
+    assert repr(view) == str(view) == doctor.report(checks, tmp_path)  # the terminal's text
+    markup = view._repr_html_()
+    rows = markup.split("<tbody>")[1].split("</tr>")[:-1]
+    assert len(rows) == len(checks)
+    assert ">FAIL</td>" in rows[1] and ">ovnb prepare tiny-llm --precision fp16</td>" in rows[1]
+    assert "&lt;truncated&gt;" in rows[1]  # escaped
+    assert ">set HF_HUB_OFFLINE=1</td>" in rows[2] and rows[0].endswith("></td>")  # no fix for ok
+    assert "1 problem(s) block use, 1 warning(s)" in markup.split("</table>")[1]

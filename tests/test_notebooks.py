@@ -80,6 +80,13 @@ def test_nav_cells_frame_each_notebook_and_link_existing_files(notebook: Path) -
     assert links and all((NOTEBOOKS / link).is_file() for link in links)
 
 
+def test_generated_cells_are_only_where_the_tool_puts_them(notebook: Path) -> None:
+    """A copied navigation cell (pointing elsewhere) is not refreshed by the tool: none may stay."""
+    for cell in read(notebook).cells:
+        if nav.MARK in cell.source:
+            assert cell.id in ("nav-top", "nav-bottom", "index"), f"stale generated cell {cell.id}"
+
+
 def test_the_index_lists_every_other_notebook() -> None:
     index = next(c for c in read(PATHS[0]).cells if c.id == "index").source
     for path in PATHS[1:]:
@@ -202,12 +209,23 @@ def test_data_files_are_listed_with_a_license() -> None:
 
 # --- how nbval runs them --------------------------------------------------------------------------
 
-def test_kernels_run_in_tiny_mode_on_the_shared_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kernels_run_with_the_hub_cut_off_on_the_shared_cache(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
     conftest = load(NOTEBOOKS / "conftest.py", "ovnb_notebook_conftest")
     monkeypatch.delenv("OVNB_CACHE", raising=False)
+    monkeypatch.delenv("OVNB_TINY", raising=False)
     monkeypatch.setenv("OVNB_TEST_CACHE", "/somewhere/cache")
-    assert conftest.kernel_env()["OVNB_TINY"] == "1"
-    assert conftest.kernel_env()["OVNB_CACHE"] == "/somewhere/cache"
+    env = conftest.kernel_env()
+    assert env["OVNB_TINY"] == "1" and env["HF_HUB_OFFLINE"] == "1"
+    assert env["OVNB_CACHE"] == "/somewhere/cache"
+    port = int(env["HF_ENDPOINT"].rsplit(":", 1)[1])
+    with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+        sock.connect(("127.0.0.1", port))  # nobody listens: what no network looks like
+    monkeypatch.setenv("OVNB_TINY", "0")  # real mode: only the closed port stands for the hub
+    real = conftest.kernel_env()
+    assert real["OVNB_TINY"] == "0" and "HF_HUB_OFFLINE" not in real
     monkeypatch.setenv("OVNB_CACHE", "/chosen")
     assert conftest.kernel_env()["OVNB_CACHE"] == "/chosen"
 

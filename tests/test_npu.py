@@ -15,7 +15,7 @@ import ovnb
 from ovnb import devices, runtime
 from ovnb.errors import OvnbError
 from ovnb.speculative import plan_llm
-from ovnb.widgets import chat as chat_module
+from ovnb.sessions import chat as chat_module
 from tests.conftest import F32
 
 NO_NPU = "device NPU is not available here: choose one of CPU, AUTO"

@@ -18,3 +18,44 @@ def test_failure_names_the_last_error_line() -> None:
     with pytest.raises(OvnbError) as err:
         run_tool([sys.executable, "-c", script], "exporting")
     assert str(err.value) == "exporting failed (exit 3): ValueError: bad shape"
+
+
+def test_messages_go_to_stderr_outside_a_kernel(capsys: pytest.CaptureFixture[str]) -> None:
+    from ovnb import progress
+
+    assert not progress.in_kernel()
+    progress.say("building tiny-llm")
+    captured = capsys.readouterr()
+    assert captured.err == "[ovnb] building tiny-llm\n" and captured.out == ""
+
+
+def test_in_a_kernel_a_message_is_a_grey_line_not_stderr(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Jupyter shows stderr on a red background, as errors: a progress note is not one."""
+    import IPython.display
+
+    from ovnb import progress
+
+    shown: list[tuple[dict, dict]] = []
+    monkeypatch.setattr(progress, "in_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append((obj, kw)))
+    progress.say("exporting <fp16>")
+    assert capsys.readouterr().err == ""
+    (bundle, options), = shown
+    assert options == {"raw": True}
+    assert bundle["text/plain"] == "[ovnb] exporting <fp16>"
+    assert "color:#666" in bundle["text/html"] and "&lt;fp16&gt;" in bundle["text/html"]
+
+
+def test_in_kernel_knows_a_kernel_from_a_terminal_ipython(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import IPython
+
+    from ovnb import progress
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(IPython, "get_ipython", lambda: types.SimpleNamespace(kernel=object()))
+    assert progress.in_kernel()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: types.SimpleNamespace())  # terminal
+    assert not progress.in_kernel()

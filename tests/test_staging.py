@@ -139,9 +139,10 @@ def test_tiny_mode_prefers_a_real_offline_model_where_marked() -> None:
 
 
 def test_real_defaults_of_the_speech_out_and_retrieval_tasks() -> None:
-    assert staging.default_entry("embedding", tiny=False)["id"] == MINILM
-    assert staging.default_entry("rerank", tiny=False)["id"] == "cross-encoder/ms-marco-MiniLM-L6-v2"
-    assert staging.default_entry("text-to-speech", tiny=False)["id"] == "microsoft/speecht5_tts"
+    """The usual choices (with no hub, the last two fall back: tested below)."""
+    assert staging.default_entry("embedding", tiny=False)["id"] == MINILM  # offline
+    assert staging.preferred("rerank", tiny=False)[0]["id"] == "cross-encoder/ms-marco-MiniLM-L6-v2"
+    assert staging.preferred("text-to-speech", tiny=False)[0]["id"] == "microsoft/speecht5_tts"
 
 
 def test_binder_defaults_fit_in_two_gigabytes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,3 +152,95 @@ def test_binder_defaults_fit_in_two_gigabytes(monkeypatch: pytest.MonkeyPatch) -
     for task in staging.TASKS:
         entry = staging.default_entry(task, tiny=False)
         assert catalogs.estimate(entry)["ram_gb"] < 2, entry["id"]
+
+
+# defaults with no hub ---------------------------------------------------------------------------
+def closed_port() -> int:
+    """A loopback port nobody listens on: connections are refused at once."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class NoHub:
+    """The hub cut off as a machine with no network sees it (a closed port), probes counted."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from ovnb import doctor
+
+        self.endpoint = f"http://127.0.0.1:{closed_port()}"
+        self.probes: list[str] = []
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.delenv("OVNB_BINDER", raising=False)
+        monkeypatch.setenv("HF_ENDPOINT", self.endpoint)
+        real = doctor.hub_problem
+        monkeypatch.setattr(doctor, "hub_problem", lambda *a: self.probes.append(a[0]) or real(*a))
+        assert staging.hub_problem(refresh=True) is not None  # this endpoint, probed once now
+        self.probes.clear()
+
+
+@pytest.fixture
+def no_hub(monkeypatch: pytest.MonkeyPatch) -> NoHub:
+    return NoHub(monkeypatch)
+
+
+def test_a_default_that_needs_the_hub_falls_back_offline_in_one_line(
+        no_hub: NoHub, tmp_path: Path) -> None:
+    usual = staging.preferred("vision-chat", tiny=False)[0]
+    assert not any(s["kind"] in ("tiny", "offline") for s in usual["sources"])
+    choice = staging.default_choice("vision-chat", tiny=False, cache_dir=tmp_path)
+    assert choice.entry["id"] == "tiny-vlm"
+    note = choice.note
+    assert "\n" not in note and note.count(usual["id"]) == 2  # what it replaced, how to get it
+    assert f"no answer from {no_hub.endpoint}: ConnectError" in note
+    assert "random weights" in note and "set HF_ENDPOINT to a mirror" in note
+    chat = staging.default_choice("chat", tiny=False, cache_dir=tmp_path)
+    assert chat.entry["id"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and chat.note == ""
+    for task in staging.TASKS:
+        staging.default_entry(task, tiny=False)
+    assert no_hub.probes == []  # the first probe's answer is reused, not asked again
+
+
+def test_hf_hub_offline_falls_back_without_a_probe(monkeypatch: pytest.MonkeyPatch,
+                                                   no_hub: NoHub, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    choice = staging.default_choice("image", tiny=False, cache_dir=tmp_path)
+    assert choice.entry["id"] == "tiny-sd"
+    assert "(HF_HUB_OFFLINE is set)" in choice.note and "unset HF_HUB_OFFLINE" in choice.note
+    assert no_hub.probes == []
+
+
+def test_a_cached_or_reachable_default_is_kept(monkeypatch: pytest.MonkeyPatch, no_hub: NoHub,
+                                               tmp_path: Path, sd: Path) -> None:
+    usual = staging.preferred("image", tiny=False)[0]
+    shutil.copytree(sd, tmp_path / "models" / usual["id"].replace("/", "--")
+                    / usual["default_precision"])  # as if staged: complete, no hub needed
+    assert staging.default_choice("image", tiny=False, cache_dir=tmp_path).entry == usual
+    monkeypatch.setattr(staging, "hub_problem", lambda refresh=False: None)  # the hub answers
+    choice = staging.default_choice("vision-chat", tiny=False, cache_dir=tmp_path)
+    assert choice.entry == staging.preferred("vision-chat", tiny=False)[0] and choice.note == ""
+
+
+def test_binder_fallbacks_fit_too(monkeypatch: pytest.MonkeyPatch, no_hub: NoHub) -> None:
+    from ovnb import catalogs
+
+    monkeypatch.setenv("OVNB_BINDER", "1")
+    for task in staging.TASKS:
+        entry = staging.default_choice(task, tiny=False).entry
+        assert staging.prepares_here(entry) and entry["binder_fit"], entry["id"]
+        assert catalogs.estimate(entry)["ram_gb"] < catalogs.BINDER_RAM_GB
+
+
+def test_all_defaults_with_no_hub_stage_the_fallbacks_saying_so_once_each(
+        no_hub: NoHub, capsys: pytest.CaptureFixture[str]) -> None:
+    items = staging.default_items(tiny=False)
+    assert all(staging.prepares_here(model_id) for model_id, _ in items)
+    said = capsys.readouterr().err.splitlines()
+    replaced = [t for t in staging.TASKS if staging.preferred(t, tiny=False)[0]["id"]
+                not in {i for i, _ in items}]
+    # no real model of these prepares offline: each falls back, saying so once
+    assert replaced == ["image", "vision-chat", "video", "text-to-speech", "rerank"]
+    assert len(said) == len(replaced)
+    assert all(line.startswith(f"[ovnb] {task}: ") for line, task in zip(said, replaced))

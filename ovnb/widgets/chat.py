@@ -151,6 +151,11 @@ class Chat(ConversationWidget):
         self._layout()
 
     @property
+    def device(self) -> str:
+        """The device asked for (a DevicePicker's value when one was given)."""
+        return self.session.device
+
+    @property
     def plan(self) -> speculative.LLMPlan | None:
         """How the pipeline was built (devices, properties, assistant), once loaded."""
         return self.session.plan

@@ -121,11 +121,13 @@ class ModelPicker(PipelineWidget):
     fits = traitlets.Bool(True, help="False when the estimate exceeds free RAM or disk")
     warning = traitlets.Unicode("", help="why the choice may not fit or run ('' when fine)")
     folder = traitlets.Unicode("", help="the folder the last Prepare returned ('' before)")
+    note = traitlets.Unicode("", help="why the picker started on another model than the task's "
+                             "usual default, e.g. with no hub ('' when it did not)")
 
     def __init__(self, task: str, device_picker: DevicePicker | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, value: str | None = None,
                  **kwargs: Any) -> None:
-        from ovnb.staging import TASKS, default_entry
+        from ovnb.staging import TASKS, default_choice
 
         if task not in TASKS:
             raise OvnbError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
@@ -139,7 +141,11 @@ class ModelPicker(PipelineWidget):
         self._proc: subprocess.Popen[str] | None = None
         self._cancelled = threading.Event()
         self._build_view()
-        self.value = value or default_entry(task)["id"]
+        choice = None if value else default_choice(task, cache_dir=cache_dir)
+        self.note = choice.note if choice else ""
+        self._note.value = (f"<span style='color:#555'>ℹ {html.escape(self.note)}</span>"
+                            if self.note else "")
+        self.value = value or choice.entry["id"]
         if device_picker is not None:
             device_picker.observe(lambda _: self._choose_precision(), "value")
         self.session.status = "pick a model, then Prepare"
@@ -149,6 +155,7 @@ class ModelPicker(PipelineWidget):
         self._model_dd = widgets.Dropdown(options=[(_label(e), i) for i, e in self.entries.items()],
                                           description="Model", layout=widgets.Layout(width="60%"))
         self._precision_dd = widgets.Dropdown(description="Precision")
+        self._note = widgets.HTML()
         self._info = widgets.HTML()
         self._fit = widgets.HTML()
         self._prepare_btn = widgets.Button(description="Prepare", button_style="primary",
@@ -162,7 +169,8 @@ class ModelPicker(PipelineWidget):
         self._cancel_btn.on_click(lambda _: self.cancel())
         self._busy_controls([self._prepare_btn, self._model_dd, self._precision_dd],
                             [self._cancel_btn])
-        self.children = [widgets.HBox([self._model_dd, self._precision_dd]), self._info, self._fit,
+        self.children = [widgets.HBox([self._model_dd, self._precision_dd]), self._note,
+                         self._info, self._fit,
                          widgets.HBox([self._prepare_btn, self._cancel_btn, self._bar]),
                          self._step, self._status, self._error]
 
@@ -201,6 +209,7 @@ class ModelPicker(PipelineWidget):
         self._info.value = _info_html(entry, self.precision, cached)
         fit = _fit(entry, self.precision, cached is not None, self.cache_dir)
         notes = fit["problems"] + _device_problems(entry, self.precision, self._device(), self.task)
+        notes += _hub_problems(entry, self.precision, self.cache_dir)
         self.fits = not fit["problems"]
         self.warning = "; ".join(notes)
         color = "#b00020" if not self.fits else "#a15c00"
@@ -245,6 +254,7 @@ class ModelPicker(PipelineWidget):
             self.session.status = f"ready: {model} ({precision})"
         else:
             self._bar.bar_style = "danger"
+            self._step.value = ""  # the error line says it all: no cut-off copy above it
             self.session.status = "not prepared"
         self._refresh()
 
@@ -391,6 +401,17 @@ def _device_problems(entry: dict[str, Any], precision: str, device: str | None,
     if needed is not None and precision != needed:
         problems.append(f"{device} needs {needed} weights for {task} models, not {precision}")
     return problems
+
+
+def _hub_problems(entry: dict[str, Any], precision: str,
+                  cache_dir: str | os.PathLike[str] | None) -> list[str]:
+    """Say before Prepare that a model needs a hub that does not answer."""
+    from ovnb.staging import hub_problem, prepares_here
+
+    if prepares_here(entry, cache_dir, precision):
+        return []
+    return [f"needs the Hugging Face hub, not reachable here ({hub_problem()}): choose a model "
+            "marked offline, or connect to the hub (or set HF_ENDPOINT to a mirror)"]
 
 
 def _child_env() -> dict[str, str]:

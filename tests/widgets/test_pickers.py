@@ -92,8 +92,8 @@ def test_precision_and_source_shown(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 def test_unknown_task_is_refused() -> None:
-    with pytest.raises(OvnbError, match="unknown task 'video'"):
-        ovnb.ModelPicker("video")
+    with pytest.raises(OvnbError, match="unknown task 'holograms'"):
+        ovnb.ModelPicker("holograms")
 
 
 def test_npu_selects_and_marks_int4_npu(tmp_path: Path) -> None:
@@ -212,3 +212,27 @@ def test_second_click_while_preparing_is_ignored(tmp_path: Path, cache: Path) ->
     release.set()
     picker.session.call(running)
     assert picker.prepare() == tmp_path / "models" / "tiny-llm" / "fp16"
+
+
+# ModelPicker: no hub ----------------------------------------------------------------------------
+def test_no_hub_starts_on_an_offline_model_and_says_so_once(monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    from ovnb import staging
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("OVNB_TINY", raising=False)
+    usual = staging.preferred("image", tiny=False)[0]["id"]
+    picker = ovnb.ModelPicker("image", cache_dir=tmp_path)
+    assert picker.value == "tiny-sd" and picker.warning == ""
+    assert usual in picker.note and "HF_HUB_OFFLINE" in picker.note and "\n" not in picker.note
+    shown = [w.value for w in (picker._note, picker._info, picker._fit, picker._status,
+                               picker._step, picker._error)]
+    assert sum(picker.note.split(":")[0] in html for html in shown) == 1  # said once
+    picker.value = usual  # the learner picks it anyway: told before Prepare, not after
+    assert "needs the Hugging Face hub, not reachable here" in picker.warning
+    assert picker.prepare() is None
+    assert "needs the Hugging Face hub" in picker.last_error and "\n" not in picker.last_error
+    assert picker._step.value == ""  # the error line is the only copy of the message
+    chat = ovnb.ModelPicker("chat", cache_dir=tmp_path)  # a default that prepares offline
+    assert chat.value == "HuggingFaceTB/SmolLM2-135M-Instruct" and chat.note == ""
+    assert chat._note.value == ""
