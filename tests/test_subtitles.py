@@ -59,7 +59,7 @@ def test_words_group_into_cues_at_sentence_ends_and_pauses() -> None:
     cues = cues_from_words(WORDS)
     assert [text for _, _, text in cues] == [
         "And Mr. John Dashwood had then leisure to", "consider.", "How much?"]
-    assert cues[0][:2] == (0.0, 2.72) and cues[-1][:2] == (4.6, 5.2)
+    assert cues[0][:2] == (0.0, 3.2) and cues[-1][:2] == (4.6, 5.2)
     assert all(len(text) <= MOST_CHARS for _, _, text in cues)
 
 
@@ -72,7 +72,7 @@ def test_a_pause_and_the_time_on_screen_start_new_cues() -> None:
 
 def test_srt_is_well_formed() -> None:
     text = srt(cues_from_words(WORDS))
-    assert text.startswith("1\n00:00:00,000 --> 00:00:02,720\nAnd Mr. John Dashwood had then "
+    assert text.startswith("1\n00:00:00,000 --> 00:00:03,200\nAnd Mr. John Dashwood had then "
                            "leisure to\n\n2\n")
     cues = parse_srt(text)
     assert len(cues) == 3 and cues[2] == (4.6, 5.2, "How much?")
