@@ -18,6 +18,7 @@ _LAZY = {
     "Chat": "ovnb.widgets.chat",
     "load_ipython_extension": "ovnb.magics",
     "Transcriber": "ovnb.widgets.speech",
+    "Speaker": "ovnb.widgets.tts",
     "ImageGenerator": "ovnb.widgets.image",
     "VisionChat": "ovnb.widgets.vision",
     "VideoGenerator": "ovnb.widgets.video",

@@ -93,6 +93,32 @@ def to_wav(samples: np.ndarray, rate: int = RATE) -> bytes:
     return buffer.getvalue()
 
 
+
+WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}  # what ``write_audio`` saves (16-bit PCM)
+
+
+def write_audio(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> Path:
+    """Save float samples in [-1, 1] as a 16-bit WAV or FLAC file (by the name's suffix).
+
+    The folder is made if needed; a suffix soundfile should not guess at, or a file that cannot
+    be written, is one line naming the fix.
+    """
+    import soundfile as sf
+
+    target = Path(path).expanduser()
+    kind = WRITE_FORMATS.get(target.suffix.lower())
+    if kind is None:
+        raise OvnbError(f"cannot save audio as {target.name!r}: end the name in .wav or .flac")
+    if samples.size == 0:
+        raise OvnbError("no audio to save (0 samples)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(target, np.clip(samples, -1.0, 1.0), int(rate), format=kind, subtype="PCM_16")
+    except (OSError, sf.SoundFileError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise OvnbError(f"cannot write {target} ({reason}): choose another folder") from exc
+    return target
+
 # decoding -----------------------------------------------------------------------------------------
 _EMPTY = "{name} is empty (0 bytes): choose another file or upload it again"
 

@@ -28,6 +28,15 @@ def options(folder: Path) -> tuple[list[str], list[str]]:
     return sorted(languages, key=languages.get), tasks
 
 
+def model_type(folder: Path) -> str:
+    """``model_type`` of the folder's config.json ("whisper", "qwen3_asr"...; '' if unreadable):
+    ASRPipeline dispatches on it, and only Whisper gives word timestamps."""
+    try:
+        return str(json.loads((Path(folder) / "config.json").read_text()).get("model_type", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def check_options(folder: Path, language: str | None = None, task: str | None = None) -> None:
     """Refuse, in one line, a language or task the model in ``folder`` does not know.
 

@@ -36,6 +36,7 @@ sd = _prepared("tiny-sd")
 vlm = _prepared("tiny-vlm")
 tiny_whisper = _prepared("tiny-whisper")
 tiny_en = _prepared("openai/whisper-tiny.en")
+tiny_speecht5 = _prepared("tiny-speecht5")
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,11 @@
-"""Speech to text with a WhisperPipeline: audio chosen, transcribed, streamed where it can be.
+"""Speech to text with an ASRPipeline: audio chosen, transcribed, streamed where it can be.
+
+openvino_genai's ASRPipeline runs Whisper (a thin adapter over WhisperPipeline: the same
+results, properties and NPU static pipeline) and other speech models (Qwen3-ASR, Fun-ASR), so
+every folder of those loads here. Word timestamps (Whisper only) need ``word_timestamps=True``
+when the pipeline is built: a session builds the pipeline its setting asks for, and the first
+run asking for words on a session built without them builds (once, shared by every session on
+that model) a second pipeline with them, which it keeps for its word runs.
 
 Audio is decoded and converted (16 kHz mono) as soon as it is chosen, so a bad file is refused at
 once and a player can show it before transcribing. Live text is shown where openvino_genai streams
@@ -16,8 +23,9 @@ import numpy as np
 import traitlets
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
-from ovnb import devices, whisper
+from ovnb import devices, subtitles, whisper
 from ovnb.audio import RATE, Source, is_silent, load_audio
+from ovnb.errors import OvnbError
 from ovnb.runtime import Loaded, Outcome, TokenStream, check_device, explain, load
 from ovnb.sessions.base import Session
 from ovnb.sessions.chat import _name
@@ -54,10 +62,13 @@ class WhisperSettings(Settings):
                                        "models only)"), "task")
     return_timestamps = setting(Bool(False, help="timestamped chunks (then no live text)"),
                                 "timestamps")
+    word_timestamps = setting(Bool(False, help="when each word was said (Whisper models; then no "
+                                               "live text)"), "word timestamps")
     max_new_tokens = setting(Int(None, allow_none=True, help="tokens per 30 s window (None: the "
                                  "model's)"), "max new tokens", 1, 448, control=False)
 
-    @traitlets.validate("language", "task", "return_timestamps", "max_new_tokens")
+    @traitlets.validate("language", "task", "return_timestamps", "word_timestamps",
+                        "max_new_tokens")
     def _check(self, proposal: Any) -> Any:
         if proposal["trait"].name == "language":
             return language_token(proposal["value"])
@@ -71,6 +82,7 @@ class SpeechState(traitlets.HasTraits):
     transcript = Unicode("", help="the last transcript")
     live = Unicode("", help="the transcript so far while a run streams")
     chunks = List(help="timestamped chunks of the last run: (start s, end s, text)")
+    words = List(help="timed words of the last run: (start s, end s, word)")
     metrics = Dict(help="audio_s, seconds, realtime, tokens, ttft_ms, language")
     languages = List(Unicode(), help="language tokens the model knows ([] for English-only)")
     tasks = List(Unicode(), help="tasks the model knows ([] for English-only)")
@@ -91,16 +103,37 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
         super().__init__()
         self.apply(settings, type(self).__name__)
         self.device, self.properties = devices.resolve(device, "speech", properties)
+        self.model_name = _name(model)
+        self.model_type = ""
         self._stream: TokenStream | None = None
-        self._load_in_background(lambda: self._load(model), _name(model))
+        self._with_words: Loaded | None = None  # the pipeline built for word timestamps
+        self._load_in_background(lambda: self._load(model), self.model_name)
 
     def _load(self, model: Any) -> Loaded:
         check_device(self.device)  # an absent device is refused before any export
         folder = model_folder(model, "speech", devices.precision_for(self.device, "speech"))
         whisper.check_options(folder, self.language, self.task)
         languages, tasks = whisper.options(folder)
+        self.model_type = whisper.model_type(folder)
         self.publish(languages=languages, tasks=tasks)
-        return load("speech", folder, self.device, self.properties)
+        words = self.word_timestamps and self.model_type == "whisper"
+        loaded = asr_pipeline(folder, self.device, self.properties, words)
+        if words:
+            self._with_words = loaded
+        return loaded
+
+    def _pipeline_for(self, loaded: Loaded, words: bool) -> Loaded:
+        """The pipeline a run uses: ``loaded``, or the one built for word timestamps."""
+        if not words:
+            return loaded
+        if self.model_type != "whisper":
+            raise OvnbError(f"word timestamps come from Whisper models only; {self.model_name} is "
+                            f"a {self.model_type or 'speech'} model: turn word timestamps off, or "
+                            "use return_timestamps for timed chunks")
+        if self._with_words is None:
+            self.publish(status="building the pipeline for word timestamps (once)…")
+            self._with_words = asr_pipeline(loaded.folder, self.device, self.properties, True)
+        return self._with_words
 
     # audio ---------------------------------------------------------------------------------------
     def choose(self, source: Source, name: str | None = None) -> Clip | None:
@@ -114,30 +147,57 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
         return clip
 
     # runs ----------------------------------------------------------------------------------------
-    def transcribe(self, audio: Source | None = None) -> str:
-        """Transcribe ``audio`` (else the chosen audio); blocks. The text, '' on error."""
+    def transcribe(self, audio: Source | None = None, word_timestamps: bool | None = None) -> str:
+        """Transcribe ``audio`` (else the chosen audio); blocks. The text, '' on error.
+
+        ``word_timestamps`` True or False overrides the setting for this call (None: the setting).
+        """
         clip = self.audio if audio is None else self.choose(audio)
         if audio is not None and clip is None:
             return ""
-        job = self.submit(queue=True, clip=clip)
+        overrides = {} if word_timestamps is None else {"word_timestamps": bool(word_timestamps)}
+        job = self.submit(queue=True, clip=clip, **overrides)
         outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
         return outcome.value if outcome.ok else ""
 
-    def submit(self, queue: bool = False, clip: Clip | None = None) -> Any:
+    def submit(self, queue: bool = False, clip: Clip | None = None, **overrides: Any) -> Any:
         """Start transcribing ``clip`` (else the chosen audio) without waiting (the button); None
         when refused."""
         clip = clip or self.audio
         if clip is None:
             self.refuse("no audio yet: upload a file, type a path and press Enter, or press Sample")
             return None
+
         def work(loaded: Loaded) -> str:
-            return self._run(loaded, clip, self._options(loaded.folder))
+            options = {**self._options(loaded.folder), **overrides}
+            chosen = self._pipeline_for(loaded, bool(options.get("word_timestamps")))
+            if chosen is loaded:
+                return self._run(loaded, clip, options)
+            with chosen.lock:
+                return self._run(chosen, clip, options)
 
         def done(outcome: Outcome) -> None:
             self._stream = None
             self.publish(live="")
 
         return self.start(work, done, queue=queue)
+
+    # subtitles -----------------------------------------------------------------------------------
+    def cues(self) -> list[tuple[float, float, str]]:
+        """The last transcript as subtitle cues: from its words, else its chunks, else one cue."""
+        if self.words:
+            return subtitles.cues_from_words(self.words)
+        if self.chunks:
+            return [(a, b if b >= 0 else self.audio_seconds, t) for a, b, t in self.chunks]
+        return [(0.0, self.audio_seconds, self.transcript)] if self.transcript.strip() else []
+
+    def srt(self) -> str:
+        """The last transcript as SubRip (.srt) subtitles ('' before any transcript)."""
+        return subtitles.srt(self.cues())
+
+    def vtt(self) -> str:
+        """The last transcript as WebVTT (.vtt) subtitles (just the header before any)."""
+        return subtitles.vtt(self.cues())
 
     def _on_stop(self) -> None:
         if self._stream is not None:
@@ -156,7 +216,8 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
         return options
 
     def _run(self, loaded: Loaded, clip: Clip, options: dict[str, Any]) -> str:
-        live = clip.seconds < WINDOW_SECONDS and not options.get("return_timestamps")
+        timed = options.get("return_timestamps") or options.get("word_timestamps")
+        live = clip.seconds < WINDOW_SECONDS and not timed
         tokenizer = loaded.pipe.get_tokenizer()
         stream = TokenStream(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
                              self._show_live if live else None)
@@ -165,7 +226,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
             stream.stopped = True
         how = "" if live else " (the text appears at the end)"
         self.publish(status=f"transcribing {clock(clip.seconds)} of audio{how}…", transcript="",
-                     chunks=[], metrics={})
+                     chunks=[], words=[], metrics={})
         stream.start()
         try:
             config = apply_to(loaded.pipe.get_generation_config(), options)
@@ -174,7 +235,8 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
             stream.finish()
         text = result.texts[0] if result.texts else ""
         self.publish(transcript=text,
-                     chunks=[(c.start_ts, c.end_ts, c.text) for c in (result.chunks or [])],
+                     chunks=[(c.start_ts, c.end_ts, c.text) for c in first(result.chunks)],
+                     words=[(w.start_ts, w.end_ts, w.text) for w in first(result.words)],
                      metrics=self._metrics(result, clip.seconds),
                      status="stopped" if stream.stopped else "done")
         return text
@@ -188,7 +250,28 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
         return {"audio_s": seconds, "seconds": busy_s, "tokens": perf.get_num_generated_tokens(),
                 "ttft_ms": perf.get_ttft().mean,
                 "realtime": seconds / busy_s if busy_s > 0 else float("inf"),
-                "language": getattr(result, "language", "") if self.languages else ""}
+                "language": (result.languages or [""])[0] if self.languages else ""}
+
+
+def asr_pipeline(folder: Path, device: str, properties: dict[str, Any], words: bool) -> Loaded:
+    """The shared ASRPipeline for ``folder``, built with word timestamps or without (a pipeline
+    key of its own each: genai decides at construction)."""
+    def build() -> Any:
+        import openvino_genai as ov_genai
+
+        extra = {"word_timestamps": True} if words else {}
+        try:
+            return ov_genai.ASRPipeline(str(folder), device, **extra, **properties)
+        except RuntimeError as exc:
+            raise OvnbError(explain(exc)) from exc
+
+    return load("speech", folder, device, properties, build, ("asr", words))
+
+
+def first(per_text: Any) -> list[Any]:
+    """The first text's items of an ASR result's chunks or words (one list per text; None or []
+    when not asked for)."""
+    return list(per_text[0]) if per_text else []
 
 
 def language_token(language: str | None) -> str:

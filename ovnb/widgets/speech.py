@@ -6,14 +6,19 @@ import os
 from pathlib import Path
 from typing import Any
 
+import anywidget
 import ipywidgets as widgets
+import traitlets
 
 from ovnb.audio import Source, sample, to_wav
+from ovnb.errors import OvnbError
 from ovnb.sessions.speech import AUTO, Clip, SpeechState, TranscriberSession, WhisperSettings, clock
 from ovnb.widgets.base import PipelineWidget
 from ovnb.widgets.render import bind, grey, metrics_line
 
 PLAYBACK_SECONDS = 20 * 60  # longer audio gets no player (its WAV would be too heavy for the page)
+STATIC = Path(__file__).with_name("static")
+SUBTITLE_FORMATS = (".srt", ".vtt")
 
 # Whisper's language codes with their English names (multilingual models list theirs in lang_to_id).
 LANGUAGE_NAMES = dict(pair.split(":") for pair in (
@@ -52,6 +57,34 @@ def chunk_table(chunks: list[tuple[float, float, str]], audio_end: float) -> str
             f"<th style='text-align:left'>text</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+def word_table(words: list[tuple[float, float, str]]) -> str:
+    """The timed words as an HTML table (start, end, word), folded under a summary line."""
+    if not words:
+        return ""
+    rows = "".join(
+        f"<tr><td style='color:#555'>{clock(start)}</td><td style='color:#555'>{clock(end)}</td>"
+        f"<td style='text-align:left'>{html.escape(word.strip())}</td></tr>"
+        for start, end, word in words)
+    return (f"<details><summary>{len(words)} words with their times</summary>"
+            "<table style='border-collapse:collapse'><thead><tr><th>start</th><th>end</th>"
+            f"<th style='text-align:left'>word</th></tr></thead><tbody>{rows}</tbody></table>"
+            "</details>")
+
+
+class WordPlayer(anywidget.AnyWidget):
+    """The audio with its words: the word being spoken lights up; a click plays from a word."""
+
+    _esm = STATIC / "words.js"
+    _css = STATIC / "words.css"
+    wav = traitlets.Bytes(b"", help="the audio, as WAV bytes").tag(sync=True)
+    words = traitlets.List(help="[start s, end s, word] of each word").tag(sync=True)
+    position = traitlets.Int(-1, help="index of the word being played (-1: none), from the "
+                                      "browser").tag(sync=True)
+
+    def __repr__(self) -> str:
+        return f"WordPlayer({len(self.words)} words)"
+
+
 class Transcriber(PipelineWidget, SpeechState, WhisperSettings):
     """Speech to text: ``Transcriber("openai/whisper-tiny.en").transcribe("talk.flac") -> str``.
 
@@ -83,6 +116,7 @@ class Transcriber(PipelineWidget, SpeechState, WhisperSettings):
                                           description="language")
         self._task = widgets.ToggleButtons(options=["transcribe"], value="transcribe")
         self._timestamps = widgets.Checkbox(self.return_timestamps, description="timestamps")
+        self._word_box = widgets.Checkbox(self.word_timestamps, description="word timestamps")
         self._choices = widgets.HBox([self._language, self._task],
                                      layout=widgets.Layout(display="none"))
         self._transcribe_btn = widgets.Button(description="Transcribe", button_style="primary",
@@ -91,18 +125,22 @@ class Transcriber(PipelineWidget, SpeechState, WhisperSettings):
         self._text = widgets.Textarea(placeholder="the transcript appears here",
                                       layout=widgets.Layout(width="100%", height="8em"))
         self._chunk_view = widgets.HTML()
+        self._words = WordPlayer(layout=widgets.Layout(display="none"))
+        self._word_list = widgets.HTML()
         self._metrics_line = widgets.HTML()
         self.children = [
             widgets.HBox([self._upload, self._path, self._sample_btn]), self._audio_label,
             self._player, self._choices,
-            widgets.HBox([self._timestamps, self._transcribe_btn, self._stop_btn]),
-            self._text, self._chunk_view, self._metrics_line, self._status, self._error]
+            widgets.HBox([self._timestamps, self._word_box, self._transcribe_btn, self._stop_btn]),
+            self._text, self._words, self._word_list, self._chunk_view, self._metrics_line,
+            self._status, self._error]
 
     def _wire(self) -> None:
         self._upload.observe(lambda change: self._on_upload(change["new"]), "value")
         self._path.observe(lambda change: self._on_path(change["new"]), "value")
         self._sample_btn.on_click(lambda _: self.choose_sample())
         bind(self._timestamps, self, "return_timestamps")
+        bind(self._word_box, self, "word_timestamps")
         self._transcribe_btn.on_click(lambda _: self.session.submit())
         self._stop_btn.on_click(lambda _: self.stop())
         self._busy_controls([self._transcribe_btn], [self._stop_btn])
@@ -111,6 +149,7 @@ class Transcriber(PipelineWidget, SpeechState, WhisperSettings):
         self.observe(lambda change: self._show_text(change["new"], live=True), "live")
         self.observe(lambda change: self._show_text(change["new"]), "transcript")
         self.observe(lambda _: self._show_results(), ["chunks", "metrics"])
+        self.observe(lambda _: self._show_words(), "words")
         self._offer_choices()
 
     def _offer_choices(self) -> None:
@@ -166,13 +205,56 @@ class Transcriber(PipelineWidget, SpeechState, WhisperSettings):
         playable = clip.seconds <= PLAYBACK_SECONDS
         self._player.value = to_wav(clip.samples) if playable else b""
         self._player.layout.display = None if playable else "none"
+        self._words.layout.display = "none"  # new audio: its words come with its transcript
 
     # actions -------------------------------------------------------------------------------------
-    def transcribe(self, audio: Source | None = None) -> str:
-        """Transcribe ``audio`` (else the chosen audio) as the Transcribe button does; '' on error."""
+    def transcribe(self, audio: Source | None = None, word_timestamps: bool | None = None) -> str:
+        """Transcribe ``audio`` (else the chosen audio) as the Transcribe button does; '' on error.
+
+        ``word_timestamps`` True or False overrides the setting for this call (None: the setting).
+        """
         if audio is not None:
             self._reference = ""
-        return self.session.transcribe(audio)
+        return self.session.transcribe(audio, word_timestamps)
+
+    def srt(self) -> str:
+        """The last transcript as SubRip (.srt) subtitles, timed by its words or chunks."""
+        return self.session.srt()
+
+    def vtt(self) -> str:
+        """The last transcript as WebVTT (.vtt) subtitles, timed by its words or chunks."""
+        return self.session.vtt()
+
+    def save_subtitles(self, path: str | os.PathLike[str]) -> Path | None:
+        """Write ``.srt`` or ``.vtt`` subtitles of the last transcript; the path, or None."""
+        target = Path(path).expanduser()
+        try:
+            if target.suffix.lower() not in SUBTITLE_FORMATS:
+                raise OvnbError(f"cannot save subtitles as {target.name!r}: end the name in .srt "
+                                "or .vtt")
+            if not self.transcript.strip():
+                raise OvnbError("no transcript yet: press Transcribe first")
+            text = self.srt() if target.suffix.lower() == ".srt" else self.vtt()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except (OSError, OvnbError) as exc:
+            self.session.fail(str(exc) if isinstance(exc, OvnbError)
+                              else f"cannot write {target} ({exc.strerror}): choose another folder")
+            return None
+        self.session.publish_now(last_error="", error_details="", status=f"saved {target.name}")
+        return target
+
+    def _show_words(self) -> None:
+        """The word player (the audio with its words) replaces the plain player while shown."""
+        words = [[float(a), float(b), w] for a, b, w in self.words]
+        self._word_list.value = word_table(self.words)
+        clip = self.audio
+        playable = bool(words) and clip is not None and clip.seconds <= PLAYBACK_SECONDS
+        self._words.words = words
+        self._words.wav = bytes(self._player.value) if playable else b""
+        self._words.layout.display = None if playable else "none"
+        if clip is not None and clip.seconds <= PLAYBACK_SECONDS:
+            self._player.layout.display = "none" if playable else None
 
     def _show_text(self, text: str, live: bool = False) -> None:
         if live and not text:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+import traitlets
 
 import ovnb
 from ovnb.errors import OvnbError
@@ -346,6 +347,100 @@ def test_ten_minutes_of_audio_finish_and_reach_the_end(models: dict[str, Path]) 
     assert widget.last_error == "" and widget.metrics["audio_s"] == 600
     assert "Dashwood" in text and text.rstrip().endswith("for them."), text[-200:]
     assert "10:00.00" in widget._audio_label.value and widget._player.value[:4] == b"RIFF"
+
+
+# ---------------------------------------------------------------------------------- Speaker
+# text and voices a learner may give: each refused in one line before anything is spoken
+SPEAKER_TEXT = {
+    "empty": ("", "nothing to say: type some text first"),
+    "only-whitespace": ("  \n\t ", "nothing to say: type some text first"),
+    "cyrillic": ("Привет, мир.", "tiny-speecht5 cannot say 7 characters of this text: "
+                                 "П р и в е т м (Cyrillic)"),
+    "cjk-in-english": ("Hello 世界, again.", "cannot say 2 characters of this text: 世 界 (CJK)"),
+    "emoji": ("Great work 👍", "cannot say 1 character of this text: 👍 (thumbs up sign)"),
+}
+SPEAKER_VOICE: dict[str, tuple[Callable[[Path, Path], Any], str]] = {
+    "short-file": (lambda tmp, m: _floats(tmp / "short.bin", 100),
+                   "short.bin holds 100 float32 values, but this model's speaker embedding is "
+                   "1x512"),
+    "kokoro-sized-file": (lambda tmp, m: _floats(tmp / "af_heart.bin", 510 * 256),
+                          "af_heart.bin holds 130560 float32 values"),
+    "short-array": (lambda tmp, m: np.zeros(256, np.float32),
+                    "the array holds 256 float32 values shaped 256, but this model's speaker "
+                    "embedding is 1x512"),
+    "integer-array": (lambda tmp, m: np.zeros(512, np.int64), "the array holds 512 int64 values"),
+    "missing-file": (lambda tmp, m: tmp / "nowhere.bin", "no such speaker embedding file"),
+}
+
+
+def _floats(path: Path, count: int) -> Path:
+    np.ones(count, np.float32).tofile(path)
+    return path
+
+
+def _spoken_state(speaker: Any) -> tuple[Any, ...]:
+    return speaker.speech, list(speaker.sentences), speaker.voice, list(speaker.voices)
+
+
+@pytest.mark.parametrize("case", list(SPEAKER_TEXT))
+def test_speaker_refuses_text_it_cannot_say_and_keeps_the_speech(tiny_speecht5: Path,
+                                                                 case: str) -> None:
+    text, expect = SPEAKER_TEXT[case]
+    speaker = ovnb.Speaker(tiny_speecht5, properties=F32, voice="ben")
+    first = speaker.speak("Good words first.")[0]
+    kept = _spoken_state(speaker)
+    samples, _ = speaker.speak(text)
+    assert samples.size == 0
+    assert_one_line(speaker, expect)
+    assert _spoken_state(speaker) == kept and len(speaker._sentence_list.children) == 1
+    np.testing.assert_array_equal(speaker.speak("Good words first.")[0], first)
+    assert speaker.last_error == "" and speaker._error.value == ""
+    assert_intact(tiny_speecht5)
+
+
+@pytest.mark.parametrize("case", list(SPEAKER_VOICE))
+def test_speaker_refuses_a_voice_that_does_not_fit(tiny_speecht5: Path, tmp_path: Path,
+                                                   case: str) -> None:
+    make, expect = SPEAKER_VOICE[case]
+    speaker = ovnb.Speaker(tiny_speecht5, properties=F32, voice="cleo")
+    first = speaker.speak("Good words first.")[0]
+    kept = _spoken_state(speaker)
+    assert speaker.load_voice(make(tmp_path, tiny_speecht5)) is None
+    assert_one_line(speaker, expect)
+    assert _spoken_state(speaker) == kept and speaker._voice.value == "cleo"
+    np.testing.assert_array_equal(speaker.speak("Good words first.")[0], first)
+    assert speaker.last_error == ""
+
+
+def test_speaker_refuses_a_voice_the_model_does_not_have(tiny_speecht5: Path) -> None:
+    speaker = ovnb.Speaker(tiny_speecht5, properties=F32, voice="zed")  # known only once loaded
+    samples, _ = speaker.speak("Hello.")
+    assert samples.size == 0
+    assert_one_line(speaker, "voice 'zed' is not one this model offers: choose ada, ben, cleo "
+                             "or '' for its own voice")
+    assert speaker.speech is None and speaker.ready
+    with pytest.raises(traitlets.TraitError, match="voice 'max' is not one this model offers"):
+        speaker.voice = "max"  # once the voices are known, setting one is checked at once
+    speaker._voice.value = "ada"
+    assert speaker.speak("Hello.")[0].size and speaker.last_error == ""
+
+
+SPEAKER_LOAD = {
+    "not-a-model": (lambda m, tmp: not_a_model(tmp), NOT_A_MODEL),
+    "speech-recognition-model": (lambda m, tmp: m["whisper"], "not one for Text2SpeechPipeline"),
+    "chat-model": (lambda m, tmp: m["llm"], "not one for Text2SpeechPipeline"),
+}
+
+
+@pytest.mark.parametrize("case", list(SPEAKER_LOAD))
+def test_speaker_refuses_a_bad_model_in_one_line(models: dict[str, Path], tmp_path: Path,
+                                                 case: str) -> None:
+    make, expect = SPEAKER_LOAD[case]
+    speaker = ovnb.Speaker(make(models, tmp_path), properties=F32)
+    assert speaker.speak("Hello.")[0].size == 0
+    assert_one_line(speaker, expect)
+    assert speaker.sentences == [] and speaker._player.value == b""
+    assert_intact(*models.values())
 
 
 # --------------------------------------------------------------------------- ImageGenerator

@@ -245,3 +245,88 @@ def test_multilingual_language_and_task_reach_the_pipeline(tiny_whisper: Path, c
     widget._language.value = "auto"
     detected = bare(tiny_whisper, samples, max_new_tokens=16).texts[0]
     assert widget.transcribe((samples, RATE)) == detected
+
+
+# word timestamps and subtitles ---------------------------------------------------------------------
+def bare_words(folder: Path, samples: np.ndarray) -> Any:
+    """What ASRPipeline built for word timestamps returns (the way openvino.genai's sample asks)."""
+    import openvino_genai as ov_genai
+
+    pipe = ov_genai.ASRPipeline(str(folder), "CPU", word_timestamps=True, **F32)
+    return pipe.generate(samples, word_timestamps=True)
+
+
+def test_word_timestamps_list_each_word_and_play_along(tiny_en: Path, clip) -> None:
+    from tests.test_subtitles import parse_srt, parse_vtt
+
+    samples, _ = clip
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    plain = widget.transcribe((samples, RATE))
+    assert widget.words == [] and widget._words.layout.display == "none"
+    text = widget.transcribe((samples, RATE), word_timestamps=True)
+    expected = bare_words(tiny_en, samples)
+    assert text == plain == expected.texts[0]
+    assert widget.words == [(w.start_ts, w.end_ts, w.text) for w in expected.words[0]]
+    assert "".join(word for _, _, word in widget.words) == text  # every word, in order
+    starts = [start for start, _, _ in widget.words]
+    assert len(starts) == 22 and starts == sorted(starts)
+    assert all(start <= end <= len(samples) / RATE + 0.05 for start, end, _ in widget.words)
+    assert widget._words.layout.display is None and widget._player.layout.display == "none"
+    assert widget._words.wav[:4] == b"RIFF" and len(widget._words.words) == 22
+    assert widget._word_list.value.count("<tr>") == 22 + 1 and "Dashwood" in widget._word_list.value
+    cues = parse_srt(widget.srt())
+    assert " ".join(t for _, _, t in cues) == " ".join(text.split())
+    assert cues[0][0] == 0.0 and cues[-1][1] == pytest.approx(widget.words[-1][1], abs=1e-3)
+    assert [c[:2] for c in parse_vtt(widget.vtt())] == [c[:2] for c in cues]
+    assert widget.word_timestamps is False  # the call's choice, not the setting
+    assert widget.transcribe((samples, RATE)) == plain and widget.words == []
+    assert widget._words.layout.display == "none" and widget._player.layout.display is None
+
+
+def test_the_word_pipeline_is_built_once_and_shared(tiny_en: Path, clip) -> None:
+    samples, _ = clip
+    first = ovnb.Transcriber(tiny_en, properties=F32)
+    second = ovnb.Transcriber(tiny_en, properties=F32, word_timestamps=True)
+    assert second.wait_loaded() is second.session._with_words  # built with them from the start
+    assert first.session._with_words is None
+    first._word_box.value = True  # the checkbox is the setting
+    assert first.word_timestamps and first.session.word_timestamps
+    assert first.transcribe((samples, RATE)) and len(first.words) == 22
+    assert first.session._with_words is second.session._with_words  # one pipeline for both
+    assert first.wait_loaded() is not first.session._with_words  # the plain one stays for plain runs
+
+
+def test_word_timestamps_on_a_model_that_has_none_is_one_line(tiny_en: Path, clip) -> None:
+    """Only Whisper gives word timestamps in genai; no other ASR model prepares offline, so the
+    refusal is checked by telling the session its model is another (its pipeline is Whisper's)."""
+    samples, _ = clip
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    text = widget.transcribe((samples, RATE))
+    widget.session.model_type = "qwen3_asr"
+    assert widget.transcribe(word_timestamps=True) == ""
+    assert widget.last_error.startswith("word timestamps come from Whisper models only; "
+                                        "openai/whisper-tiny.en is a qwen3_asr model")
+    assert widget.transcript == text and widget.session._with_words is None  # nothing lost
+    assert widget.transcribe() == text and widget.last_error == ""
+
+
+def test_subtitles_without_word_timestamps(tiny_en: Path, long_clip, tmp_path: Path) -> None:
+    from tests.test_subtitles import parse_srt, parse_vtt
+
+    samples, _ = long_clip
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    assert widget.srt() == "" and widget.vtt() == "WEBVTT\n"
+    assert widget.save_subtitles(tmp_path / "none.srt") is None
+    assert widget.last_error == "no transcript yet: press Transcribe first"
+    text = widget.transcribe((samples[: 3 * RATE], RATE))
+    assert parse_srt(widget.srt()) == [(0.0, 3.0, " ".join(text.split()))]  # one cue, the clip
+    widget.transcribe((samples, RATE), word_timestamps=False)
+    widget.return_timestamps = True
+    widget.transcribe()
+    cues = parse_vtt(widget.vtt())
+    assert len(cues) == len(widget.chunks) and cues[0][2] == widget.chunks[0][2].strip()
+    path = widget.save_subtitles(tmp_path / "talk.vtt")
+    assert path.read_text(encoding="utf-8") == widget.vtt() and "saved talk.vtt" in \
+        widget._status.value
+    assert widget.save_subtitles(tmp_path / "talk.txt") is None
+    assert "end the name in .srt or .vtt" in widget.last_error
