@@ -345,6 +345,14 @@ def parse_calls(text: str) -> list[dict[str, Any]]:
     return calls
 
 
+def result_message(turn: Message) -> Message:
+    """A tool turn in words, as a user turn (for chat templates that know no tool turns)."""
+    shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}"
+                      for k, v in (turn.get("arguments") or {}).items())
+    return {"role": "user", "content": f"The tool {turn.get('name', '')}({shown}) returned: "
+                                       f"{turn['content']}"}
+
+
 def before_calls(text: str) -> str:
     """The text of an answer before its first call (what the model said, if anything)."""
     return text.split(CALL_OPEN, 1)[0].strip()

@@ -17,7 +17,8 @@ BY_ID = {e["id"]: e for e in ENTRIES}
 REPO = Path(catalogs.__file__).resolve().parents[1]
 REQUIRED = {"id", "task", "description", "params_m", "license", "sources", "default_precision",
             "precisions", "trust_remote_code", "binder_fit", "npu_fit", "export", "ref"}
-OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default", "video"}
+OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default", "video",
+            "reasoning"}
 EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset"}
 
 
@@ -305,3 +306,11 @@ def test_table_filters_by_task_and_refuses_unknown_tasks() -> None:
     assert ids == [e["id"] for e in catalogs.catalog("speech")] and "tiny-llm" not in ids
     with pytest.raises(OvnbError, match="chat, speech, image, vision-chat, video"):
         catalogs.table("holograms")
+
+
+def test_reasoning_models_are_small_chat_models_from_the_hub() -> None:
+    thinking = [e for e in ENTRIES if e.get("reasoning")]
+    assert len(thinking) >= 2 and all(e["reasoning"] is True for e in thinking)
+    assert all(e["task"] == "chat" and e["params_m"] <= 2000 for e in thinking)
+    assert any(e["binder_fit"] for e in thinking)
+    assert all("reasoning" not in e or e["task"] == "chat" for e in ENTRIES)

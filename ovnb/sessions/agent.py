@@ -164,6 +164,19 @@ class WithTools(ToolState):
         return self._verdict and not self.stopping
 
     # what the model sees ------------------------------------------------------------------------
+    def _knows_tools(self, loaded: Loaded) -> bool:
+        """Whether the model's chat template describes tools and tool turns itself."""
+        if self._template_tools is None:
+            self._template_tools = toolkit.template_knows_tools(loaded.pipe.get_tokenizer())
+        return self._template_tools
+
+    def _readable(self, loaded: Loaded, history: list[Message]) -> list[Message]:
+        """``history`` as the model reads it: a template that knows no tool turns gets each
+        result in words, as a user turn (openvino_genai would wrap it in JSON of its own)."""
+        if self._knows_tools(loaded) or not any(m["role"] == "tool" for m in history):
+            return history
+        return [toolkit.result_message(m) if m["role"] == "tool" else m for m in history]
+
     def _tools_history(self, loaded: Loaded, history: list[Message]) -> tuple[list[Message],
                                                                              list[dict] | None]:
         """``history`` with the tools described: (messages, specs for ``set_tools`` or None).
@@ -171,9 +184,7 @@ class WithTools(ToolState):
         A template that describes tools itself gets them through ``ChatHistory.set_tools``;
         others get ovnb's instructions in the system message.
         """
-        if self._template_tools is None:
-            self._template_tools = toolkit.template_knows_tools(loaded.pipe.get_tokenizer())
-        if self._template_tools:
+        if self._knows_tools(loaded):
             return history, [t.spec() for t in self.tools.values()]
         text = toolkit.instructions(self.tools.values())
         if history and history[0]["role"] == "system":

@@ -359,6 +359,7 @@ class ChatSession(WithTools, ConversationSession, WithAdapters):
     def _generate(self, loaded: Loaded, history: list[Message], stream: TokenStream,
                   request: dict[str, Any]) -> tuple[Any, tuple[int, str | None]]:
         specs = None
+        history = self._readable(loaded, history)
         if self._uses_tools(request):
             history, specs = self._tools_history(loaded, history)
         turn = chat_history(history)
