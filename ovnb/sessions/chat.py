@@ -290,7 +290,7 @@ class ChatSession(WithTools, ConversationSession, WithAdapters):
         self._init_adapters(adapters)
         self._init_tools(tools, tool_choice, approve)
         self.reasoning = reasoning
-        self._thinking: reasoning.Thinking | None | bool = False  # False: not read yet
+        self._thinking: Any = False  # a reasoning.Thinking, or None; False: not read yet
         self.model_name = str(model)
         self._load_in_background(lambda: self._load(model, draft, draft_device, prompt_lookup),
                                  _name(model))
