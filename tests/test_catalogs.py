@@ -18,7 +18,7 @@ REPO = Path(catalogs.__file__).resolve().parents[1]
 REQUIRED = {"id", "task", "description", "params_m", "license", "sources", "default_precision",
             "precisions", "trust_remote_code", "binder_fit", "npu_fit", "export", "ref"}
 OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default", "video",
-            "instructions", "adapters", "generation"}
+            "instructions", "adapters", "generation", "reasoning"}
 EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset", "task", "vocoder"}
 
 
@@ -369,3 +369,11 @@ def test_the_adapters_flag_is_true(llm: Path, sd: Path) -> None:
     import ovnb
 
     assert ovnb.adapters(llm) and ovnb.adapters(sd)
+
+
+def test_reasoning_models_are_small_chat_models_from_the_hub() -> None:
+    thinking = [e for e in ENTRIES if e.get("reasoning")]
+    assert len(thinking) >= 2 and all(e["reasoning"] is True for e in thinking)
+    assert all(e["task"] == "chat" and e["params_m"] <= 2000 for e in thinking)
+    assert any(e["binder_fit"] for e in thinking)
+    assert all("reasoning" not in e or e["task"] == "chat" for e in ENTRIES)

@@ -14,15 +14,20 @@ from typing import Any
 import traitlets
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
-from ovnb import lora, speculative
+from ovnb import lora, reasoning, speculative, structured
+from ovnb import tools as toolkit
 from ovnb.devices import precision_for
+from ovnb.errors import OvnbError
 from ovnb.runtime import Loaded, Outcome, TokenStream, check_context, construct, load, post
 from ovnb.sessions.adapters import WithAdapters
+from ovnb.sessions.agent import WithTools
 from ovnb.sessions.base import Session, check_text
 from ovnb.sessions.folders import model_folder
 from ovnb.sessions.settings import Settings, apply_to, setting
 
 Message = dict[str, Any]
+# what send() takes besides the text (ChatSession)
+REQUEST_KEYS = {"adapters", *structured.KINDS, "tool_choice", "approve"}
 # message keys that go to the model (the rest, like "cut" or "image", are ovnb's notes)
 MODEL_KEYS = ("role", "content")
 ASSISTANT = ("num_assistant_tokens", "assistant_confidence_threshold", "max_ngram_size")
@@ -97,11 +102,11 @@ class ConversationSession(Session, ChatState, LLMSettings):
         self._stream: TokenStream | None = None
 
     # actions ------------------------------------------------------------------------------------
-    def send(self, text: str, **request: Any) -> str:
+    def send(self, text: str, **request: Any) -> Any:
         """Ask ``text``; blocks until answered. The answer, or '' on error (``last_error`` says why)."""
         job = self.submit(text, queue=True, **request)
         outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
-        return outcome.value if outcome.ok else ""
+        return outcome.value if outcome.ok else self._empty(request)
 
     def submit(self, text: str, queue: bool = False, **request: Any) -> Any:
         """Start answering ``text`` without waiting (the Send button); None when refused."""
@@ -109,7 +114,11 @@ class ConversationSession(Session, ChatState, LLMSettings):
         if not text:
             self.refuse("empty prompt: type a question first")
             return None
-        self._check_request(request)
+        try:
+            self._check_request(request)
+        except OvnbError as exc:  # a bad schema, tool choice...: one line, nothing changed
+            self.refuse(str(exc))
+            return None
 
         def work(loaded: Loaded) -> str:
             return self._turn(loaded, text, request)
@@ -146,27 +155,51 @@ class ConversationSession(Session, ChatState, LLMSettings):
         if request:
             raise TypeError(f"send() got an unexpected argument {next(iter(request))!r}")
 
-    def _turn(self, loaded: Loaded, text: str, request: dict[str, Any]) -> str:
-        """On the worker, under the pipeline's lock: one question and its streamed answer."""
+    def _empty(self, request: dict[str, Any]) -> Any:
+        """What ``send`` returns when it fails."""
+        return ""
+
+    def _turn(self, loaded: Loaded, text: str, request: dict[str, Any]) -> Any:
+        """On the worker, under the pipeline's lock: one question and its answer."""
+        question = {"role": "user", "content": text, **self._question_notes(request)}
+        return self._exchange(loaded, list(self.messages), question, request)
+
+    def _exchange(self, loaded: Loaded, earlier: list[Message], question: Message,
+                  request: dict[str, Any]) -> Any:
+        """Answer ``question`` after the ``earlier`` turns: publish the new turns, return the
+        answer's value (subclasses answer in several steps: tool calls)."""
+        reply, result, flushes = self._reply(loaded, [*self._opening(), *earlier, question],
+                                             request)
+        self.publish(messages=[*earlier, question, reply],
+                     metrics={**self._metrics(result, request), "view_updates": flushes})
+        return self._value(reply, request)
+
+    def _reply(self, loaded: Loaded, history: list[Message], request: dict[str, Any]
+               ) -> tuple[Message, Any, int]:
+        """One answer to ``history``, streamed: its message (text and notes), the result, and how
+        many view updates streaming it took."""
         tokenizer = loaded.pipe.get_tokenizer()
         stream = TokenStream(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
                              self._show_live)
         self._stream = stream
         if self.stopping:  # Stop came while the run waited for its turn
             stream.stopped = True
-        question = {"role": "user", "content": text, **self._question_notes(request)}
-        history = [*self._opening(), *self.messages, question]
         stream.start()
         try:
             result, budget = self._generate(loaded, history, stream, request)
         finally:
             stream.finish()
-        answer = result.texts[0]
-        reply = {"role": "assistant", "content": answer,
+        reply = {"role": "assistant", **self._answer(result, request),
                  **self._notes(result, budget, stream.stopped)}
-        self.publish(messages=[*self.messages, question, reply],
-                     metrics={**self._metrics(result, request), "view_updates": stream.flushes})
-        return answer
+        return reply, result, stream.flushes
+
+    def _answer(self, result: Any, request: dict[str, Any]) -> Message:
+        """The answer's content (subclasses add what it carries besides: thinking, calls)."""
+        return {"content": result.texts[0]}
+
+    def _value(self, reply: Message, request: dict[str, Any]) -> Any:
+        """What ``send`` returns for the final reply (subclasses: the parsed structure)."""
+        return reply["content"]
 
     def _show_live(self, text: str) -> None:
         self.live = text  # on the view thread: the stream decodes there
@@ -223,7 +256,7 @@ def chat_history(messages: list[Message]) -> Any:
     return history
 
 
-class ChatSession(ConversationSession, WithAdapters):
+class ChatSession(WithTools, ConversationSession, WithAdapters):
     """A chat with an LLMPipeline: ``ChatSession("tiny-llm").send("Hello") -> str``.
 
     ``model`` is a catalog id or a prepared folder; ``device`` a name or a DevicePicker (the
@@ -232,12 +265,21 @@ class ChatSession(ConversationSession, WithAdapters):
     drafts from the prompt instead; ``adapters`` LoRA files (a list, a dict file -> strength, or a
     LoraMixer), registered once at build, strengths per answer (the ``adapters`` trait);
     ``properties`` OpenVINO properties; ``**settings`` generation settings by openvino_genai's names.
+
+    ``send(text, json_schema=...)`` (a JSON schema dict or text, or a pydantic class) answers under
+    that schema and returns the parsed value; ``regex=`` or ``grammar=`` (EBNF) constrain the text.
+    ``tools`` are Python functions the model may call (``ovnb.tools``; ``tool_choice`` "auto",
+    "required" or "none"; ``approve`` True, False, "ask" or a function call -> bool: see
+    ``ovnb.sessions.agent``). Thinking models (``<think>`` in their chat template) have their
+    thinking kept apart from the answer, in the reply's ``thinking``; ``reasoning`` True or False
+    overrides what the template says.
     """
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", draft: Any = None,
                  adapters: Any = None, system_prompt: str = "",
                  properties: dict[str, Any] | None = None, draft_device: Any = None,
-                 prompt_lookup: bool = False, **settings: Any) -> None:
+                 prompt_lookup: bool = False, tools: Any = None, tool_choice: str = "auto",
+                 approve: Any = True, reasoning: bool | None = None, **settings: Any) -> None:
         super().__init__()
         self.apply(settings, type(self).__name__)
         speculative.check_assistant(self.settings(), prompt_lookup)
@@ -246,6 +288,9 @@ class ChatSession(ConversationSession, WithAdapters):
         self.properties = dict(properties or {})
         self.plan: speculative.LLMPlan | None = None  # how the pipeline was built, once loaded
         self._init_adapters(adapters)
+        self._init_tools(tools, tool_choice, approve)
+        self.reasoning = reasoning
+        self._thinking: Any = False  # a reasoning.Thinking, or None; False: not read yet
         self.model_name = str(model)
         self._load_in_background(lambda: self._load(model, draft, draft_device, prompt_lookup),
                                  _name(model))
@@ -291,11 +336,19 @@ class ChatSession(ConversationSession, WithAdapters):
 
     # per answer ----------------------------------------------------------------------------------
     def _check_request(self, request: dict[str, Any]) -> None:
-        unknown = set(request) - {"adapters"}
+        unknown = set(request) - REQUEST_KEYS
         if unknown:
             raise TypeError(f"send() got an unexpected argument {sorted(unknown)[0]!r}")
         if "adapters" in request:
             request["adapters"] = self.strengths(request["adapters"])
+        request["constraint"] = structured.constraint(*(request.pop(k, None)
+                                                        for k in structured.KINDS))
+        self._check_tools(request)
+        if request["constraint"] is not None:  # a structured answer comes without tool calls
+            request["tool_choice"] = "none"
+
+    def _empty(self, request: dict[str, Any]) -> Any:
+        return None if request.get("json_schema") is not None else ""
 
     def _config(self, loaded: Loaded, budget: int) -> Any:
         config = super()._config(loaded, budget)
@@ -305,12 +358,70 @@ class ChatSession(ConversationSession, WithAdapters):
 
     def _generate(self, loaded: Loaded, history: list[Message], stream: TokenStream,
                   request: dict[str, Any]) -> tuple[Any, tuple[int, str | None]]:
+        specs = None
+        history = self._readable(loaded, history)
+        if self._uses_tools(request):
+            history, specs = self._tools_history(loaded, history)
         turn = chat_history(history)
+        if specs:
+            turn.set_tools(specs)
         budget = self._budget(loaded, turn)
+        config = self._constrain(loaded, self._config(loaded, budget[0]), request)
         kwargs = lora.call_kwargs(loaded, request.get("adapters") or self.strengths())
-        result = loaded.pipe.generate(turn, self._config(loaded, budget[0]), stream.streamer(),
-                                      **kwargs)
+        try:
+            result = loaded.pipe.generate(turn, config, stream.streamer(), **kwargs)
+        except RuntimeError as exc:  # a schema or grammar XGrammar cannot compile: one line
+            constraint = request.get("constraint")
+            what = f"the {constraint.kind}" if constraint else "the tools' argument schemas"
+            raise structured.grammar_error(exc, what) or exc from exc
         return result, budget
+
+    def _constrain(self, loaded: Loaded, config: Any, request: dict[str, Any]) -> Any:
+        """This answer's constraint (a schema, regex, grammar, or the tool-call tags) and the
+        parser that keeps a thinking model's thinking apart."""
+        constraint = request.get("constraint")
+        config.structured_output_config = (constraint.config() if constraint is not None
+                                           else self._call_config(request))
+        thinking = self._thinks(loaded)
+        opened = thinking is not None and thinking.in_prompt
+        if thinking is not None and not (constraint is not None and
+                                         (constraint.kind == "json_schema" or opened)):
+            config.parsers = [thinking.parser()]  # JSON has no thinking: never split it
+        return config
+
+    def _thinks(self, loaded: Loaded) -> reasoning.Thinking | None:
+        """How this model thinks (None: it does not), from its template unless ``reasoning``
+        says otherwise."""
+        if self.reasoning is False:
+            return None
+        if self._thinking is False:
+            self._thinking = reasoning.detect(loaded.pipe.get_tokenizer())
+        if self._thinking is None and self.reasoning:
+            return reasoning.Thinking()
+        return self._thinking  # type: ignore[return-value]
+
+    def _answer(self, result: Any, request: dict[str, Any]) -> Message:
+        """The answer, its thinking apart, the tool calls it makes, the format it was made in."""
+        text, parts = result.texts[0], {}
+        split = reasoning.split(result)
+        if split is not None:
+            thinking, text = split
+            if thinking:
+                parts["thinking"] = thinking
+        if request.get("offer", "none") != "none":
+            calls = toolkit.parse_calls(text)
+            if calls:
+                parts["tool_calls"] = calls
+        if request.get("constraint") is not None:
+            parts["format"] = request["constraint"].kind
+        return {"content": text, **parts}
+
+    def _value(self, reply: Message, request: dict[str, Any]) -> Any:
+        constraint = request.get("constraint")
+        if constraint is None:
+            return reply["content"]
+        cut = reply.get("cut") or ("stopped" if reply.get("stopped") else None)
+        return constraint.value(reply["content"], cut)
 
     def _metrics(self, result: Any, request: dict[str, Any]) -> dict[str, Any]:
         return {**super()._metrics(result, request), **speculative.run_metrics(result)}

@@ -7,19 +7,23 @@ from the session's setting traits, the metrics line.
 from __future__ import annotations
 
 import functools
+import html
+import json
 import os
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
-from ovnb import speculative
+from ovnb import speculative, structured
+from ovnb import tools as toolkit
+from ovnb.sessions.agent import ToolState
 from ovnb.sessions.chat import ChatSession, ChatState, ConversationSession, LLMSettings, Message
 from ovnb.widgets.base import PipelineWidget
 from ovnb.widgets.chatview import ChatView
 from ovnb.widgets.lora import LoraMixer, connect, mixer_for
 from ovnb.widgets.render import (
-    bind, markdown_html, metrics_line, set_slider_max, setting_controls)
+    bind, markdown_html, metrics_line, set_slider_max, setting_controls, visible)
 from ovnb.widgets.speculative import AssistantControls
 
 WHO = {"user": "You", "assistant": "Model", "system": "System", "tool": "Tool"}
@@ -76,7 +80,7 @@ class ConversationWidget(PipelineWidget, ChatState, LLMSettings):
         buttons = widgets.HBox([self._send_btn, self._stop_btn, self._undo_btn, self._clear_btn])
         mixer = [self.mixer] if self.mixer is not None else []
         self.children = [self._view, *inputs, self._prompt, buttons, *mixer, self._metrics_line,
-                         self._status, self._error, self._settings_panel()]
+                         self._status, self._error, self._settings_panel(*self._extra_settings())]
         self._show_turns()
 
     # the views -----------------------------------------------------------------------------------
@@ -85,10 +89,17 @@ class ConversationWidget(PipelineWidget, ChatState, LLMSettings):
             self._view.end_live()
         self._view.turns = [self._turn(m) for m in self.messages]
 
+    def _extra_settings(self) -> tuple[widgets.Widget, ...]:
+        """Controls a subclass adds to the Settings panel."""
+        return ()
+
     def _turn(self, message: Message) -> dict[str, str]:
-        """How one message shows: who, its text as HTML, and a note when it was cut or stopped."""
-        return {"role": message["role"], "who": WHO.get(message["role"], message["role"]),
-                "html": _rendered(message["content"]), "note": note(message)}
+        """How one message shows: who, its body as HTML, and a note (cut, stopped, failed...)."""
+        role = message["role"]
+        who = WHO.get(role, role)
+        if role == "tool" and message.get("name"):
+            who = f"{who} · {message['name']}"
+        return {"role": role, "who": who, "html": body_html(message), "note": note(message)}
 
     def _show_live(self, text: str) -> None:
         if text:
@@ -120,11 +131,15 @@ class ConversationWidget(PipelineWidget, ChatState, LLMSettings):
         self.session.clear()
 
     def _submit_from_view(self) -> None:
-        if self.session.submit(self._prompt.value) is not None:
+        if self.session.submit(self._prompt.value, **self._view_request()) is not None:
             self._prompt.value = ""
 
+    def _view_request(self) -> dict[str, Any]:
+        """What the Send button asks besides the text (a subclass's options)."""
+        return {}
 
-class Chat(ConversationWidget):
+
+class Chat(ConversationWidget, ToolState):
     """Chat with a model: ``Chat("tiny-llm").send("Hello") -> str`` (a view of ``ChatSession``).
 
     ``model`` is a catalog id or a prepared folder; ``device`` a name (CPU, GPU, NPU, AUTO...) or a
@@ -137,18 +152,61 @@ class Chat(ConversationWidget):
     each answer's strengths; all are registered once, at build); ``properties`` OpenVINO properties
     (e.g. ``INFERENCE_PRECISION_HINT="f32"``); ``**settings`` generation settings by
     openvino_genai's names (``max_new_tokens``, ``temperature``...): each is a trait of the widget.
+
+    ``send(text, json_schema=...)`` answers under a JSON schema (a dict, JSON text or a pydantic
+    class) and returns the parsed value, shown as formatted JSON; the Send button does the same
+    with the schema in Settings (``json_schema``, JSON text). ``tools`` are functions the model
+    may call (``tool_choice``: auto, required, none); each call shows in the conversation with its
+    arguments and result. ``approve`` decides from code whether calls run (True, False, a function
+    call -> bool); in the widget, ``ask_tools`` (Settings) shows each call with Approve / Deny
+    before it runs. A thinking model's thinking shows folded above its answer.
     """
+
+    json_schema = traitlets.Unicode("", help="a JSON schema (JSON text) the Send button's answers "
+                                             "follow ('' for free text)")
+    ask_tools = traitlets.Bool(False, help="the Send button asks (Approve / Deny) before each "
+                                           "tool call runs")
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", draft: Any = None,
                  adapters: Any = None, system_prompt: str = "",
                  properties: dict[str, Any] | None = None, draft_device: Any = None,
-                 prompt_lookup: bool = False, **settings: Any) -> None:
+                 prompt_lookup: bool = False, tools: Any = None, tool_choice: str = "auto",
+                 approve: Any = True, reasoning: bool | None = None, **settings: Any) -> None:
         mixer = mixer_for(adapters)
         session = ChatSession(model, device, draft, mixer.strengths if mixer else None,
-                              system_prompt, properties, draft_device, prompt_lookup, **settings)
+                              system_prompt, properties, draft_device, prompt_lookup, tools=tools,
+                              tool_choice=tool_choice, approve=approve, reasoning=reasoning,
+                              **settings)
         assistant = "draft" if draft is not None else "prompt lookup" if prompt_lookup else None
         super().__init__(session, mixer, assistant)
-        self._layout()
+        self._pending = PendingCall(self.session)
+        self.observe(lambda change: self._pending.show(change["new"]), "pending_call")
+        self._layout(self._pending)
+
+    def _extra_settings(self) -> tuple[widgets.Widget, ...]:
+        schema = widgets.Textarea(
+            description="JSON schema", continuous_update=False,
+            placeholder=f"answers follow this JSON schema, e.g. {structured.EXAMPLE}",
+            layout=widgets.Layout(width="100%", height="6em"))
+        bind(schema, self, "json_schema")
+        controls: list[widgets.Widget] = [schema]
+        if self.session.tools:
+            choice = widgets.ToggleButtons(options=["auto", "required", "none"],
+                                           description="tools", tooltip="how the model may call "
+                                           f"{', '.join(self.session.tools)}")
+            ask = widgets.Checkbox(description="ask before running each tool call", indent=True)
+            bind(choice, self, "tool_choice")
+            bind(ask, self, "ask_tools")
+            controls += [choice, ask]
+        return tuple(controls)
+
+    def _view_request(self) -> dict[str, Any]:
+        request: dict[str, Any] = {}
+        if self.json_schema.strip():
+            request["json_schema"] = self.json_schema
+        if self.ask_tools:
+            request["approve"] = "ask"
+        return request
 
     @property
     def device(self) -> str:
@@ -163,11 +221,86 @@ class Chat(ConversationWidget):
     def _metric_parts(self, m: dict[str, Any]) -> list[str]:
         lookup = self.plan is not None and self.plan.prompt_lookup
         drafting = m if "acceptance" in m else {}
-        return [*super()._metric_parts(m), speculative.metrics_text(drafting, lookup)]
+        calls = m.get("tool_calls")
+        return [*super()._metric_parts(m), speculative.metrics_text(drafting, lookup),
+                f"{calls} tool call{'s' * (calls != 1)}" if calls else ""]
+
+
+class PendingCall(widgets.HBox):
+    """A tool call waiting for approval: what it would run, with Approve and Deny."""
+
+    def __init__(self, session: ChatSession) -> None:
+        self._what = widgets.HTML()
+        approve = widgets.Button(description="Approve", button_style="success", icon="check")
+        deny = widgets.Button(description="Deny", button_style="danger", icon="times")
+        approve.on_click(lambda _: session.decide(True))
+        deny.on_click(lambda _: session.decide(False))
+        self.approve_button, self.deny_button = approve, deny
+        super().__init__([self._what, approve, deny], layout=widgets.Layout(display="none"))
+
+    def show(self, call: dict[str, Any]) -> None:
+        """Show ``call`` ({} hides the box)."""
+        if call:
+            self._what.value = f"Run {call_html(call['name'], call.get('arguments'))}?"
+        self.layout.display = "flex" if call else "none"
+
+
+def body_html(message: Message) -> str:
+    """A message's body: a tool's result, or an answer (thinking folded, JSON formatted, calls)."""
+    if message["role"] == "tool":
+        return tool_html(message)
+    parts = []
+    if message.get("thinking"):
+        parts.append("<details class='ovnb-think'><summary>💭 thinking</summary>"
+                     f"{_rendered(message['thinking'])}</details>")
+    content = message["content"]
+    calls = message.get("tool_calls") or []
+    if calls:
+        content = toolkit.before_calls(content)
+    if message.get("format") == "json_schema":
+        parts.append(json_html(content))
+    elif content:
+        parts.append(_rendered(content))
+    for call in calls:
+        if "name" in call:
+            shown = call_html(call["name"], call.get("arguments"))
+            parts.append(f"<div class='ovnb-call'>🔧 calls {shown}</div>")
+    return "".join(parts)
+
+
+def json_html(text: str) -> str:
+    """A structured answer as formatted JSON (as it came, when it does not parse)."""
+    try:
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        pass
+    return f"<pre class='ovnb-json'><code>{html.escape(visible(text))}</code></pre>"
+
+
+def tool_html(message: Message) -> str:
+    """A tool turn: the call, then its result (or why there is none)."""
+    call = call_html(message.get("name", ""), message.get("arguments"))
+    result = html.escape(visible(message["content"]))
+    return (f"<div class='ovnb-call'>{call}</div>"
+            f"<pre class='ovnb-result'><code>{result}</code></pre>")
+
+
+def call_html(name: str, arguments: Any) -> str:
+    """``add(a=2, b=3)`` in code type, escaped."""
+    if isinstance(arguments, dict):
+        shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
+    else:
+        shown = json.dumps(arguments, ensure_ascii=False)
+    return f"<code>{html.escape(visible(f'{name}({shown})'))}</code>"
 
 
 def note(message: Message) -> str:
-    """The mark under an answer that did not end by itself ('' for one that did)."""
+    """The mark under a turn that did not go as planned ('' for one that did)."""
+    status = message.get("status")
+    if status == "error":
+        return "⚠ the call failed: the model reads why, and goes on"
+    if status == "declined":
+        return "✋ declined: not run"
     if message.get("stopped"):
         return "⏹ stopped: the answer so far is kept"
     cut = message.get("cut")

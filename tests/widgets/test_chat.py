@@ -5,6 +5,7 @@ ways, controls bound to them, the buttons' lifecycle, the panel's turns and its 
 """
 from __future__ import annotations
 
+import html
 import threading
 from pathlib import Path
 
@@ -134,3 +135,77 @@ def test_speculative_draft_matches_greedy(cache: Path, llm: Path) -> None:
     assert chat.send("Hello there") == bare_greedy(llm, [{"role": "user",
                                                           "content": "Hello there"}])
     assert "accepted" in chat._metrics_line.value and "estimated" not in chat._metrics_line.value
+
+
+# structured answers, tools, thinking ------------------------------------------------------------
+def test_turns_show_thinking_folded_json_formatted_and_calls_with_their_results() -> None:
+    from ovnb.widgets.chat import body_html
+
+    thought = body_html({"role": "assistant", "content": "Paris.", "thinking": "France's capital"})
+    assert thought.startswith("<details class='ovnb-think'><summary>💭 thinking</summary>")
+    assert "<p>Paris.</p>" in thought.split("</details>")[1]
+    shown = body_html({"role": "assistant", "content": '{"a":1,"b":"<x>"}',
+                       "format": "json_schema"})
+    assert shown == ("<pre class='ovnb-json'><code>{\n  &quot;a&quot;: 1,\n  &quot;b&quot;: "
+                     "&quot;&lt;x&gt;&quot;\n}</code></pre>")
+    call = body_html({"role": "assistant", "content": 'Sure. <tool_call>\n{"name": "add"}',
+                      "tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]})
+    assert call == ("<p>Sure.</p>\n<div class='ovnb-call'>🔧 calls <code>add(a=2, b=3)</code>"
+                    "</div>")
+    tool = {"role": "tool", "name": "add", "arguments": {"a": 2}, "content": "error: no <b>",
+            "status": "error"}
+    assert "<code>add(a=2)</code>" in body_html(tool) and "error: no &lt;b&gt;" in body_html(tool)
+    assert note(tool).startswith("⚠ the call failed") and note({"status": "declined"}) != ""
+
+
+def test_a_schema_in_settings_makes_the_send_button_answer_json(llm: Path) -> None:
+    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=256, repetition_penalty=1.0)
+    chat.json_schema = '{"type": "object", "properties": {"ok": {"type": "boolean"}}, ' \
+                       '"required": ["ok"]}'
+    chat._prompt.value = "Is it?"
+    chat._send_btn.click()
+    chat.session.call(chat.session._job)
+    assert chat.messages[-1]["format"] == "json_schema"
+    assert chat._view.turns[-1]["html"].startswith("<pre class='ovnb-json'>")
+    chat.json_schema = '{"type": '
+    chat._prompt.value = "Again?"
+    chat._send_btn.click()
+    assert chat.last_error.startswith("the schema is not JSON (Expecting value at line 1")
+    assert html.escape(chat.last_error) in chat._error.value and chat._prompt.value == "Again?"
+    assert len(chat.messages) == 2
+
+
+def test_tool_calls_wait_for_approve_or_deny_in_the_widget(llm: Path) -> None:
+    from tests.sessions.test_chat_structured import add, wait_for_call
+
+    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=96, tools=[add],
+                     tool_choice="required")
+    texts = [getattr(c, "description", "") for c in chat.children[-1].children[0].children]
+    assert "ask before running each tool call" in texts
+    assert chat._pending.layout.display == "none"
+    chat.ask_tools = True
+    for button, status in ((chat._pending.approve_button, "ok"),
+                           (chat._pending.deny_button, "declined")):
+        pending = threading.Event()
+
+        def asked(change: dict, pending: threading.Event = pending) -> None:
+            if change["new"]:
+                pending.set()
+
+        chat.observe(asked, "pending_call")
+        chat._prompt.value = "2 + 3?"
+        chat._send_btn.click()
+        wait_for_call(pending, chat.session._job)
+        assert chat._pending.layout.display == "flex" and "add(a=" in chat._pending._what.value
+        button.click()
+        chat.session.call(chat.session._job)
+        chat.unobserve(asked, "pending_call")
+        tools = [m for m in chat.messages if m["role"] == "tool"]
+        assert tools[-1]["status"] == status and chat._pending.layout.display == "none"
+    assert "tool call" in chat._metrics_line.value
+
+
+def test_a_chat_without_tools_offers_no_tool_settings(llm: Path) -> None:
+    chat = ovnb.Chat(llm)
+    texts = [getattr(c, "description", "") for c in chat.children[-1].children[0].children]
+    assert "JSON schema" in texts and "ask before running each tool call" not in texts
