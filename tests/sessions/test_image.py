@@ -144,10 +144,11 @@ def test_lora_strengths_apply_in_every_mode(sd: Path, cache: Path) -> None:
         mask = patch() if mode == INPAINT else None
         got = session.generate(PROMPT, image=image, mask=mask)
         extra = {"strength": 0.8} if mode != TEXT else {}
-        expected = bare(sd, mode, image, mask, alphas, both, **kwargs, **extra)
+        if any(alphas.values()):
+            expected = bare(sd, mode, image, mask, alphas, both, **kwargs, **extra)
+        else:  # strengths 0: as a pipeline with no adapter at all makes
+            expected = bare(sd, mode, image, mask, **kwargs, **extra)
         assert np.array_equal(np.asarray(got), expected), (mode, alphas)
-    plain = bare(sd, INPAINT, photo(), patch(), strength=0.8, **kwargs)
-    assert np.array_equal(np.asarray(got), plain)  # strengths 0: no adapter at all
     assert session.results[1].settings["adapters"] == {"self-attn": 0.0, "cross-attn": 0.3}
 
 
