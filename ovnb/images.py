@@ -1,5 +1,7 @@
 """Reading images for vision-language models: any file, upload, PIL image or array -> RGB HWC uint8.
 
+Masks for inpainting come through the same doors (``load_mask``): one channel, white = repaint.
+
 VLMPipeline takes ``openvino.Tensor``s of RGB pixels, height x width x 3, uint8, while people bring
 phone photos (rotated by an EXIF tag, 12+ megapixels), PNGs with transparency, grayscale scans and
 float arrays. Everything goes through one path here; 16-bit, 32-bit and float grayscale are
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 # slice up to 1344 px); beyond it a model only gets slower.
 MAX_SIDE = 1344
 THUMB_SIDE = 160  # the widget's preview
+MASK_LEVEL = 128  # a mask pixel this bright or brighter repaints (openvino_genai binarizes at half)
 BACKGROUND = (255, 255, 255)  # what transparent pixels become
 SAMPLES = Path(__file__).parent / "data" / "images"
 # EXIF orientations that swap width and height (rotations by 90 or 270 degrees)
@@ -41,7 +44,7 @@ Source = str | os.PathLike[str] | bytes | bytearray | memoryview | np.ndarray | 
 class Picture:
     """An image ready for a VLM: RGB pixels (H, W, 3) uint8, its name and its size as given."""
 
-    pixels: np.ndarray
+    pixels: np.ndarray = field(repr=False)
     name: str
     original_size: tuple[int, int]  # (width, height) as stored, upright
 
@@ -59,6 +62,33 @@ class Picture:
 
     def thumbnail_png(self, side: int = THUMB_SIDE) -> bytes:
         return thumbnail_png(self.pixels, side)
+
+
+@dataclass(frozen=True)
+class Mask:
+    """Where inpainting repaints: pixels (H, W) uint8, 255 (white) = repaint, 0 (black) = keep."""
+
+    pixels: np.ndarray = field(repr=False)
+    name: str
+    original_size: tuple[int, int]  # (width, height) as given, upright
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of ``pixels``."""
+        return self.pixels.shape[1], self.pixels.shape[0]
+
+    @property
+    def coverage(self) -> float:
+        """The share of the pixels that are repainted (0: none, 1: all)."""
+        return float(np.count_nonzero(self.pixels)) / max(self.pixels.size, 1)
+
+    def png(self) -> bytes:
+        """The mask as a grayscale PNG (what the mask painter shows and sends)."""
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.fromarray(self.pixels).save(out, format="PNG")
+        return out.getvalue()
 
 
 def samples() -> dict[str, Path]:
@@ -92,6 +122,31 @@ def load_image(source: Source, name: str | None = None, max_side: int = MAX_SIDE
                     "file bytes, a PIL image or a numpy array")
 
 
+def load_mask(source: Source, name: str | None = None, max_side: int = MAX_SIDE) -> Mask:
+    """``source`` as an inpainting mask: white (bright) repaints, black (dark) keeps.
+
+    Sources are those of ``load_image``; a bool array's True repaints. Colours count by their
+    brightness, split at ``MASK_LEVEL`` as openvino_genai does; transparent pixels keep (a mask
+    painted on a transparent layer marks with its strokes, not its background).
+    """
+    from PIL import Image
+
+    if isinstance(source, (str, os.PathLike)):
+        path = _existing_file(source)
+        return _read(path, name or path.name, max_side, _finish_mask)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
+            raise OvnbError(f"{name or 'the mask upload'} is empty: choose a mask image file")
+        return _read(io.BytesIO(bytes(source)), name or "the mask upload", max_side, _finish_mask)
+    if isinstance(source, Image.Image):
+        return _finish_mask(source, name or "the mask", source.size, max_side)
+    if isinstance(source, np.ndarray):
+        image = Image.fromarray(_as_uint8(_as_hwc(source)))
+        return _finish_mask(image, name or "the mask array", image.size, max_side)
+    raise OvnbError(f"cannot read a mask from {type(source).__name__}: give a file path, file "
+                    "bytes, a PIL image or a numpy array (white = repaint)")
+
+
 def to_tensor(pixels: np.ndarray) -> Any:
     """RGB HWC uint8 pixels as the ``openvino.Tensor`` VLMPipeline takes."""
     import openvino
@@ -122,8 +177,9 @@ def _existing_file(source: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _read(file: Path | io.BytesIO, name: str, max_side: int) -> Picture:
-    """Open an image file, decoding a big JPEG at a reduced scale, and finish it."""
+def _read(file: Path | io.BytesIO, name: str, max_side: int, finish: Any = None) -> Any:
+    """Open an image file, decoding a big JPEG at a reduced scale, and ``finish`` it (as a
+    Picture unless told otherwise)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -132,7 +188,7 @@ def _read(file: Path | io.BytesIO, name: str, max_side: int) -> Picture:
         if image.getexif().get(0x0112) in _TRANSPOSED:
             size = size[::-1]
         image.draft("RGB", (max_side, max_side))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale
-        return _finish(image, name, size, max_side)
+        return (finish or _finish)(image, name, size, max_side)
     except UnidentifiedImageError:
         raise OvnbError(f"{name} is not an image Pillow can read: choose a PNG, JPEG, GIF, BMP, "
                         "TIFF or WebP file") from None
@@ -154,6 +210,24 @@ def _finish(image: PILImage.Image, name: str, size: tuple[int, int], max_side: i
     if image.mode in ("I", "F"):
         image = _eight_bit(image, name)
     return Picture(np.asarray(_rgb(image)), name, size)
+
+
+def _finish_mask(image: PILImage.Image, name: str, size: tuple[int, int], max_side: int) -> Mask:
+    """Upright, at most ``max_side`` a side (nearest pixels: it stays sharp), black and white."""
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")
+    image.thumbnail((max_side, max_side), Image.Resampling.NEAREST)
+    if image.mode in ("I", "F"):
+        image = _eight_bit(image, name)
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        flat = Image.new("RGBA", image.size, (0, 0, 0, 255))  # transparent keeps: black
+        flat.alpha_composite(image.convert("RGBA"))
+        image = flat
+    gray = np.asarray(image.convert("L"))
+    return Mask(np.where(gray >= MASK_LEVEL, 255, 0).astype(np.uint8), name, size)
 
 
 def _eight_bit(image: PILImage.Image, name: str) -> PILImage.Image:

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from ovnb.errors import OvnbError
-from ovnb.images import MAX_SIDE, THUMB_SIDE, load_image, samples, thumbnail_png, to_tensor
+from ovnb.images import (MAX_SIDE, THUMB_SIDE, load_image, load_mask, samples, thumbnail_png,
+                         to_tensor)
 
 SKY = (135, 195, 240)  # the house sample's top-left pixel, as drawn
 
@@ -186,3 +187,57 @@ def test_thumbnail_is_small_and_keeps_the_aspect() -> None:
     thumb = Image.open(io.BytesIO(picture.thumbnail_png()))
     assert thumb.format == "PNG" and thumb.size == (THUMB_SIDE, THUMB_SIDE * 3 // 4)
     assert len(thumbnail_png(picture.pixels, 32)) < len(picture.thumbnail_png())
+
+
+# masks ---------------------------------------------------------------------------------------------
+def disc(size: tuple[int, int] = (40, 30)) -> np.ndarray:
+    """A white disc on black, (H, W) bool: the mask the tests below give in every form."""
+    h, w = size[1], size[0]
+    y, x = np.mgrid[:h, :w]
+    return (x - w / 2) ** 2 + (y - h / 2) ** 2 < (h / 3) ** 2
+
+
+def test_a_mask_reads_the_same_from_every_source(tmp_path: Path) -> None:
+    expected = disc().astype(np.uint8) * 255
+    gray = Image.fromarray(expected)
+    gray.save(tmp_path / "mask.png")
+    rgb = gray.convert("RGB")
+    sources = [tmp_path / "mask.png", str(tmp_path / "mask.png"), png_bytes(gray), gray, rgb,
+               disc(), expected, expected[:, :, None], np.asarray(rgb), expected / 255.0,
+               png_bytes(rgb, "JPEG", quality=95)]  # JPEG: grey edges are split at half
+    for source in sources:
+        mask = load_mask(source)
+        assert mask.size == (40, 30) and mask.pixels.dtype == np.uint8
+        assert set(np.unique(mask.pixels)) <= {0, 255}
+        assert np.count_nonzero(mask.pixels != expected) <= 4, type(source)  # JPEG's few edges
+    assert load_mask(tmp_path / "mask.png").name == "mask.png"
+    assert load_mask(png_bytes(gray), name="drawn.png").name == "drawn.png"
+    assert load_mask(disc()).coverage == disc().mean()
+
+
+def test_a_mask_splits_at_half_brightness_and_transparent_keeps() -> None:
+    ramp = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert (load_mask(ramp).pixels == np.where(ramp >= 128, 255, 0)).all()
+    layer = np.zeros((8, 8, 4), np.uint8)
+    layer[..., :3] = 255  # white everywhere, but only the painted strokes are opaque
+    layer[2:4, 2:6, 3] = 255
+    mask = load_mask(png_bytes(Image.fromarray(layer)))
+    assert np.count_nonzero(mask.pixels) == 8 and mask.pixels[2:4, 2:6].all()
+
+
+def test_a_mask_png_reads_back_and_a_big_one_shrinks_sharp() -> None:
+    mask = load_mask(disc())
+    assert np.array_equal(load_mask(mask.png()).pixels, mask.pixels)
+    assert Image.open(io.BytesIO(mask.png())).mode == "L"
+    big = load_mask(disc((2 * MAX_SIDE, MAX_SIDE)))
+    assert big.size == (MAX_SIDE, MAX_SIDE // 2) and big.original_size == (2 * MAX_SIDE, MAX_SIDE)
+    assert set(np.unique(big.pixels)) == {0, 255}  # nearest pixels: no grey edges to misjudge
+
+
+@pytest.mark.parametrize("source, expect", [
+    (b"", "the mask upload is empty"), (42, "cannot read a mask from int"),
+    (b"not a png", "is not an image Pillow can read"), (np.zeros((4, 4, 2)), "shaped")])
+def test_a_bad_mask_is_one_line(source: object, expect: str) -> None:
+    with pytest.raises(OvnbError) as error:
+        load_mask(source)
+    assert expect in str(error.value) and "\n" not in str(error.value)

@@ -1,4 +1,9 @@
-"""Text to image with a Text2ImagePipeline: per-step progress, throttled previews, Stop, a gallery.
+"""Images from a prompt, alone or with an image to edit: per-step progress, previews, Stop, a gallery.
+
+``generate(prompt)`` runs text to image; with ``image=`` it runs image to image (``strength``:
+how much is repainted), with ``image=`` and ``mask=`` inpainting (white = repaint). The three
+modes share one prepared folder and one set of compiled models (``ovnb.sessions.editing``):
+switching mode recompiles nothing, and LoRA strengths apply in every mode.
 
 openvino_genai calls the step callback on a native thread, where a Python exception escaping it
 aborts the whole process (in Jupyter the kernel dies): ``StepWatch`` catches everything and never
@@ -22,10 +27,14 @@ from traitlets import Bool, Bytes, Dict, Float, Int, List, Unicode
 
 from ovnb import devices, lora
 from ovnb.errors import OvnbError
-from ovnb.runtime import Loaded, Outcome, check_device, construct, load, post
+from ovnb.images import Mask, Picture, Source, load_image, load_mask
+from ovnb.runtime import Loaded, Outcome, check_device, explain, load, post
 from ovnb.sessions.adapters import WithAdapters
 from ovnb.sessions.base import Session, check_text
 from ovnb.sessions.chat import _name
+from ovnb.sessions.editing import (IMAGE, INPAINT, LABELS, TEXT, Edit, ImagePipelines, build,
+                                   check_strength, edit_for, fit_mask, overlay, tensors,
+                                   work_size)
 from ovnb.sessions.folders import model_folder
 from ovnb.sessions.settings import Settings, setting
 
@@ -45,12 +54,16 @@ class Result:
     settings: dict[str, Any]
     seconds: float
     steps: int  # steps run: PNDM (SD 1.5's scheduler) runs one more than asked
+    mode: str = TEXT  # text2image, image2image or inpainting
+    source: Any = None  # the input image (an ovnb.images.Picture) of an edit
+    mask: Any = None  # the mask (an ovnb.images.Mask) of an inpainting
 
     def caption(self) -> str:
         """The settings in one short line (adapters by name, only those in use)."""
         s = self.settings
-        parts = [f"seed {s['rng_seed']}", f"{s['num_inference_steps']} steps",
-                 f"{s['width']}×{s['height']}", f"guidance {s['guidance_scale']:g}"]
+        parts = [] if self.mode == TEXT else [f"{LABELS[self.mode]} · strength {s['strength']:g}"]
+        parts += [f"seed {s['rng_seed']}", f"{s['num_inference_steps']} steps",
+                  f"{s['width']}×{s['height']}", f"guidance {s['guidance_scale']:g}"]
         if s.get("negative_prompt"):
             parts.append(f"not: {s['negative_prompt']}")
         parts += [f"{name} {alpha:g}" for name, alpha in s.get("adapters", {}).items() if alpha]
@@ -71,9 +84,17 @@ class ImageSettings(Settings):
     rng_seed = setting(Int(42, help="the same seed and settings give the same image"),
                        "seed", 0, 2**31 - 1)
     negative_prompt = setting(Unicode("", help="what to keep out of the image"), "not")
+    strength = setting(Float(0.8, help="image to image and inpainting: how much is repainted, "
+                             "more than 0 (the image stays) up to 1 (repainted all over)"),
+                       "strength", 0.0, 1.0, 0.05)
 
     @traitlets.validate(*[n for n in locals() if not n.startswith("_")])  # every setting above
     def _check(self, proposal: Any) -> Any:
+        if proposal["trait"].name == "strength":  # (0, 1]: 0 is in no slider's sense a strength
+            try:
+                return check_strength(proposal["value"])
+            except OvnbError as exc:
+                raise traitlets.TraitError(str(exc)) from None
         return self.check_setting(proposal)
 
 
@@ -88,6 +109,11 @@ class ImageState(traitlets.HasTraits):
     live_preview = Bool(True, help="decode previews while the image forms")
     metrics = Dict(help="seconds, steps, steps_per_s, previews, steps_asked")
     outcome = Unicode("", help="how the last run ended: done, stopped, failed ('' before)")
+    input_image = traitlets.Any(None, allow_none=True,
+                                help="the image the Generate button edits (an ovnb.images.Picture)")
+    input_mask = traitlets.Any(None, allow_none=True,
+                               help="its mask for inpainting (an ovnb.images.Mask), white = repaint")
+    before = Bytes(b"", help="PNG of the current or last edit's input, mask overlaid ('' for text)")
 
 
 class StepWatch:
@@ -145,13 +171,14 @@ class StepWatch:
 
 
 class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
-    """Text to image: ``ImageSession("tiny-sd").generate("a red cat") -> PIL.Image``.
+    """Images: ``ImageSession("tiny-sd").generate("a red cat", image=None, mask=None) -> PIL.Image``.
 
     ``model`` is a catalog id or a prepared folder; ``adapters`` LoRA files, registered when the
     pipeline is built and mixed per run (the ``adapters`` trait, or ``generate(adapters=...)``);
     ``properties`` OpenVINO properties; ``**settings`` by openvino_genai's names (``width``,
-    ``height``, ``num_inference_steps``, ``rng_seed``, ``guidance_scale``, ``negative_prompt``).
-    Width, height and guidance start from the model's own defaults unless given.
+    ``height``, ``num_inference_steps``, ``rng_seed``, ``guidance_scale``, ``negative_prompt``,
+    ``strength``). Width, height and guidance start from the model's own defaults unless given;
+    an edit runs at its image's size within width × height and returns the image's size.
     """
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", adapters: Any = None,
@@ -170,41 +197,105 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         self.adapter_set.check(folder, "image")  # a file that does not fit: refused, not ignored
         made: dict[Path, Any] = {}
 
-        def build() -> Any:
-            # every adapter must be registered now: one first named in a later call is ignored
+        def make() -> ImagePipelines:
+            # every adapter must be registered now: one first named in a later call is ignored;
+            # the modes made from this root later share them (and their per-call state)
             kwargs = self._build_adapters(folder, "image", made)
-            return construct("image", folder, self.device, self.properties, **kwargs)
+            return build(folder, self.device, self.properties, **kwargs)
 
-        loaded = load("image", folder, self.device, self.properties, build, self.adapter_set.key())
+        loaded = load("image", folder, self.device, self.properties, make, self.adapter_set.key())
         lora.attach(loaded, made)
-        defaults = loaded.pipe.get_generation_config()
+        defaults = loaded.pipe.root.get_generation_config()  # the same in every mode
         values = {name: getattr(defaults, name) for name in FROM_MODEL}
         values["num_inference_steps"] = min(defaults.num_inference_steps, MAX_DEFAULT_STEPS)
         post(lambda: self.adopt(values))
         return loaded
 
+    # the input of an edit -----------------------------------------------------------------------
+    def choose_image(self, source: Source, name: str | None = None) -> Picture | None:
+        """Make ``source`` the image the Generate button edits (its old mask goes); None (error
+        shown) if it cannot be read."""
+        try:
+            picture = source if isinstance(source, Picture) else load_image(source, name)
+        except Exception as exc:  # a bad file is the learner's to fix, never the kernel's problem
+            self.fail(explain(exc))
+            return None
+        size = "×".join(map(str, picture.size))
+        self.publish_now(input_image=picture, input_mask=None, last_error="", error_details="",
+                         status=f"editing {picture.name} ({size}): paint or upload a mask to "
+                                "inpaint, or press Generate for image to image")
+        return picture
+
+    def choose_mask(self, source: Source, name: str | None = None) -> Mask | None:
+        """Make ``source`` the mask of the chosen image (white = repaint); None (error shown) if it
+        cannot be read or does not fit the image. A mask of another scale is scaled (and said)."""
+        try:
+            if self.input_image is None:
+                raise OvnbError("a mask needs an image first: choose the image to edit, then paint "
+                                "or upload its mask")
+            mask = source if isinstance(source, Mask) else load_mask(source, name)
+            mask, note = fit_mask(mask, self.input_image)
+        except Exception as exc:
+            self.fail(explain(exc))
+            return None
+        share = f"mask: {mask.coverage:.0%} of the image is repainted"
+        self.publish_now(input_mask=mask, last_error="", error_details="",
+                         status=f"{share} ({note})" if note else share)
+        return mask
+
+    def clear_mask(self) -> None:
+        """No mask: Generate runs image to image on the chosen image."""
+        self.publish_now(input_mask=None)
+
+    def remove_image(self) -> None:
+        """No image (and so no mask): Generate runs text to image."""
+        self.publish_now(input_image=None, input_mask=None)
+
+    @property
+    def mode(self) -> str:
+        """What the Generate button runs now: text2image, image2image or inpainting."""
+        if self.input_image is None:
+            return TEXT
+        return INPAINT if self.input_mask is not None else IMAGE
+
     # actions -------------------------------------------------------------------------------------
-    def generate(self, prompt: str, **opts: Any) -> Any:
+    def generate(self, prompt: str, image: Source | None = None, mask: Source | None = None,
+                 **opts: Any) -> Any:
         """Generate; blocks. The PIL image, None if stopped or failed (``last_error`` says why).
 
-        ``opts`` override the settings for this call only (openvino_genai's names; ``adapters`` a
-        dict adapter file or name -> strength).
+        Without ``image`` text to image; with it image to image (``strength=``: how much is
+        repainted); with ``image`` and ``mask`` inpainting (white repaints). Each is a path, file
+        bytes, a PIL image or an array; the result has the image's size. ``opts`` override the
+        settings for this call only (openvino_genai's names; ``adapters`` a dict adapter file or
+        name -> strength).
         """
-        job = self.submit(prompt, queue=True, **opts)
+        job = self.submit(prompt, queue=True, image=image, mask=mask, **opts)
         outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
         return outcome.value if outcome.ok else None
 
-    def submit(self, prompt: str, queue: bool = False, **opts: Any) -> Any:
-        """Start a generation without waiting (the Generate button); None when refused."""
+    def submit(self, prompt: str, queue: bool = False, image: Source | None = None,
+               mask: Source | None = None, **opts: Any) -> Any:
+        """Start a generation without waiting (the Generate button passes its chosen image and
+        mask); None when refused."""
         prompt = check_text(prompt, "the prompt").strip()
         if not prompt:
             self.refuse("empty prompt: describe the image first")
+            return None
+        try:
+            edit = edit_for(image, mask)
+            if "strength" in opts:
+                if edit.mode == TEXT:
+                    raise OvnbError("strength is for image to image and inpainting: give image= "
+                                    "too, or drop strength for text to image")
+                check_strength(opts["strength"])
+        except Exception as exc:  # an unreadable image or a bad mask: one line, nothing changed
+            self.refuse(explain(exc))
             return None
         requested = opts.pop("adapters", None)
 
         def work(loaded: Loaded) -> Any:
             # settings are read once loaded: loading sets size and guidance to the model's defaults
-            return self._run(loaded, prompt, {**self.settings(), **opts}, requested)
+            return self._run(loaded, prompt, {**self.settings(), **opts}, requested, edit)
 
         def done(outcome: Outcome) -> None:
             self._finish(outcome)
@@ -215,25 +306,37 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         if self._watch is not None:
             self._watch.stop_event.set()
 
-    def _run(self, loaded: Loaded, prompt: str, settings: dict[str, Any], requested: Any) -> Any:
+    def _run(self, loaded: Loaded, prompt: str, settings: dict[str, Any], requested: Any,
+             edit: Edit) -> Any:
         """On the worker thread, under the pipeline's lock: one generation, start to gallery."""
-        kwargs = call_settings(loaded, settings)
+        pipe = loaded.pipe.get(edit.mode)  # made from the compiled root on first use: no compile
+        kwargs = call_settings(loaded, settings, pipe, edit.mode)
+        inputs: tuple[Any, ...] = ()
+        if edit.picture is not None:
+            size = work_size(edit.picture.size, (kwargs["width"], kwargs["height"]),
+                             size_step(loaded.folder))
+            kwargs["width"], kwargs["height"] = size
+            inputs = tensors(edit, size)
         alphas = self.strengths(requested)
         watch = StepWatch(lambda step, total: post(lambda: self._set({"progress": (step, total)})),
-                          preview_decoder(loaded.pipe) if self.live_preview else None,
+                          preview_decoder(pipe) if self.live_preview else None,
                           lambda tensor: self._post_preview(tensor), self.preview_interval)
         self._watch = watch
         if self.stopping:  # Stop came while the settings were being checked
             watch.stop_event.set()
-        self.publish(progress=(0, 0), metrics={}, outcome="",
-                     status="generating…")
+        before = png(overlay(edit.picture, edit.mask)) if edit.picture is not None else b""
+        self.publish(progress=(0, 0), metrics={}, outcome="", before=before,
+                     status=f"{LABELS[edit.mode]}…" if edit.mode != TEXT else "generating…")
         start = time.perf_counter()
-        tensor = loaded.pipe.generate(prompt, callback=watch, **kwargs,
-                                      **lora.call_kwargs(loaded, alphas))
+        tensor = pipe.generate(prompt, *inputs, callback=watch, **kwargs,
+                               **lora.call_kwargs(loaded, alphas))
         seconds = time.perf_counter() - start
-        steps = len(loaded.pipe.get_performance_metrics().raw_metrics.iteration_durations)
+        steps = len(pipe.get_performance_metrics().raw_metrics.iteration_durations)
         metrics = {"seconds": seconds, "steps": steps, "steps_asked": kwargs["num_inference_steps"],
-                   "steps_per_s": steps / seconds if seconds else 0.0, "previews": watch.previews}
+                   "steps_per_s": steps / seconds if seconds else 0.0, "previews": watch.previews,
+                   "mode": edit.mode, "notes": list(edit.notes)}
+        if edit.mode != TEXT:
+            metrics["strength"] = kwargs["strength"]
         if watch.error is not None:
             metrics["view_error"] = str(watch.error)
         if len(tuple(tensor.shape)) != 4:  # stopped: genai returns an empty tensor
@@ -241,8 +344,14 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
             self.publish(metrics=metrics, progress=(watch.step, max(watch.total, steps)),
                          outcome="stopped", status=f"stopped at step {steps}{shown}")
             return None
+        image = to_image(tensor)
+        if edit.picture is not None and image.size != edit.picture.size:
+            metrics["notes"].append(f"made at {image.width}×{image.height}, scaled to the image's "
+                                    f"{edit.picture.size[0]}×{edit.picture.size[1]}")
+            image = image.resize(edit.picture.size, _lanczos())
+            kwargs["width"], kwargs["height"] = edit.picture.size
         kwargs["adapters"] = {self.adapter_set.names[p]: a for p, a in alphas.items()}
-        result = Result(to_image(tensor), prompt, kwargs, seconds, steps)
+        result = Result(image, prompt, kwargs, seconds, steps, edit.mode, edit.picture, edit.mask)
         self.publish(image=result.image, results=[result, *self.results][:GALLERY_SIZE],
                      preview=png(result.image), metrics=metrics, progress=(steps, steps),
                      outcome="done", status="done")
@@ -268,13 +377,17 @@ def size_step(folder: Path) -> int:
         return 8
 
 
-def call_settings(loaded: Loaded, settings: dict[str, Any]) -> dict[str, Any]:
-    """This run's settings, checked; no empty negative prompt (not all models take one)."""
-    config = loaded.pipe.get_generation_config()
+def call_settings(loaded: Loaded, settings: dict[str, Any], pipe: Any = None,
+                  mode: str = TEXT) -> dict[str, Any]:
+    """This run's settings, checked; no empty negative prompt (not all models take one), and no
+    strength for text to image (it is the editing modes' setting)."""
+    pipe = pipe if pipe is not None else loaded.pipe.get(mode)
+    config = pipe.get_generation_config()
     known = {n for n in dir(config) if not n.startswith("_")
              and not callable(getattr(config, n))} - {"adapters", "generator"}
     check_settings(settings, known, size_step(loaded.folder))
-    return {k: v for k, v in settings.items() if not (k == "negative_prompt" and not v)}
+    return {k: v for k, v in settings.items() if not (k == "negative_prompt" and not v)
+            and not (k == "strength" and mode == TEXT)}
 
 
 def check_settings(settings: dict[str, Any], known: set[str], step: int) -> None:
@@ -328,6 +441,12 @@ def to_image(tensor: Any) -> Any:
     from PIL import Image
 
     return Image.fromarray(np.array(tensor.data[0]))
+
+
+def _lanczos() -> Any:
+    from PIL import Image
+
+    return Image.Resampling.LANCZOS
 
 
 def png(image: Any, level: int = 6) -> bytes:

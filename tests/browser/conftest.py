@@ -39,6 +39,7 @@ LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
 }
 FIXTURE_NOTEBOOK = "widgets.ipynb"
+EDIT_BRUSH = 4  # the editor's brush in the fixture notebook, in image pixels
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -143,8 +144,13 @@ def has_image_widget() -> bool:
     return (REPO / "ovnb" / "widgets" / "image.py").is_file()
 
 
-def write_fixture_notebook(path: Path, image: bool) -> None:
-    """Our own notebook: a short chat, a long chat (for Stop), and an image generator if asked."""
+def has_mask_painter() -> bool:
+    return (REPO / "ovnb" / "widgets" / "maskpaint.py").is_file()
+
+
+def write_fixture_notebook(path: Path, image: bool, edit: bool = False) -> None:
+    """Our own notebook: a short chat, a long chat (for Stop), an image generator if asked, and
+    an image generator with an image to edit if asked."""
     import nbformat
 
     cells = [
@@ -168,6 +174,13 @@ def write_fixture_notebook(path: Path, image: bool) -> None:
         cells.append(nbformat.v4.new_code_cell(
             'images = ovnb.ImageGenerator("tiny-sd", width=64, height=48, num_inference_steps=4)\n'
             'images.add_class("browser-image")\nimages'))
+    if edit:  # an image to edit, ready for a mask painted with the mouse
+        cells.append(nbformat.v4.new_code_cell(
+            'from PIL import Image\nfrom ovnb.images import samples\n\n'
+            'editor = ovnb.ImageGenerator("tiny-sd", width=64, height=48, num_inference_steps=3)\n'
+            'editor.choose_image(Image.open(samples()["house"]).resize((64, 48)), "house")\n'
+            f'editor._brush.value = {EDIT_BRUSH}\n'
+            'editor.add_class("browser-image-edit")\neditor'))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
@@ -219,7 +232,8 @@ def lab(spawned: None, cache: Path, tmp_path_factory: pytest.TempPathFactory) ->
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     root.mkdir(exist_ok=True)
     # the fixture holds an image generator only while the series has no text-to-image notebook
-    write_fixture_notebook(root / FIXTURE_NOTEBOOK, image and series_notebook("06") is None)
+    write_fixture_notebook(root / FIXTURE_NOTEBOOK, image and series_notebook("06") is None,
+                           image and has_mask_painter())
     write_settings(base / "settings")
     env = {**os.environ, "OVNB_TINY": "1", "OVNB_CACHE": str(cache),
            "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_RUNTIME_DIR": str(base / "runtime"),

@@ -6,6 +6,7 @@ pressed during a long answer. Screenshots go to artifacts/screenshots/.
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -14,10 +15,12 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import (
+    EDIT_BRUSH,
     FIXTURE_NOTEBOOK,
     SCREENSHOTS,
     Lab,
     has_image_widget,
+    has_mask_painter,
     series_notebook,
 )
 
@@ -64,6 +67,18 @@ RUN_ALL = """async (timeout) => Promise.race([
   window.jupyterapp.commands.execute('notebook:run-all-cells'),
   new Promise((_, reject) => setTimeout(() => reject(new Error('run all: timed out')), timeout)),
 ])"""
+# Run code in the open notebook's kernel (idle), outside any cell; resolves to what it printed.
+RUN_IN_KERNEL = """async (code) => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code, store_history: false, silent: false});
+  let out = '';
+  future.onIOPub = (msg) => {
+    if (msg.header.msg_type === 'stream') out += msg.content.text;
+    if (msg.header.msg_type === 'error') out += `${msg.content.ename}: ${msg.content.evalue}`;
+  };
+  await future.done;
+  return out;
+}"""
 # Record the lengths of the live answer (the turn being streamed) at every DOM change.
 RECORD_STREAM = """(chat) => {
   const panel = chat.querySelector('.ovnb-chat-panel');
@@ -308,8 +323,8 @@ def test_image_generator_runs_to_a_finished_image(notebook: Callable[[str], Any]
     images = page.locator(selector).first
     images.scroll_into_view_if_needed()
     expect_loaded(images)
-    pictures = images.locator("img")
-    before = pictures.count()  # the large picture, and one thumbnail per earlier image
+    pictures = images.locator(".widget-gridbox img")
+    before = pictures.count()  # one thumbnail per earlier image
     prompt = "a red cat in the snow"
     type_prompt(page, images.locator(":scope > .widget-textarea textarea"), prompt)
     generate = images.get_by_role("button", name="Generate")
@@ -318,7 +333,7 @@ def test_image_generator_runs_to_a_finished_image(notebook: Callable[[str], Any]
     expect(images.locator(".widget-gridbox")).to_contain_text(prompt, timeout=90_000)
     expect(generate).to_be_enabled()
     expect(images).to_contain_text("done")
-    expect(pictures).to_have_count(min(before + 1, 1 + GALLERY_SIZE))
+    expect(pictures).to_have_count(min(before + 1, GALLERY_SIZE))
     images.scroll_into_view_if_needed()
     shot(page, "image-generated")
     images.screenshot(path=str(SCREENSHOTS / "image-widget.png"))
@@ -328,11 +343,70 @@ def test_image_generator_runs_to_a_finished_image(notebook: Callable[[str], Any]
     bar = images.locator(".progress-bar").first.evaluate("(bar) => bar.style.width")
     assert bar == "100%"
     # the large picture, decoded by the browser at the size the controls asked for
-    large = images.locator(":scope > .widget-image").evaluate(
+    large = images.locator(".ovnb-image-after").evaluate(
         "(img) => [img.complete, img.naturalWidth, img.naturalHeight]")
     assert large == [True, control_value(images, "width"), control_value(images, "height")]
-    shown_width = images.locator(":scope > .widget-image").evaluate("(img) => img.clientWidth")
+    shown_width = images.locator(".ovnb-image-after").evaluate("(img) => img.clientWidth")
     assert shown_width == min(large[1], 512)  # its own size, not stretched to the output's width
-    newest = pictures.nth(1).evaluate("(img) => img.complete && img.naturalWidth > 0")
+    newest = pictures.nth(0).evaluate("(img) => img.complete && img.naturalWidth > 0")
     assert newest
     assert "⚠" not in text
+
+
+def in_kernel(page: Any, code: str) -> str:
+    """What ``code`` prints when run in the open notebook's kernel."""
+    return page.evaluate(RUN_IN_KERNEL, code)
+
+
+# what the kernel holds of the editor's mask, as JSON
+MASK_FACTS = """import json
+import numpy as np
+_m = editor.input_mask.pixels
+_ys, _xs = np.nonzero(_m)
+print(json.dumps({"size": [_m.shape[1], _m.shape[0]], "x": [int(_xs.min()), int(_xs.max())],
+                  "y": [int(_ys.min()), int(_ys.max())], "line": bool(_m[24, 16:49].all()),
+                  "strokes": editor._painter.strokes, "mode": editor.mode}))"""
+
+
+@pytest.mark.skipif(not (has_image_widget() and has_mask_painter()),
+                    reason="ovnb/widgets/maskpaint.py is not written yet")
+def test_a_mask_painted_with_the_mouse_reaches_the_kernel(notebook: Callable[[str], Any]) -> None:
+    page = notebook(FIXTURE_NOTEBOOK)
+    editor = page.locator(".browser-image-edit")
+    editor.scroll_into_view_if_needed()
+    expect_loaded(editor)
+    overlay = editor.locator(".ovnb-mask-overlay")
+    expect(overlay).to_be_visible()
+    # the canvas is at the image's pixel size (64×48) once the image has loaded in the page
+    page.wait_for_function("(c) => c.width === 64 && c.height === 48",
+                           arg=overlay.element_handle())
+    box = overlay.bounding_box()
+    assert box["width"] == 256  # shown enlarged, 4 page pixels per image pixel, to paint on
+    # one stroke across the middle, from a quarter to three quarters of the width
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 4, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 3 / 4, y, steps=12)
+    page.mouse.up()
+    # the mask line is written by the kernel from the mask it received: the page got it back
+    expect(editor).to_contain_text("(painted, 1 stroke)", timeout=30_000)
+    expect(editor).to_contain_text("mode: inpainting on house")
+    editor.screenshot(path=str(SCREENSHOTS / "image-mask-painted.png"))
+    facts = json.loads(in_kernel(page, MASK_FACTS))
+    r = EDIT_BRUSH / 2  # round caps: the stroke reaches half a brush past its ends
+    assert facts["size"] == [64, 48] and facts["strokes"] == 1 and facts["mode"] == "inpainting"
+    assert abs(facts["x"][0] - (16 - r)) <= 1.5 and abs(facts["x"][1] - (48 + r)) <= 1.5, facts
+    assert abs(facts["y"][0] - (24 - r)) <= 1.5 and abs(facts["y"][1] - (24 + r)) <= 1.5, facts
+    assert facts["line"], facts  # every pixel under the pointer's path is masked
+    # Generate inpaints: the input with its mask beside the result, both at the image's size
+    type_prompt(page, editor.locator(":scope > .widget-textarea textarea"), "a red door")
+    editor.get_by_role("button", name="Generate").click()
+    expect(editor.locator(".widget-gridbox")).to_contain_text("inpainting", timeout=90_000)
+    expect(editor.get_by_role("button", name="Generate")).to_be_enabled()
+    sizes = [editor.locator(f".ovnb-image-{side}").evaluate(
+        "(img) => [img.complete, img.naturalWidth, img.naturalHeight]") for side in
+        ("before", "after")]
+    assert sizes == [[True, 64, 48], [True, 64, 48]]
+    editor.scroll_into_view_if_needed()
+    editor.screenshot(path=str(SCREENSHOTS / "image-inpainted.png"))
+    assert "⚠" not in editor.inner_text()

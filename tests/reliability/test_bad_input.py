@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import io
 import json
 import shutil
 import struct
@@ -587,6 +588,100 @@ def test_video_generator_refuses_what_ltx_cannot_make_and_keeps_the_clip(
     assert gen.frames == clip and gen._player.value == shown and gen.progress == progress
     assert len(gen.generate("a red cat")) == 9 and gen.last_error == ""
     assert_intact(ltx)
+
+
+# ------------------------------------------------- ImageGenerator: image to image, inpainting
+def _house(w: int = 48, h: int = 36) -> Any:
+    from PIL import Image
+
+    return Image.open(HOUSE).resize((w, h))
+
+
+def _mask(w: int = 48, h: int = 36, fill: Any = None) -> np.ndarray:
+    """A mask array: a white patch on black, or all ``fill``."""
+    if fill is not None:
+        return np.full((h, w), fill, bool)
+    mask = np.zeros((h, w), bool)
+    mask[h // 4:h // 2, w // 4:w // 2] = True
+    return mask
+
+
+def _png(array: np.ndarray) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(array.astype(np.uint8) * 255).save(out, format="PNG")
+    return out.getvalue()
+
+
+# how each bad edit reaches the widget: generate(...) from code, or a mask file uploaded
+EDIT_INPUT: dict[str, tuple[str, dict[str, Any], str]] = {
+    "mask-of-another-shape": ("code", {"mask": _mask(96, 36)},
+                              "the mask array is 96×36 but the image is 48×36, another shape"),
+    "mask-of-another-shape-upload": ("upload", {"mask": _mask(96, 36)},
+                                     "wide.png is 96×36 but the image is 48×36, another shape"),
+    "mask-all-black": ("code", {"mask": _mask(fill=False)}, "is all black, so nothing would be"),
+    "mask-all-white": ("code", {"mask": _mask(fill=True)}, "is all white, so the whole image"),
+    "mask-all-black-upload": ("upload", {"mask": _mask(fill=False)}, "wide.png is all black"),
+    "mask-not-an-image-upload": ("upload", {"mask": b"GIF89a, or so it says"},
+                                 "wide.png is not an image Pillow can read"),
+    "strength-0": ("code", {"strength": 0}, "strength must be more than 0 and at most 1, not 0"),
+    "strength-1.5": ("code", {"strength": 1.5}, "strength must be more than 0 and at most 1"),
+    "strength-negative": ("code", {"strength": -0.2, "mask": _mask()}, "not -0.2"),
+    "mask-without-image": ("code", {"image": None, "mask": _mask()}, "a mask needs an image"),
+    "strength-without-image": ("code", {"image": None, "strength": 0.5},
+                               "strength is for image to image and inpainting"),
+}
+
+
+@pytest.mark.parametrize("case", list(EDIT_INPUT))
+def test_image_editing_refuses_bad_input_and_keeps_its_state(models: dict[str, Path],
+                                                            case: str) -> None:
+    how, given, expect = EDIT_INPUT[case]
+    gen = ovnb.ImageGenerator(models["sd"], properties=F32, **SMALL)
+    gen.choose_image(_house(), "house")
+    gen._mask_upload.value = upload("patch.png", _png(_mask()))
+    first = gen.generate("a red cat", image=_house(), mask=_mask())
+    kept = (gen.input_image, gen.input_mask, list(gen.results), gen.image)
+    if how == "upload":
+        data = given["mask"]
+        gen._mask_upload.value = upload("wide.png", data if isinstance(data, bytes) else _png(data))
+    else:
+        call = {"image": _house(), **given}
+        assert gen.generate("a red cat", **call) is None
+    assert_one_line(gen, expect)
+    assert (gen.input_image, gen.input_mask, gen.results, gen.image) == kept
+    assert first is gen.image and gen.mode == "inpainting"
+    gen._prompt.value = "a red cat"
+    gen._generate_btn.click()  # the chosen image and mask still work
+    assert gen.session.call(gen.session._job).ok and gen.last_error == ""
+    assert len(gen.results) == 2 and gen.results[0].mode == "inpainting"
+    assert_intact(models["sd"])
+
+
+def test_a_strength_setting_out_of_range_is_refused_and_kept(models: dict[str, Path]) -> None:
+    from traitlets import TraitError
+
+    gen = ovnb.ImageGenerator(models["sd"], properties=F32, **SMALL, strength=0.5)
+    for bad in (0, 1.5):
+        with pytest.raises(TraitError) as error:
+            gen.strength = bad
+        assert "strength must be more than 0 and at most 1" in str(error.value)
+        assert "\n" not in str(error.value)
+    assert gen.strength == gen.session.strength == gen._controls["strength"].value == 0.5
+    gen._controls["strength"].value = 0.05  # the slider's lowest: fine
+    assert gen.session.strength == 0.05
+    with pytest.raises(TypeError, match="has no setting 'strenght'"):
+        ovnb.ImageGenerator(models["sd"], strenght=0.5)
+
+
+def test_a_mask_of_another_scale_is_scaled_and_said(models: dict[str, Path]) -> None:
+    """Resize or refuse: a mask of the image's shape at another size is scaled (nearest pixel)."""
+    gen = ovnb.ImageGenerator(models["sd"], properties=F32, **SMALL)
+    image = gen.generate("a red cat", image=_house(), mask=_mask(96, 72))
+    assert image is not None and image.size == (48, 36) and gen.last_error == ""
+    assert "the mask array scaled from 96×72 to the image's 48×36" in gen.metrics["notes"]
+    assert "the mask array scaled from 96×72" in gen._metrics_line.value
 
 
 # ----------------------------------------------------------------- absent devices, early

@@ -304,3 +304,121 @@ def test_widgets_sharing_a_pipeline_share_the_workaround(sd: Path, loras: dict[s
     assert first.wait_loaded() is second.wait_loaded()
     assert np.array_equal(pixels(image), bare(sd, alphas={one: 0.4}, registered=[one, two],
                                               rng_seed=42, **SMALL))
+
+
+# editing: an image to edit, its mask painted or uploaded ---------------------------------------
+def small_house(w: int = 48, h: int = 36) -> Any:
+    from PIL import Image
+
+    from ovnb.images import samples
+
+    return Image.open(samples()["house"]).resize((w, h))
+
+
+def mask_png(w: int = 48, h: int = 36, box: tuple[int, int, int, int] = (10, 5, 30, 25),
+             fill: int = 255) -> bytes:
+    """A mask as the painter's page sends it: RGBA, opaque, white strokes on black."""
+    from PIL import Image, ImageDraw
+
+    mask = Image.new("RGBA", (w, h), (0, 0, 0, 255))
+    ImageDraw.Draw(mask).ellipse(box, fill=(fill, fill, fill, 255))
+    out = io.BytesIO()
+    mask.save(out, format="PNG")
+    return out.getvalue()
+
+
+def stroke(gen: Any, data: bytes) -> None:
+    """One stroke ending in the page: the painter's state message, as the front end sends it."""
+    gen._painter.set_state({"mask": memoryview(data), "strokes": gen._painter.strokes + 1})
+
+
+def upload(name: str, data: bytes) -> tuple[dict[str, Any], ...]:
+    import datetime
+
+    return ({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data),
+             "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+
+
+def test_a_sample_becomes_the_image_to_edit(sd: Path) -> None:
+    from ovnb.images import samples
+
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    assert gen.mode == "text2image" and gen._edit_box.layout.display == "none"
+    assert "mode: text to image" in gen._mode_label.value
+    gen._samples.value = samples()["sailboat"]
+    assert gen.mode == "image2image" and gen._edit_box.layout.display == "flex"
+    assert "image to image on sailboat.png (320×240)" in gen._mode_label.value
+    assert from_png(gen._painter.image).shape == (240, 320, 3) and gen._painter.mask == b""
+    gen._drop_btn.click()
+    assert gen.mode == "text2image" and gen._painter.image == b"" and gen._samples.value is None
+
+
+def test_a_painted_stroke_is_the_mask_and_generate_inpaints(front_end: None, sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    gen.choose_image(small_house(), "house")
+    sent = len(gen._painter.comm.messages)
+    stroke(gen, mask_png())
+    assert gen.mode == "inpainting" and gen.input_mask.size == (48, 36)
+    assert "(painted, 1 stroke)" in gen._mask_label.value
+    assert [m for m in gen._painter.comm.messages[sent:] if m.get("method") == "update"] == []
+    gen._prompt.value = PROMPT
+    gen._generate_btn.click()
+    outcome = gen.session.call(gen.session._job)
+    assert outcome.ok and outcome.value.size == (48, 36) and gen.results[0].mode == "inpainting"
+    same = gen.generate(PROMPT, image=small_house(), mask=mask_png())  # code: the same path
+    assert np.array_equal(pixels(same), pixels(outcome.value))
+    assert gen._before_box.layout.display == "flex" and shown(gen._before).shape == (36, 48, 3)
+    assert np.array_equal(shown(gen._preview), pixels(same))  # after, beside before
+    assert gen._metrics_line.value.count("inpainting · ") == 1
+    gen.generate(PROMPT)  # text to image: no before
+    assert gen._before_box.layout.display == "none"
+
+
+def test_strokes_erased_away_and_a_refused_one_leave_the_right_mask(front_end: None,
+                                                                   sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    gen.choose_image(small_house(), "house")
+    stroke(gen, mask_png())
+    kept = gen.input_mask
+    stroke(gen, mask_png(box=(-60, -60, 110, 100)))  # painted all over: refused, one line
+    assert "is all white" in gen.last_error and "\n" not in gen.last_error
+    assert gen.input_mask is kept  # the mask before it stays, and the painter shows it again
+    assert np.array_equal(from_png(gen._painter.mask), kept.pixels)
+    stroke(gen, mask_png(fill=0))  # everything erased: no mask, image to image
+    assert gen.input_mask is None and gen.mode == "image2image"
+
+
+def test_a_mask_file_is_uploaded_scaled_or_refused(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    gen._mask_upload.value = upload("early.png", mask_png())
+    assert gen.last_error.startswith("a mask needs an image first")
+    gen.choose_image(small_house(), "house")
+    gen._mask_upload.value = upload("big.png", mask_png(96, 72, (20, 10, 60, 50)))
+    assert gen.mode == "inpainting" and gen.input_mask.size == (48, 36)
+    assert "big.png scaled from 96×72 to the image's 48×36" in gen.status
+    assert from_png(gen._painter.mask).shape == (36, 48)  # the page shows the uploaded mask
+    kept = gen.input_mask
+    gen._mask_upload.value = upload("wide.png", mask_png(96, 36))
+    assert "wide.png is 96×36 but the image is 48×36, another shape" in gen.last_error
+    assert gen.input_mask is kept
+    gen._clear_mask_btn.click()
+    assert gen.mode == "image2image" and gen._painter.mask == b""
+
+
+def test_strength_slider_and_editing_the_result(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    slider = gen._controls["strength"]
+    assert slider.value == gen.strength == 0.8 and slider.min == 0.05 and slider.max == 1.0
+    slider.value = 0.4
+    assert gen.session.strength == 0.4
+    gen._reuse_btn.click()
+    assert gen.last_error == "no image yet: press Generate first"
+    first = gen.generate(PROMPT)
+    gen._reuse_btn.click()
+    assert gen.mode == "image2image" and gen.input_image.name == "the last result"
+    assert np.array_equal(gen.input_image.pixels, pixels(first))
+    gen._prompt.value = "a blue cat"
+    gen._generate_btn.click()
+    again = gen.session.call(gen.session._job).value
+    assert again.size == first.size and gen.results[0].settings["strength"] == 0.4
+    assert "image to image · strength 0.4" in gen._gallery.children[0].children[1].value
