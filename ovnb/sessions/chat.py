@@ -155,7 +155,8 @@ class ConversationSession(Session, ChatState, LLMSettings):
         if self.stopping:  # Stop came while the run waited for its turn
             stream.stopped = True
         question = {"role": "user", "content": text, **self._question_notes(request)}
-        history = [*self._opening(), *self.messages, question]
+        asked, grounds = self._ground(question)  # what the model reads; notes for the reply
+        history = [*self._opening(), *self.messages, asked]
         stream.start()
         try:
             result, budget = self._generate(loaded, history, stream, request)
@@ -163,7 +164,7 @@ class ConversationSession(Session, ChatState, LLMSettings):
             stream.finish()
         answer = result.texts[0]
         reply = {"role": "assistant", "content": answer,
-                 **self._notes(result, budget, stream.stopped)}
+                 **self._notes(result, budget, stream.stopped), **grounds}
         self.publish(messages=[*self.messages, question, reply],
                      metrics={**self._metrics(result, request), "view_updates": stream.flushes})
         return answer
@@ -177,6 +178,11 @@ class ConversationSession(Session, ChatState, LLMSettings):
 
     def _question_notes(self, request: dict[str, Any]) -> dict[str, Any]:
         return {}
+
+    def _ground(self, question: Message) -> tuple[Message, Message]:
+        """(the question as the model reads it, notes for the answer's record): the question as
+        asked and no notes, unless a subclass grounds answers (on a retriever's sources)."""
+        return question, {}
 
     def _forget(self, count: int) -> None:
         """Subclasses holding state per turn (a VLM's ChatHistory) drop the last ``count`` turns."""
@@ -231,14 +237,17 @@ class ChatSession(ConversationSession, WithAdapters):
     model with the same tokenizer (speculative decoding) on ``draft_device``; ``prompt_lookup=True``
     drafts from the prompt instead; ``adapters`` LoRA files (a list, a dict file -> strength, or a
     LoraMixer), registered once at build, strengths per answer (the ``adapters`` trait);
-    ``properties`` OpenVINO properties; ``**settings`` generation settings by openvino_genai's names.
+    ``properties`` OpenVINO properties; ``retriever`` a Retriever (or its session): each question
+    is then asked with the passages it finds quoted as numbered sources, and the answer's record
+    keeps them (``sources``); ``**settings`` generation settings by openvino_genai's names.
     """
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", draft: Any = None,
                  adapters: Any = None, system_prompt: str = "",
                  properties: dict[str, Any] | None = None, draft_device: Any = None,
-                 prompt_lookup: bool = False, **settings: Any) -> None:
+                 prompt_lookup: bool = False, retriever: Any = None, **settings: Any) -> None:
         super().__init__()
+        self.retriever = retriever_session(retriever)
         self.apply(settings, type(self).__name__)
         speculative.check_assistant(self.settings(), prompt_lookup)
         self.system_prompt = check_text(system_prompt, "system_prompt")
@@ -315,6 +324,14 @@ class ChatSession(ConversationSession, WithAdapters):
     def _metrics(self, result: Any, request: dict[str, Any]) -> dict[str, Any]:
         return {**super()._metrics(result, request), **speculative.run_metrics(result)}
 
+    def _ground(self, question: Message) -> tuple[Message, Message]:
+        """With a retriever: the question quoting the passages found as numbered sources; the
+        answer's record keeps the sources. Later turns see the questions as asked."""
+        if self.retriever is None:
+            return super()._ground(question)
+        prompt, sources = self.retriever.ground(question["content"])
+        return {**question, "content": prompt}, {"sources": sources}
+
     def answer(self, messages: list[Message], adapters: Any = None,
                on_text: Any = None) -> str:
         """Answer a conversation of its own (not recorded in ``messages``), with this session's
@@ -339,6 +356,18 @@ class ChatSession(ConversationSession, WithAdapters):
 
         outcome = self.run(work)
         return outcome.value if outcome.ok else ""
+
+
+def retriever_session(retriever: Any) -> Any:
+    """The RetrieverSession of a Retriever widget or session (None stays None)."""
+    if retriever is None:
+        return None
+    from ovnb.sessions.retrieval import RetrieverSession
+
+    session = getattr(retriever, "session", retriever)
+    if not isinstance(session, RetrieverSession):
+        raise TypeError(f"retriever must be an ovnb.Retriever, not {type(retriever).__name__}")
+    return session
 
 
 def model_defaults(folder: Path) -> dict[str, Any]:
