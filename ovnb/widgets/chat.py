@@ -7,6 +7,7 @@ from the session's setting traits, the metrics line.
 from __future__ import annotations
 
 import functools
+import html
 import os
 from typing import Any
 
@@ -19,7 +20,7 @@ from ovnb.widgets.base import PipelineWidget
 from ovnb.widgets.chatview import ChatView
 from ovnb.widgets.lora import LoraMixer, connect, mixer_for
 from ovnb.widgets.render import (
-    bind, markdown_html, metrics_line, set_slider_max, setting_controls)
+    bind, markdown_html, metrics_line, set_slider_max, setting_controls, visible)
 from ovnb.widgets.speculative import AssistantControls
 
 WHO = {"user": "You", "assistant": "Model", "system": "System", "tool": "Tool"}
@@ -86,9 +87,13 @@ class ConversationWidget(PipelineWidget, ChatState, LLMSettings):
         self._view.turns = [self._turn(m) for m in self.messages]
 
     def _turn(self, message: Message) -> dict[str, str]:
-        """How one message shows: who, its text as HTML, and a note when it was cut or stopped."""
-        return {"role": message["role"], "who": WHO.get(message["role"], message["role"]),
+        """How one message shows: who, its text as HTML, a note when it was cut or stopped, and
+        the numbered sources it was grounded on (only when it has some)."""
+        turn = {"role": message["role"], "who": WHO.get(message["role"], message["role"]),
                 "html": _rendered(message["content"]), "note": note(message)}
+        if message.get("sources"):
+            turn["sources"] = sources_html(message["sources"])
+        return turn
 
     def _show_live(self, text: str) -> None:
         if text:
@@ -135,17 +140,20 @@ class Chat(ConversationWidget):
     (``assistant_confidence_threshold``), never both; prompt lookup also takes ``max_ngram_size``.
     ``adapters`` LoRA files (a list, a dict file -> strength, or a ``LoraMixer`` whose sliders set
     each answer's strengths; all are registered once, at build); ``properties`` OpenVINO properties
-    (e.g. ``INFERENCE_PRECISION_HINT="f32"``); ``**settings`` generation settings by
-    openvino_genai's names (``max_new_tokens``, ``temperature``...): each is a trait of the widget.
+    (e.g. ``INFERENCE_PRECISION_HINT="f32"``); ``retriever`` an ``ovnb.Retriever``: each answer is
+    grounded on the passages it finds, shown as numbered sources under the answer and kept in its
+    message (``sources``); ``**settings`` generation settings by openvino_genai's names
+    (``max_new_tokens``, ``temperature``...): each is a trait of the widget.
     """
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", draft: Any = None,
                  adapters: Any = None, system_prompt: str = "",
                  properties: dict[str, Any] | None = None, draft_device: Any = None,
-                 prompt_lookup: bool = False, **settings: Any) -> None:
+                 prompt_lookup: bool = False, retriever: Any = None, **settings: Any) -> None:
         mixer = mixer_for(adapters)
         session = ChatSession(model, device, draft, mixer.strengths if mixer else None,
-                              system_prompt, properties, draft_device, prompt_lookup, **settings)
+                              system_prompt, properties, draft_device, prompt_lookup,
+                              retriever=retriever, **settings)
         assistant = "draft" if draft is not None else "prompt lookup" if prompt_lookup else None
         super().__init__(session, mixer, assistant)
         self._layout()
@@ -171,6 +179,18 @@ def note(message: Message) -> str:
     if cut:
         return "✂ cut at max_new_tokens: raise it in Settings for longer answers"
     return ""
+
+
+def sources_html(sources: list[dict[str, Any]]) -> str:
+    """The numbered sources under a grounded answer: each a fold with its name and score, the
+    passage inside (escaped)."""
+    items = "".join(
+        f"<details><summary>[{s['n']}] {html.escape(str(s.get('source', '')))}"
+        f"{' #' + str(s['number']) if s.get('number') else ''}"
+        f"<span class='ovnb-score'> · {float(s.get('score', 0.0)):.2f}</span></summary>"
+        f"<div class='ovnb-source-text'>{html.escape(visible(str(s['text'])))}</div></details>"
+        for s in sources)
+    return f"<div class='ovnb-sources-title'>Sources</div>{items}"
 
 
 @functools.lru_cache(maxsize=256)
