@@ -29,6 +29,7 @@ OVERLAP = 120  # characters of the previous piece repeated when a paragraph is c
 MIN_CHARS = 40  # a smaller limit would cut most sentences between words
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".text", ".markdown")  # what a folder is read for
 SNIFF_BYTES = 8192  # a NUL byte in the start of a file marks it binary
+SAMPLE = Path(__file__).resolve().parent / "data" / "harrow-bay"
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 # a sentence ends after . ! ? or … (maybe with a closing quote or bracket) and before a space
@@ -54,6 +55,12 @@ class Passage(str):
     def label(self) -> str:
         """How a source list names it: ``ferns.md #2``."""
         return f"{self.source} #{self.number}" if self.source else f"#{self.number}"
+
+
+def sample() -> Path:
+    """The bundled document set: five short pages about Harrow Bay, a field station invented for
+    ovnb, so no model knows its facts beforehand (an answer that holds one took it from a source)."""
+    return SAMPLE
 
 
 def split(text: str, max_chars: int = MAX_CHARS, overlap: int | None = None) -> list[str]:

@@ -8,9 +8,9 @@ import pytest
 
 from ovnb.errors import OvnbError
 from ovnb.passages import (Passage, check_sizes, cut_words, documents, pack_sentences, paragraphs,
-                           read_text, sentences, split)
+                           read_text, sample, sentences, split)
 
-DATA = Path(__file__).resolve().parent.parent / "notebooks" / "data" / "harrow-bay"
+DATA = sample()
 
 
 def words_of(texts: list[str]) -> list[str]:

@@ -28,7 +28,7 @@ import soundfile as sf
 
 import ovnb
 from ovnb.errors import OvnbError
-from ovnb import audio
+from ovnb import audio, passages
 from ovnb.audio import RATE
 from ovnb.cache import problem
 from ovnb.images import samples
@@ -383,7 +383,7 @@ def test_image_generator_takes_a_prompt_longer_than_clip_reads(models: dict[str,
 
 # ------------------------------------------------------------------------- Retriever and RAG
 tiny_embed = _prepared("tiny-embed")
-DOCS = Path(__file__).resolve().parent.parent.parent / "notebooks" / "data" / "harrow-bay"
+DOCS = passages.sample()
 NOTHING_YET = "nothing to search yet: add documents first (retriever.add(texts or files))"
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from traitlets import TraitError
 
+from ovnb import passages
 from ovnb.sessions.chat import ChatSession
 from ovnb.sessions.embedding import EmbedderSession, RerankerSession
 from ovnb.sessions.retrieval import GROUNDING, Index, RetrieverSession
@@ -22,7 +23,7 @@ from tests.sessions.test_embedding import bare_embedder, one_by_one
 tiny_embed = _prepared("tiny-embed")
 tiny_rerank = _prepared("tiny-rerank")
 
-DATA = Path(__file__).resolve().parent.parent.parent / "notebooks" / "data" / "harrow-bay"
+DATA = passages.sample()
 TEXTS = ["The cat sat on the mat. It was warm there.", "Paris is the capital of France.",
          "Rivers run to the sea.\n\nThe sea is deep and cold."]
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 import ovnb
+from ovnb import passages
 from tests.conftest import F32, _prepared
 
 tiny_embed = _prepared("tiny-embed")
 tiny_rerank = _prepared("tiny-rerank")
 
-DATA = Path(__file__).resolve().parent.parent.parent / "notebooks" / "data" / "harrow-bay"
+DATA = passages.sample()
 LINES = "the cat sat on the mat\nparis is the capital of france\n\nrivers run to the sea\n"
 
 
