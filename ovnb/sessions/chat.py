@@ -249,6 +249,8 @@ class ChatSession(ConversationSession, WithAdapters):
         super().__init__()
         self.retriever = retriever_session(retriever)
         self.apply(settings, type(self).__name__)
+        if self.retriever is not None:
+            self.adopt(self.retriever.chat_defaults())
         speculative.check_assistant(self.settings(), prompt_lookup)
         self.system_prompt = check_text(system_prompt, "system_prompt")
         self.device = str(getattr(device, "value", device))

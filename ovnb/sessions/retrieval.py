@@ -263,6 +263,13 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
                     "score": round(score, 4)} for n, (p, score) in enumerate(found, 1)]
         return self.prompt(question, sources), sources
 
+    def chat_defaults(self) -> dict[str, Any]:
+        """Generation settings a grounded chat starts with (where nobody chose others): no
+        repetition penalty, since an answer from sources repeats their words. Measured with
+        SmolLM2-135M fp16 on ovnb/data/harrow-bay, k=3, greedy: 6 of 8 answers held the
+        fact from their source at 1.0, 4 of 8 at 1.1 (ovnb's default elsewhere)."""
+        return {"repetition_penalty": 1.0}
+
     def prompt(self, question: str, sources: list[dict[str, Any]]) -> str:
         """The grounded question: ``template`` with the numbered sources and the question."""
         quoted = "\n\n".join(f"[{s['n']}] ({s['source']}) {s['text']}" for s in sources)

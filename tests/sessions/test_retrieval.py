@@ -124,15 +124,17 @@ def test_a_query_longer_than_the_embedder_reads_is_cut_and_said(retriever: Retri
     assert retriever.note == ""
 
 
-def test_settings_are_validated(retriever: RetrieverSession, embedder: EmbedderSession) -> None:
+def test_settings_are_validated(retriever: RetrieverSession, embedder: EmbedderSession,
+                                tiny_rerank: Path) -> None:
     with pytest.raises(TraitError, match="k must be between 1 and 20"):
         retriever.k = 0
     with pytest.raises(TraitError, match="template must hold {question}"):
         retriever.template = "{sources} only"
     with pytest.raises(TypeError, match="no setting 'top_k'"):
         RetrieverSession(embedder, top_k=3)
-    with pytest.raises(TypeError, match="expected an ovnb.Embedder \\(or its session\\), not RerankerSession"):
-        RetrieverSession(RerankerSession("tiny-rerank"))
+    with pytest.raises(TypeError, match=r"expected an ovnb.Embedder \(or its session\), not "
+                                        "RerankerSession"):
+        RetrieverSession(RerankerSession(tiny_rerank))
 
 
 def test_stop_reaches_the_embedding_and_adds_nothing(tiny_embed: Path) -> None:
@@ -199,6 +201,14 @@ def test_a_grounded_chat_before_any_document_says_so(retriever: RetrieverSession
     assert chat.messages == [] and not chat.busy
     retriever.add(TEXTS)
     assert chat.send("Hello?") and len(chat.messages) == 2
+
+
+def test_a_grounded_chat_starts_without_a_repetition_penalty(retriever: RetrieverSession,
+                                                             llm: Path) -> None:
+    """The answer must repeat its sources' words; a chosen penalty is kept."""
+    assert ChatSession(llm, retriever=retriever).repetition_penalty == 1.0
+    assert ChatSession(llm, retriever=retriever, repetition_penalty=1.2).repetition_penalty == 1.2
+    assert ChatSession(llm).repetition_penalty == 1.1
 
 
 def test_a_chat_takes_only_a_retriever(llm: Path) -> None:
