@@ -286,11 +286,14 @@ class ChatSession(ConversationSession, WithAdapters):
         return loaded
 
     def _adopt_model(self, folder: Path) -> None:
-        """The model's context bounds max_new_tokens; its own defaults fill unset settings."""
+        """The model's context bounds max_new_tokens; its own defaults fill unset settings (a
+        grounded chat's defaults over them: a model's sampling and penalties lose source facts)."""
         from ovnb.runtime import context_length
 
         limit = context_length(folder) or 0
         defaults = model_defaults(folder)
+        if self.retriever is not None:
+            defaults = {**defaults, **self.retriever.chat_defaults()}
 
         def adopt() -> None:
             self.context_length = limit

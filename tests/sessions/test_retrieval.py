@@ -211,6 +211,22 @@ def test_a_grounded_chat_starts_without_a_repetition_penalty(retriever: Retrieve
     assert ChatSession(llm).repetition_penalty == 1.1
 
 
+def test_a_grounded_chat_keeps_its_defaults_over_the_models(retriever: RetrieverSession,
+                                                            llm: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model's own sampling and penalties (SmolLM2's card) fill the rest, not these."""
+    card = {"do_sample": True, "temperature": 0.2, "top_p": 0.9, "repetition_penalty": 1.1,
+            "presence_penalty": 0.5}
+    monkeypatch.setattr("ovnb.sessions.chat.model_defaults", lambda folder: card)
+    grounded = ChatSession(llm, retriever=retriever, presence_penalty=0.25)
+    plain = ChatSession(llm)
+    grounded.wait_loaded(), plain.wait_loaded()
+    assert (grounded.do_sample, grounded.repetition_penalty, grounded.presence_penalty) == \
+        (False, 1.0, 0.25)
+    assert (grounded.temperature, grounded.top_p) == (0.2, 0.9)
+    assert (plain.do_sample, plain.repetition_penalty, plain.presence_penalty) == (True, 1.1, 0.5)
+
+
 def test_a_chat_takes_only_a_retriever(llm: Path) -> None:
     with pytest.raises(TypeError, match="retriever must be an ovnb.Retriever, not str"):
         ChatSession(llm, retriever="documents")
