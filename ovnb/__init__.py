@@ -24,6 +24,7 @@ _LAZY = {
     "VideoGenerator": "ovnb.widgets.video",
     "SpeculativeBench": "ovnb.widgets.speculative",
     "DevicePicker": "ovnb.widgets.pickers", "ModelPicker": "ovnb.widgets.pickers",
+    **dict.fromkeys(("Embedder", "Reranker", "Retriever"), "ovnb.widgets.retrieval"),
     **dict.fromkeys(("LoraMixer", "lora_grid", "lora_compare"), "ovnb.widgets.lora"),
 }
 

@@ -88,12 +88,17 @@ class WithTools(ToolState):
                   request: dict[str, Any]) -> Any:
         if not self._uses_tools(request):
             return super()._exchange(loaded, earlier, question, request)
+        asked, grounds = self._ground(question)  # grounded once per question, not per step
         turns: list[Message] = [question]
         try:
             for calls in itertools.count():
-                reply = self._step(loaded, earlier, turns, {**request, "calls": calls})
+                reply = self._step(loaded, [*earlier, asked], earlier, turns,
+                                   {**request, "calls": calls})
                 wanted = reply.get("tool_calls") or []
                 if not wanted or reply.get("stopped") or self.stopping:
+                    if grounds:  # the sources stay with the final answer
+                        turns[-1] = reply = {**reply, **grounds}
+                        self.publish(messages=[*earlier, *turns])
                     return self._value(reply, request)
                 turns.append(self._tool_turn(loaded, wanted[0], request["approve"]))
                 self.publish(messages=[*earlier, *turns])
@@ -104,11 +109,12 @@ class WithTools(ToolState):
             raise
         raise AssertionError("unreachable")
 
-    def _step(self, loaded: Loaded, earlier: list[Message], turns: list[Message],
-              request: dict[str, Any]) -> Message:
-        """One answer of the model (maybe a call), appended to ``turns`` and published."""
+    def _step(self, loaded: Loaded, read: list[Message], earlier: list[Message],
+              turns: list[Message], request: dict[str, Any]) -> Message:
+        """One answer of the model (maybe a call), appended to ``turns`` and published; the model
+        reads ``read`` (the earlier turns and the question as asked) and the turns after it."""
         step = {**request, "offer": self._offer(request["tool_choice"], request["calls"])}
-        reply, result, flushes = self._reply(loaded, [*self._opening(), *earlier, *turns], step)
+        reply, result, flushes = self._reply(loaded, [*self._opening(), *read, *turns[1:]], step)
         turns.append(reply)
         self.publish(messages=[*earlier, *turns],
                      metrics={**self._metrics(result, step), "view_updates": flushes,

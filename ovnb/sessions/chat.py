@@ -168,8 +168,9 @@ class ConversationSession(Session, ChatState, LLMSettings):
                   request: dict[str, Any]) -> Any:
         """Answer ``question`` after the ``earlier`` turns: publish the new turns, return the
         answer's value (subclasses answer in several steps: tool calls)."""
-        reply, result, flushes = self._reply(loaded, [*self._opening(), *earlier, question],
-                                             request)
+        asked, grounds = self._ground(question)  # what the model reads; notes for the reply
+        reply, result, flushes = self._reply(loaded, [*self._opening(), *earlier, asked], request)
+        reply = {**reply, **grounds}
         self.publish(messages=[*earlier, question, reply],
                      metrics={**self._metrics(result, request), "view_updates": flushes})
         return self._value(reply, request)
@@ -210,6 +211,11 @@ class ConversationSession(Session, ChatState, LLMSettings):
 
     def _question_notes(self, request: dict[str, Any]) -> dict[str, Any]:
         return {}
+
+    def _ground(self, question: Message) -> tuple[Message, Message]:
+        """(the question as the model reads it, notes for the answer's record): the question as
+        asked and no notes, unless a subclass grounds answers (on a retriever's sources)."""
+        return question, {}
 
     def _forget(self, count: int) -> None:
         """Subclasses holding state per turn (a VLM's ChatHistory) drop the last ``count`` turns."""
@@ -264,7 +270,9 @@ class ChatSession(WithTools, ConversationSession, WithAdapters):
     model with the same tokenizer (speculative decoding) on ``draft_device``; ``prompt_lookup=True``
     drafts from the prompt instead; ``adapters`` LoRA files (a list, a dict file -> strength, or a
     LoraMixer), registered once at build, strengths per answer (the ``adapters`` trait);
-    ``properties`` OpenVINO properties; ``**settings`` generation settings by openvino_genai's names.
+    ``properties`` OpenVINO properties; ``retriever`` a Retriever (or its session): each question
+    is then asked with the passages it finds quoted as numbered sources, and the answer's record
+    keeps them (``sources``); ``**settings`` generation settings by openvino_genai's names.
 
     ``send(text, json_schema=...)`` (a JSON schema dict or text, or a pydantic class) answers under
     that schema and returns the parsed value; ``regex=`` or ``grammar=`` (EBNF) constrain the text.
@@ -279,9 +287,13 @@ class ChatSession(WithTools, ConversationSession, WithAdapters):
                  adapters: Any = None, system_prompt: str = "",
                  properties: dict[str, Any] | None = None, draft_device: Any = None,
                  prompt_lookup: bool = False, tools: Any = None, tool_choice: str = "auto",
-                 approve: Any = True, reasoning: bool | None = None, **settings: Any) -> None:
+                 approve: Any = True, reasoning: bool | None = None, retriever: Any = None,
+                 **settings: Any) -> None:
         super().__init__()
+        self.retriever = retriever_session(retriever)
         self.apply(settings, type(self).__name__)
+        if self.retriever is not None:
+            self.adopt(self.retriever.chat_defaults())
         speculative.check_assistant(self.settings(), prompt_lookup)
         self.system_prompt = check_text(system_prompt, "system_prompt")
         self.device = str(getattr(device, "value", device))
@@ -320,11 +332,14 @@ class ChatSession(WithTools, ConversationSession, WithAdapters):
         return loaded
 
     def _adopt_model(self, folder: Path) -> None:
-        """The model's context bounds max_new_tokens; its own defaults fill unset settings."""
+        """The model's context bounds max_new_tokens; its own defaults fill unset settings (a
+        grounded chat's defaults over them: a model's sampling and penalties lose source facts)."""
         from ovnb.runtime import context_length
 
         limit = context_length(folder) or 0
         defaults = model_defaults(folder)
+        if self.retriever is not None:
+            defaults = {**defaults, **self.retriever.chat_defaults()}
 
         def adopt() -> None:
             self.context_length = limit
@@ -426,6 +441,14 @@ class ChatSession(WithTools, ConversationSession, WithAdapters):
     def _metrics(self, result: Any, request: dict[str, Any]) -> dict[str, Any]:
         return {**super()._metrics(result, request), **speculative.run_metrics(result)}
 
+    def _ground(self, question: Message) -> tuple[Message, Message]:
+        """With a retriever: the question quoting the passages found as numbered sources; the
+        answer's record keeps the sources. Later turns see the questions as asked."""
+        if self.retriever is None:
+            return super()._ground(question)
+        prompt, sources = self.retriever.ground(question["content"])
+        return {**question, "content": prompt}, {"sources": sources}
+
     def answer(self, messages: list[Message], adapters: Any = None,
                on_text: Any = None) -> str:
         """Answer a conversation of its own (not recorded in ``messages``), with this session's
@@ -450,6 +473,18 @@ class ChatSession(WithTools, ConversationSession, WithAdapters):
 
         outcome = self.run(work)
         return outcome.value if outcome.ok else ""
+
+
+def retriever_session(retriever: Any) -> Any:
+    """The RetrieverSession of a Retriever widget or session (None stays None)."""
+    if retriever is None:
+        return None
+    from ovnb.sessions.retrieval import RetrieverSession
+
+    session = getattr(retriever, "session", retriever)
+    if not isinstance(session, RetrieverSession):
+        raise TypeError(f"retriever must be an ovnb.Retriever, not {type(retriever).__name__}")
+    return session
 
 
 def model_defaults(folder: Path) -> dict[str, Any]:

@@ -94,12 +94,16 @@ class ConversationWidget(PipelineWidget, ChatState, LLMSettings):
         return ()
 
     def _turn(self, message: Message) -> dict[str, str]:
-        """How one message shows: who, its body as HTML, and a note (cut, stopped, failed...)."""
+        """How one message shows: who, its body as HTML, a note (cut, stopped, failed...), and the
+        numbered sources it was grounded on (only when it has some)."""
         role = message["role"]
         who = WHO.get(role, role)
         if role == "tool" and message.get("name"):
             who = f"{who} · {message['name']}"
-        return {"role": role, "who": who, "html": body_html(message), "note": note(message)}
+        turn = {"role": role, "who": who, "html": body_html(message), "note": note(message)}
+        if message.get("sources"):
+            turn["sources"] = sources_html(message["sources"])
+        return turn
 
     def _show_live(self, text: str) -> None:
         if text:
@@ -150,8 +154,10 @@ class Chat(ConversationWidget, ToolState):
     (``assistant_confidence_threshold``), never both; prompt lookup also takes ``max_ngram_size``.
     ``adapters`` LoRA files (a list, a dict file -> strength, or a ``LoraMixer`` whose sliders set
     each answer's strengths; all are registered once, at build); ``properties`` OpenVINO properties
-    (e.g. ``INFERENCE_PRECISION_HINT="f32"``); ``**settings`` generation settings by
-    openvino_genai's names (``max_new_tokens``, ``temperature``...): each is a trait of the widget.
+    (e.g. ``INFERENCE_PRECISION_HINT="f32"``); ``retriever`` an ``ovnb.Retriever``: each answer is
+    grounded on the passages it finds, shown as numbered sources under the answer and kept in its
+    message (``sources``); ``**settings`` generation settings by openvino_genai's names
+    (``max_new_tokens``, ``temperature``...): each is a trait of the widget.
 
     ``send(text, json_schema=...)`` answers under a JSON schema (a dict, JSON text or a pydantic
     class) and returns the parsed value, shown as formatted JSON; the Send button does the same
@@ -171,12 +177,13 @@ class Chat(ConversationWidget, ToolState):
                  adapters: Any = None, system_prompt: str = "",
                  properties: dict[str, Any] | None = None, draft_device: Any = None,
                  prompt_lookup: bool = False, tools: Any = None, tool_choice: str = "auto",
-                 approve: Any = True, reasoning: bool | None = None, **settings: Any) -> None:
+                 approve: Any = True, reasoning: bool | None = None, retriever: Any = None,
+                 **settings: Any) -> None:
         mixer = mixer_for(adapters)
         session = ChatSession(model, device, draft, mixer.strengths if mixer else None,
                               system_prompt, properties, draft_device, prompt_lookup, tools=tools,
                               tool_choice=tool_choice, approve=approve, reasoning=reasoning,
-                              **settings)
+                              retriever=retriever, **settings)
         assistant = "draft" if draft is not None else "prompt lookup" if prompt_lookup else None
         super().__init__(session, mixer, assistant)
         self._pending = PendingCall(self.session)
@@ -309,6 +316,18 @@ def note(message: Message) -> str:
     if cut:
         return "✂ cut at max_new_tokens: raise it in Settings for longer answers"
     return ""
+
+
+def sources_html(sources: list[dict[str, Any]]) -> str:
+    """The numbered sources under a grounded answer: each a fold with its name and score, the
+    passage inside (escaped)."""
+    items = "".join(
+        f"<details><summary>[{s['n']}] {html.escape(str(s.get('source', '')))}"
+        f"{' #' + str(s['number']) if s.get('number') else ''}"
+        f"<span class='ovnb-score'> · {float(s.get('score', 0.0)):.2f}</span></summary>"
+        f"<div class='ovnb-source-text'>{html.escape(visible(str(s['text'])))}</div></details>"
+        for s in sources)
+    return f"<div class='ovnb-sources-title'>Sources</div>{items}"
 
 
 @functools.lru_cache(maxsize=256)

@@ -23,8 +23,8 @@ class ChatView(anywidget.AnyWidget):
 
     _esm = STATIC / "chat.js"
     _css = STATIC / "chat.css"
-    turns = traitlets.List(traitlets.Dict(), help="finished turns: {role, who, html, note}"
-                           ).tag(sync=True)
+    turns = traitlets.List(traitlets.Dict(), help="finished turns: {role, who, html, note} and, "
+                           "for a grounded answer, sources (HTML)").tag(sync=True)
     placeholder = traitlets.Unicode("No messages yet: ask something below.").tag(sync=True)
     model_label = traitlets.Unicode("Model", help="who the live answer is from").tag(sync=True)
     height = traitlets.Unicode("420px", help="the panel's largest height (CSS)").tag(sync=True)

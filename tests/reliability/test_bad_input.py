@@ -30,7 +30,7 @@ import traitlets
 
 import ovnb
 from ovnb.errors import OvnbError
-from ovnb import audio
+from ovnb import audio, passages
 from ovnb.audio import RATE
 from ovnb.cache import problem
 from ovnb.images import samples
@@ -38,6 +38,9 @@ from ovnb.models import cached
 from ovnb.video import samples as video_samples
 from tests import videos as video_files
 from tests.conftest import F32
+
+
+from tests.conftest import F32, _prepared
 from tests.reliability.conftest import (assert_intact, not_a_model, remount_read_only, tmpfs,
                                         truncated)
 
@@ -682,6 +685,108 @@ def test_a_mask_of_another_scale_is_scaled_and_said(models: dict[str, Path]) -> 
     assert image is not None and image.size == (48, 36) and gen.last_error == ""
     assert "the mask array scaled from 96×72 to the image's 48×36" in gen.metrics["notes"]
     assert "the mask array scaled from 96×72" in gen._metrics_line.value
+
+
+# ------------------------------------------------------------------------- Retriever and RAG
+tiny_embed = _prepared("tiny-embed")
+DOCS = passages.sample()
+NOTHING_YET = "nothing to search yet: add documents first (retriever.add(texts or files))"
+
+
+def _written(name: str, data: bytes) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        (tmp / name).write_bytes(data)
+        return tmp / name
+
+    return make
+
+
+def _empty_folder(tmp: Path) -> Path:
+    (tmp / "notes").mkdir()
+    (tmp / "notes" / "scan.png").write_bytes(HOUSE.read_bytes())
+    return tmp / "notes"
+
+
+# bad documents: how each reaches the retriever (add from code, or the upload), and the line
+RETRIEVER_INPUT: dict[str, tuple[str, Callable[[Path], Any], str]] = {
+    "empty-list": ("add", lambda tmp: [], "no documents given: pass texts (str) or files"),
+    "blank-texts": ("add", lambda tmp: ["", "  \n\n "], "the documents hold no text"),
+    "image-file": ("add", lambda tmp: [DOCS / "visiting.md", HOUSE],
+                   f"{HOUSE.name} is not a text file (it holds binary data)"),
+    "pdf-file": ("add", _written("report.pdf", b"%PDF-1.7\n\x00\x01\xff"),
+                 "report.pdf is not a text file"),
+    "latin-1-file": ("add", _written("notes.txt", "caf\xe9 au lait".encode("latin-1")),
+                     "notes.txt is not UTF-8 text (byte 0xe9 at offset 3): save it as UTF-8"),
+    "missing-file": ("add", lambda tmp: tmp / "gone.md", "gone.md does not exist"),
+    "folder-of-images": ("add", _empty_folder, "notes holds no text files"),
+    "binary-upload": ("upload", lambda tmp: upload("slides.pptx", b"PK\x03\x04\x00\x00"),
+                      "slides.pptx is not a text file"),
+}
+
+
+@pytest.mark.parametrize("case", list(RETRIEVER_INPUT))
+def test_retriever_refuses_bad_documents_and_keeps_its_index(tiny_embed: Path, tmp_path: Path,
+                                                             case: str) -> None:
+    how, make, expect = RETRIEVER_INPUT[case]
+    retriever = ovnb.Retriever(ovnb.Embedder(tiny_embed, properties=F32))
+    assert retriever.add(DOCS) == 9
+    found = retriever.search("when does the ferry leave?")
+    kept = (retriever.passages, retriever.vectors.copy(), retriever.sources, retriever.results)
+    bad = make(tmp_path)
+    if how == "add":
+        assert retriever.add(bad) == 0
+    else:
+        retriever._upload.value = bad
+    assert_one_line(retriever, expect)
+    assert (retriever.passages, retriever.sources, retriever.results) == (kept[0], kept[2],
+                                                                          kept[3])
+    np.testing.assert_array_equal(retriever.vectors, kept[1])
+    assert retriever.search("when does the ferry leave?") == found and retriever.last_error == ""
+
+
+def test_retriever_says_a_search_needs_documents_first(tiny_embed: Path) -> None:
+    retriever = ovnb.Retriever(tiny_embed)
+    assert retriever.search("ferns") == []
+    assert_one_line(retriever, NOTHING_YET)
+    retriever._query.value = "ferns"  # the search box (a run on a worker) says the same
+    retriever.session.call(retriever.session._job)
+    assert_one_line(retriever, NOTHING_YET)
+    assert retriever.add(DOCS / "fern-house.md") == 2 and len(retriever.search("ferns")) == 2
+
+
+def test_retriever_cuts_a_query_longer_than_the_embedder_reads_and_says_so(tiny_embed: Path
+                                                                          ) -> None:
+    """tiny-embed reads 128 tokens; openvino_genai would cut the rest without a word."""
+    retriever = ovnb.Retriever(ovnb.Embedder(tiny_embed, properties=F32))
+    retriever.add(DOCS)
+    long = "when does the river run " * 60  # 302 tokens with [CLS] and [SEP]
+    found = retriever.search(long)
+    assert len(found) == 3 and retriever.last_error == ""
+    expect = ("the query is 302 tokens, more than the 128 this model reads: it was embedded "
+              "from its first 128 tokens")
+    assert retriever.note == expect and html.escape(expect) in retriever._note.value
+    first = " ".join(long.split()[:126])  # the 128 tokens it read
+    assert [str(p) for p, _ in retriever.search(first)] == [str(p) for p, _ in found]
+    assert retriever.note == "" and retriever._note.value == ""
+
+
+def test_embedder_and_reranker_refuse_empty_lists(tiny_embed: Path) -> None:
+    embedder = ovnb.Embedder(tiny_embed, properties=F32)
+    assert embedder.embed([]) is None
+    assert_one_line(embedder, "no texts to embed: pass a list of strings")
+    assert embedder.embed(["still works"]).shape == (1, 32) and embedder.last_error == ""
+
+
+def test_a_grounded_chat_before_any_document_keeps_the_conversation(models: dict[str, Path],
+                                                                    tiny_embed: Path) -> None:
+    retriever = ovnb.Retriever(ovnb.Embedder(tiny_embed, properties=F32))
+    chat = ovnb.Chat(models["llm"], properties=F32, retriever=retriever, max_new_tokens=4)
+    assert chat.send("Who founded the station?") == ""
+    assert_one_line(chat, NOTHING_YET)
+    assert chat.messages == [] and chat._view.turns == []
+    retriever.add(DOCS)
+    assert chat.send("Who founded the station?") and chat.last_error == ""
+    assert len(chat.messages[1]["sources"]) == 3
 
 
 # ----------------------------------------------------------------- absent devices, early

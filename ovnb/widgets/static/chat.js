@@ -11,6 +11,12 @@ function turnElement(turn) {
   body.className = "ovnb-body";
   body.innerHTML = turn.html;  // made by ovnb.widgets.render.markdown_html: raw HTML escaped
   box.append(who, body);
+  if (turn.sources) {
+    const sources = document.createElement("div");
+    sources.className = "ovnb-sources";
+    sources.innerHTML = turn.sources;  // made by ovnb.widgets.chat.sources_html: text escaped
+    box.append(sources);
+  }
   if (turn.note) {
     const note = document.createElement("div");
     note.className = "ovnb-note";

@@ -1,0 +1,342 @@
+"""Text embeddings and reranking: TextEmbeddingPipeline and TextRerankPipeline as sessions.
+
+``EmbedderSession`` turns texts into unit vectors, pooled and instructed the way the model itself
+says (``ovnb.layout.embedding_config`` reads its sentence-transformers files): documents with the
+model's document instruction, queries with its query instruction. ``RerankerSession`` scores
+(query, text) pairs with a cross-encoder and returns every text, best first.
+
+Both pipelines cut a text longer than the model reads without a word (seen: a 1500-token text gets
+the same vector as its first 512 tokens). The embedder therefore counts tokens first and says so in
+``note``: the result is kept, and the learner knows it was made from a text's start.
+
+Reranking 5 or more texts in one ``rerank`` call raises or aborts the process (a corrupted heap) in
+openvino_genai 2026.4.1; calls of at most 4 texts score exactly as one at a time (pinned by
+tests/sources/test_tiny_bert.py), so texts go to the pipeline four at a time.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import traitlets
+from traitlets import Dict, Int, List, Unicode
+
+from ovnb import devices, layout
+from ovnb.errors import OvnbError
+from ovnb.runtime import Loaded, check_device, construct, load
+from ovnb.runtime import context_length as position_limit
+from ovnb.sessions.base import Session, check_text
+from ovnb.sessions.chat import _name
+from ovnb.sessions.folders import model_folder
+
+EMBED_FIELDS = ("pooling_type", "normalize", "max_length", "query_instruction",
+                "embed_instruction", "pad_to_max_length", "padding_side", "batch_size")
+RERANK_FIELDS = ("max_length", "pad_to_max_length", "padding_side")
+EMBED_BATCH = 32  # texts per embed_documents call: bounded memory, and Stop is heard between calls
+RERANK_BATCH = 4  # 5+ texts per rerank call break openvino_genai 2026.4.1 (see the docstring)
+
+Ranking = list[tuple[int, float]]
+
+
+class Stopped(OvnbError):
+    """A run stopped by Stop before its end; what it made is dropped (a partial index misleads)."""
+
+
+class RankingState(traitlets.HasTraits):
+    """What an embedder or reranker shows: the last query, its texts ranked, and a note."""
+
+    query = Unicode("", help="the last query ranked against texts")
+    texts = List(Unicode(), help="the texts of the last ranking")
+    ranking = List(help="the last ranking: (index into texts, score), best first")
+    note = Unicode("", help="what the last run had to change, e.g. texts cut to the model's "
+                            "length ('' when nothing)")
+    metrics = Dict(help="the last run: texts, seconds, texts_per_s")
+    context_length = Int(0, help="tokens the model reads per text (0 until loaded); the rest "
+                                 "is cut")
+
+
+class ScoringSession(Session, RankingState):
+    """What the embedder and the reranker share: load with a Config made from the model's files."""
+
+    kind = ""  # the layout task: "embedding" or "rerank"
+    fields: tuple[str, ...] = ()
+
+    def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
+                 properties: dict[str, Any] | None = None, **config: Any) -> None:
+        super().__init__()
+        unknown = sorted(set(config) - set(self.fields))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no config field {unknown[0]!r}: its fields "
+                            f"(openvino_genai's names) are {', '.join(self.fields)}")
+        self.given = dict(config)
+        self.config: dict[str, Any] = {}  # the Config fields in use, once loaded
+        self.device, self.properties = devices.resolve(device, self.kind, properties)
+        self.model_name = str(model)
+        self.folder: Path | None = None
+        self._load_in_background(lambda: self._load(model), _name(model))
+
+    def _load(self, model: Any) -> Loaded:
+        check_device(self.device)  # an absent device is refused before any export
+        folder = model_folder(model, self.kind, devices.precision_for(self.device, self.kind))
+        fields = {**self._model_config(folder), **self.given}
+        if fields.get("max_length") is None and position_limit(folder):
+            fields["max_length"] = position_limit(folder)  # explicit: a longer text is known cut
+        config = self._genai_config(fields)
+        loaded = load(self.kind, folder, self.device, self.properties,
+                      lambda: construct(self.kind, folder, self.device, self.properties,
+                                        config=config),
+                      tuple(sorted((k, str(v)) for k, v in fields.items())))
+        self.folder, self.config = folder, fields
+        self._loaded_model(loaded)
+        self.publish(context_length=int(fields.get("max_length") or 0))
+        return loaded
+
+    def _model_config(self, folder: Path) -> dict[str, Any]:
+        return {}
+
+    def _genai_config(self, fields: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _loaded_model(self, loaded: Loaded) -> None:
+        """Subclasses keep what they need of the folder (a tokenizer, templates)."""
+
+    def _finished(self, count: int, started: float, query: str | None = None,
+                  texts: list[str] | None = None, ranking: Ranking | None = None,
+                  note: str = "") -> None:
+        """Publish a run's note and figures, and its ranking when it made one."""
+        seconds = time.perf_counter() - started
+        values: dict[str, Any] = {
+            "note": note, "metrics": {"texts": count, "seconds": seconds,
+                                      "texts_per_s": count / seconds if seconds > 0 else 0.0}}
+        if ranking is not None:
+            values.update(query=query or "", texts=texts or [], ranking=ranking)
+        self.publish(**values)
+
+
+class EmbedderSession(ScoringSession):
+    """Texts to unit vectors: ``EmbedderSession("sentence-transformers/all-MiniLM-L6-v2")``.
+
+    ``embed(texts)`` embeds documents ([n, dim] float32, rows of unit length when the model
+    normalizes), ``embed_query(text)`` one query ([dim]); ``rank(query, texts)`` orders texts by
+    cosine similarity. The pooling, normalization, length and instructions come from the model's
+    own files; ``**config`` overrides them by TextEmbeddingPipeline.Config names. Errors show as one
+    line (``last_error``) and the call returns None (``rank``: []).
+    """
+
+    kind = "embedding"
+    fields = EMBED_FIELDS
+
+    def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
+                 properties: dict[str, Any] | None = None, **config: Any) -> None:
+        self._tokenizer: Any = None
+        super().__init__(model, device, properties, **config)
+
+    def _model_config(self, folder: Path) -> dict[str, Any]:
+        return layout.embedding_config(folder)
+
+    def _genai_config(self, fields: dict[str, Any]) -> Any:
+        import openvino_genai as ov_genai
+
+        cls = ov_genai.TextEmbeddingPipeline
+        values = dict(fields)
+        if isinstance(values.get("pooling_type"), str):  # Config takes the enum, not its name
+            values["pooling_type"] = cls.PoolingType.__members__[values["pooling_type"]]
+        return cls.Config(**values)
+
+    def _loaded_model(self, loaded: Loaded) -> None:
+        import openvino_genai as ov_genai
+
+        self._tokenizer = ov_genai.Tokenizer(str(loaded.folder))
+
+    @property
+    def dim(self) -> int:
+        """The vectors' length (0 before the first embedding)."""
+        return getattr(self, "_dim", 0)
+
+    # from code ------------------------------------------------------------------------------------
+    def embed(self, texts: str | Iterable[str]) -> np.ndarray | None:
+        """Document vectors [n, dim] of ``texts``; blocks. None (``last_error`` says why) on error."""
+        texts = check_texts(texts)
+        if not texts:
+            self.refuse("no texts to embed: pass a list of strings")
+            return None
+        outcome = self.run(lambda loaded: self._embed(loaded, texts, query=False))
+        return outcome.value if outcome.ok else None
+
+    def embed_query(self, text: str) -> np.ndarray | None:
+        """The query vector [dim] of ``text`` (with the model's query instruction); None on error."""
+        text = check_text(text, "the query")
+        if not text.strip():
+            self.refuse("empty query: type what to search for")
+            return None
+        outcome = self.run(lambda loaded: self._embed(loaded, [text], query=True)[0])
+        return outcome.value if outcome.ok else None
+
+    def rank(self, query: str, texts: str | Iterable[str]) -> Ranking:
+        """Every text as (index, cosine similarity to ``query``), most similar first; [] on error."""
+        job = self.submit_rank(query, texts, queue=True)
+        outcome = self.call(job) if job is not None else None
+        return outcome.value if outcome is not None and outcome.ok else []
+
+    def submit_rank(self, query: str, texts: str | Iterable[str], queue: bool = False) -> Any:
+        """Start ranking without waiting (the view's button); None when refused."""
+        query, texts = check_text(query, "the query"), check_texts(texts)
+        if not query.strip():
+            self.refuse("empty query: type what to rank the texts for")
+            return None
+        if not texts:
+            self.refuse("no texts to rank: type or pass some texts")
+            return None
+        return self.start(lambda loaded: self._rank(loaded, query, texts), queue=queue)
+
+    def encode(self, texts: Sequence[str], query: bool = False) -> tuple[np.ndarray, str]:
+        """For another session's worker (a Retriever): (vectors, note), through this session's
+        lifecycle (one run at a time, Stop); raises OvnbError in one line on failure."""
+        def work(loaded: Loaded) -> tuple[np.ndarray, str]:
+            started = time.perf_counter()
+            vectors, note = self._vectors(loaded, list(texts), query)
+            self._finished(len(texts), started, note=note)
+            return vectors, note
+
+        outcome = self.run(work)
+        if not outcome.ok:
+            raise (Stopped if self.stopping else OvnbError)(outcome.error or "embedding failed")
+        return outcome.value
+
+    # on the worker --------------------------------------------------------------------------------
+    def _embed(self, loaded: Loaded, texts: list[str], query: bool) -> np.ndarray:
+        started = time.perf_counter()
+        vectors, note = self._vectors(loaded, texts, query)
+        self._finished(len(texts), started, note=note)
+        return vectors
+
+    def _vectors(self, loaded: Loaded, texts: list[str], query: bool) -> tuple[np.ndarray, str]:
+        """The vectors of ``texts`` in batches (Stop is heard between them), and the length note."""
+        note = self._length_note(texts, query)
+        rows: list[Any] = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            if self.stopping:
+                raise Stopped(f"stopped after {start} of {len(texts)} texts: nothing was kept")
+            chunk = texts[start:start + EMBED_BATCH]
+            rows += ([loaded.pipe.embed_query(t) for t in chunk] if query
+                     else loaded.pipe.embed_documents(chunk))
+        vectors = np.asarray(rows, dtype=np.float32)
+        self._dim = vectors.shape[1]
+        return vectors, note
+
+    def _rank(self, loaded: Loaded, query: str, texts: list[str]) -> Ranking:
+        started = time.perf_counter()
+        docs, note = self._vectors(loaded, texts, query=False)
+        vector, query_note = self._vectors(loaded, [query], query=True)
+        scores = docs @ vector[0]
+        ranking = [(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")]
+        self._finished(len(texts), started, query, texts, ranking,
+                       " ".join(filter(None, [query_note, note])))
+        return ranking
+
+    def token_counts(self, texts: Sequence[str], query: bool = False) -> list[int]:
+        """How many tokens each text takes, with its instruction and special tokens."""
+        instruction = self.config.get("query_instruction" if query else "embed_instruction") or ""
+        encoded = self._tokenizer.encode([instruction + t for t in texts])
+        return [int(n) for n in np.asarray(encoded.attention_mask.data).sum(axis=1)]
+
+    def _length_note(self, texts: Sequence[str], query: bool) -> str:
+        """What the pipeline will cut silently, said in one line ('' when nothing is cut)."""
+        limit = int(self.config.get("max_length") or 0)
+        if not limit or self._tokenizer is None:
+            return ""
+        counts = self.token_counts(texts, query)
+        long = [n for n in counts if n > limit]
+        if not long:
+            return ""
+        if query:
+            return (f"the query is {long[0]} tokens, more than the {limit} this model reads: "
+                    f"it was embedded from its first {limit} tokens")
+        return (f"{len(long)} of {len(texts)} texts are longer than the {limit} tokens this model "
+                f"reads (up to {max(long)}): each was embedded from its first {limit} tokens")
+
+
+class RerankerSession(ScoringSession):
+    """A cross-encoder's scores: ``RerankerSession("tiny-rerank").rerank(query, texts)``.
+
+    ``rerank(query, texts, top_n=None)`` returns every text as (index, score), best first (only
+    the best ``top_n`` when given); scores are the model's sigmoid relevance in [0, 1]. Models that
+    want a prompt around query and text (Qwen3-Reranker) get it from the catalog's templates
+    (``ovnb.layout.rerank_format``). ``**config``: TextRerankPipeline.Config fields (``max_length``
+    bounds query plus text, in tokens; longer pairs are cut). Errors: one line, and [].
+    """
+
+    kind = "rerank"
+    fields = RERANK_FIELDS
+
+    def _genai_config(self, fields: dict[str, Any]) -> Any:
+        import openvino_genai as ov_genai
+
+        return ov_genai.TextRerankPipeline.Config(top_n=RERANK_BATCH, **fields)
+
+    def _loaded_model(self, loaded: Loaded) -> None:
+        self.templates = layout.rerank_format(loaded.folder)
+
+    def rerank(self, query: str, texts: str | Iterable[str], top_n: int | None = None) -> Ranking:
+        """(index, score) of each text for ``query``, best first; blocks. [] on error."""
+        job = self.submit_rerank(query, texts, top_n, queue=True)
+        outcome = self.call(job) if job is not None else None
+        return outcome.value if outcome is not None and outcome.ok else []
+
+    def submit_rerank(self, query: str, texts: str | Iterable[str], top_n: int | None = None,
+                      queue: bool = False) -> Any:
+        """Start reranking without waiting (the view's button); None when refused."""
+        query, texts = check_text(query, "the query"), check_texts(texts)
+        check_top_n(top_n)
+        if not query.strip():
+            self.refuse("empty query: type what to rank the texts for")
+            return None
+        if not texts:
+            self.refuse("no texts to rerank: type or pass some texts")
+            return None
+        return self.start(lambda loaded: self._rerank(loaded, query, texts, top_n), queue=queue)
+
+    def score(self, query: str, texts: Sequence[str]) -> Ranking:
+        """For another session's worker (a Retriever): the full ranking; raises OvnbError."""
+        outcome = self.run(lambda loaded: self._rerank(loaded, query, list(texts), None))
+        if not outcome.ok:
+            raise (Stopped if self.stopping else OvnbError)(outcome.error or "reranking failed")
+        return outcome.value
+
+    def _rerank(self, loaded: Loaded, query: str, texts: list[str], top_n: int | None) -> Ranking:
+        started = time.perf_counter()
+        asked = self.templates["query"].replace("{query}", query)
+        dressed = [self.templates["document"].replace("{document}", t) for t in texts]
+        scored: Ranking = []
+        for start in range(0, len(dressed), RERANK_BATCH):
+            if self.stopping:
+                raise Stopped(f"stopped after {start} of {len(texts)} texts")
+            chunk = dressed[start:start + RERANK_BATCH]
+            scored += [(start + i, float(s)) for i, s in loaded.pipe.rerank(asked, chunk)]
+        ranking = sorted(scored, key=lambda pair: (-pair[1], pair[0]))[:top_n]
+        self._finished(len(texts), started, query, texts, ranking)
+        return ranking
+
+
+def check_texts(texts: Any) -> list[str]:
+    """``texts`` as a list of str (one str is one text); a TypeError naming what was expected."""
+    if isinstance(texts, str):
+        return [texts]
+    if not isinstance(texts, Iterable):
+        raise TypeError(f"texts must be a list of str, not {type(texts).__name__}")
+    listed = list(texts)
+    for text in listed:
+        if not isinstance(text, str):
+            raise TypeError(f"texts must be a list of str, not a list holding "
+                            f"{type(text).__name__}")
+    return listed
+
+
+def check_top_n(top_n: Any) -> None:
+    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
+        raise ValueError(f"top_n must be a whole number of at least 1 (or None: all), not "
+                         f"{top_n!r}")
