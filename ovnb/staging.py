@@ -90,8 +90,10 @@ def preferred(task: str, tiny: bool | None = None) -> list[dict[str, Any]]:
             picks = fits + [e for e, k in zip(entries, kinds) if "tiny" in k]
         else:
             picks = [e for e in entries if e.get("default")] + fits + plain + real
-    seen: set[str] = set()
-    return [e for e in picks or entries if not (e["id"] in seen or seen.add(e["id"]))]
+    unique: dict[str, dict[str, Any]] = {}
+    for entry in picks or entries:  # each once, where it first comes
+        unique.setdefault(entry["id"], entry)
+    return list(unique.values())
 
 
 def _is_tiny(entry: dict[str, Any]) -> bool:
