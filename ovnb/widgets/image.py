@@ -24,7 +24,7 @@ from ovnb.sessions.image import ImageSession, ImageSettings, ImageState, Result
 from ovnb.widgets.base import PipelineWidget
 from ovnb.widgets.lora import connect, mixer_for
 from ovnb.widgets.maskpaint import MaskPainter
-from ovnb.widgets.render import bind, bound_control, grey, metrics_line, png
+from ovnb.widgets.render import bind, bound_control, grey, keyed_views, metrics_line, png
 
 THUMBNAIL = 128  # pixels
 MAX_VIEW = 512  # the largest width an image shows at (larger ones are scaled down to it)
@@ -335,18 +335,7 @@ class ImageGenerator(PipelineWidget, ImageState, ImageSettings):
 
     def _show_gallery(self) -> None:
         """Thumbnails of the results, newest first; cards of dropped results are closed."""
-        keep = {id(r) for r in self.results}
-        for key in [k for k in self._thumbs if k not in keep]:
-            card = self._thumbs.pop(key)
-            for child in card.children:
-                child.close()
-            card.close()
-        cards = []
-        for result in self.results:
-            if id(result) not in self._thumbs:
-                self._thumbs[id(result)] = _thumbnail(result)
-            cards.append(self._thumbs[id(result)])
-        self._gallery.children = cards
+        self._gallery.children = keyed_views(self._thumbs, self.results, _thumbnail)
 
     # actions -------------------------------------------------------------------------------------
     def generate(self, prompt: str, image: Source | None = None, mask: Source | None = None,

@@ -17,7 +17,7 @@ from ovnb.audio import to_wav
 from ovnb.sessions.speech import clock
 from ovnb.sessions.tts import BUILTIN, SpeakerSession, SpeakerState, SpeechSettings, Spoken
 from ovnb.widgets.base import PipelineWidget
-from ovnb.widgets.render import grey, metrics_line, setting_controls
+from ovnb.widgets.render import grey, keyed_views, metrics_line, setting_controls
 
 SENTENCE_PLAYER_WIDTH = "260px"
 
@@ -128,18 +128,7 @@ class Speaker(PipelineWidget, SpeakerState, SpeechSettings):
 
     def _show_sentences(self) -> None:
         """A player per sentence spoken, each made once, as it arrives."""
-        keep = {id(s) for s in self.sentences}
-        for key in [k for k in self._players if k not in keep]:
-            row = self._players.pop(key)
-            for child in row.children:
-                child.close()
-            row.close()
-        rows = []
-        for spoken in self.sentences:
-            if id(spoken) not in self._players:
-                self._players[id(spoken)] = _sentence_row(spoken)
-            rows.append(self._players[id(spoken)])
-        self._sentence_list.children = rows
+        self._sentence_list.children = keyed_views(self._players, self.sentences, _sentence_row)
 
     def _show_speech(self) -> None:
         speech = self.speech
