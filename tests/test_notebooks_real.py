@@ -7,8 +7,8 @@ a closed port), on the session's model cache, so the models are built once for a
 
 Cost, measured on the shared 2-core machine (load 3 to 9, SmolLM2 int4 already cached): the first
 twelve in 24.8 minutes, of which 02 (four exports of SmolLM2 and one by hand) took 11.3 and 10
-(PyTorch against OpenVINO, 6 runs each) 7.4, the other ten 6.0 together; 12 to 16 add 0.6 to 1.5
-each. The default run (``python -m pytest``, CI, under 30 minutes with the tiny-mode notebooks and
+(PyTorch against OpenVINO, 6 runs each) 7.4, the other ten 6.0 together; 12 to 15 add 0.7 to 0.8
+each, 16 (20 questions with and without a schema) 6.0. The default run (``python -m pytest``, CI, under 30 minutes with the tiny-mode notebooks and
 every other suite) takes the notebooks in ``IN_CI``: one per kind of offline fallback a learner meets
 (SmolLM2 from PyPI for chat, and random tiny models where vision chat, images and video have no
 offline real model); ``-m real`` runs all of them.
