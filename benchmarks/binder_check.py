@@ -258,8 +258,8 @@ def _without_retries_if_unreachable(requirements: Path, env: dict[str, str]) -> 
             unreachable.append(host)
     if not unreachable:
         return env
-    print(f"note: {', '.join(unreachable)} does not resolve here; pip retries off (what it "
-          "index served comes from this machine's own indexes)", flush=True)
+    print(f"note: {', '.join(unreachable)} does not resolve here; pip retries off (what that "
+          "index serves comes from this machine's own indexes)", flush=True)
     return {**env, "PIP_RETRIES": "0"}
 
 
