@@ -226,13 +226,21 @@ def build(work: Path, env: dict[str, str]) -> float:
     subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True)
     pip = [str(work / "venv" / "bin" / "python"), "-m", "pip"]
     subprocess.run([*pip, "install", "-q", "--upgrade", "pip"], check=True, env=env)
+    install(work, env)
+    return time.perf_counter() - start
+
+
+def install(work: Path, env: dict[str, str]) -> None:
+    """``pip install -r binder/requirements.txt`` from the copy's root into the work venv (in a
+    reused venv, pip adds only what the file gained since: the same packages as a fresh build)."""
+    repo = work / "repo"
+    pip = [str(work / "venv" / "bin" / "python"), "-m", "pip"]
     env = _without_retries_if_unreachable(repo / "binder" / "requirements.txt", env)
     with open(work / "pip.log", "w") as log:
         done = subprocess.run([*pip, "install", "-r", "binder/requirements.txt"], cwd=repo,
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     if done.returncode != 0:
         raise SystemExit(f"pip install -r binder/requirements.txt failed: {_tail(work / 'pip.log')}")
-    return time.perf_counter() - start
 
 
 def _without_retries_if_unreachable(requirements: Path, env: dict[str, str]) -> dict[str, str]:
@@ -250,8 +258,8 @@ def _without_retries_if_unreachable(requirements: Path, env: dict[str, str]) -> 
             unreachable.append(host)
     if not unreachable:
         return env
-    print(f"note: {', '.join(unreachable)} does not resolve here; pip retries off (what it "
-          "index served comes from this machine's own indexes)", flush=True)
+    print(f"note: {', '.join(unreachable)} does not resolve here; pip retries off (what that "
+          "index serves comes from this machine's own indexes)", flush=True)
     return {**env, "PIP_RETRIES": "0"}
 
 
@@ -271,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="work folder (default: a new temporary one)")
     parser.add_argument("--limit-gb", type=float, default=2.0, help="memory limit (Binder: 2)")
     parser.add_argument("--reuse", action="store_true",
-                        help="reuse --work's virtualenv (skip step 2); the repository's files "
-                        "are copied again and postBuild runs again (staged models are kept)")
+                        help="reuse --work's virtualenv (step 2 installs only what "
+                        "binder/requirements.txt gained); the repository's files are copied "
+                        "again and postBuild runs again (staged models are kept)")
     parser.add_argument("--build-only", action="store_true", help="stop after postBuild")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="ovnb-binder-"))
@@ -280,8 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     env = session_env(work, f"http://127.0.0.1:{closed_port()}")
     repo = work / "repo"
     runs: list[Run] = []
+    if args.reuse and not (work / "venv" / "bin" / "python").exists():
+        raise SystemExit(f"--reuse: no virtualenv in {work / 'venv'}: give --work the folder of "
+                         "an earlier run, or leave --reuse out")
     if args.reuse:
         copy_repo(repo)  # the venv's ovnb is this folder (-e .): it runs the current files
+        start = time.perf_counter()
+        install(work, env)  # what binder/requirements.txt gained since the venv was made
+        print(f"environment: {time.perf_counter() - start:.0f} s (reused venv + pip install -r "
+              "binder/requirements.txt: only what it lacked)", flush=True)
     else:
         print(f"building in {work} from binder/ ...", flush=True)
         print(f"environment: {build(work, env):.0f} s (fresh venv + pip install -r "
