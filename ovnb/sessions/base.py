@@ -76,12 +76,16 @@ class Session(Lifecycle):
     # loading -------------------------------------------------------------------------------------
     def _load_in_background(self, load: Callable[[], Loaded], what: str) -> None:
         """Build the pipeline on a worker thread so the caller (a notebook cell) returns at once."""
-        self.status = f"loading {what}…"
+        loading = self.status = f"loading {what}…"
+
+        def announce() -> None:  # on the view thread: a status said while loading (a note) stays
+            self._set({"ready": True, **({"status": f"ready: {what}"}
+                                         if self.status == loading else {})})
 
         def run() -> None:
             try:
                 self._loaded = load()
-                self.publish(ready=True, status=f"ready: {what}")
+                post(announce)
             except BaseException as exc:  # the kernel must survive a bad folder or device
                 self._load_error = Outcome(error=explain(exc), details=details(exc))
                 self.publish(status="not loaded", last_error=self._load_error.error,

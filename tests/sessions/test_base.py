@@ -111,3 +111,27 @@ def test_ctrl_c_stops_the_run_and_the_next_call_works() -> None:
 def test_wrong_argument_types_are_type_errors() -> None:
     with pytest.raises(TypeError, match="must be a str, not NoneType"):
         check_text(None, "the message")
+
+
+class SlowToLoad(Session):
+    """A session whose pipeline is 'built' once the test releases it."""
+
+    def __init__(self, release: threading.Event) -> None:
+        super().__init__()
+
+        def load() -> object:
+            release.wait()
+            return object()
+
+        self._load_in_background(load, "the model")
+
+
+def test_ready_keeps_a_status_said_while_loading_and_replaces_the_loading_one() -> None:
+    release = threading.Event()
+    plain, noted = SlowToLoad(release), SlowToLoad(release)
+    assert plain.status == noted.status == "loading the model…"
+    noted.publish_now(status="mask.png scaled to the image's size")  # a note while it loads
+    release.set()
+    plain.wait_loaded(), noted.wait_loaded()
+    assert plain.ready and plain.status == "ready: the model"
+    assert noted.ready and noted.status == "mask.png scaled to the image's size"
