@@ -15,7 +15,7 @@ from traitlets import TraitError
 from ovnb.runtime import in_view_thread
 from ovnb.sessions.chat import ChatSession
 from tests.conftest import F32
-from tests.threads import ctrl_c_soon
+from tests.threads import ctrl_c_at_the_first_token
 
 GREEDY = {"max_new_tokens": 16, "repetition_penalty": 1.0}
 
@@ -168,13 +168,16 @@ def test_stop_keeps_the_answer_so_far_and_the_chat_goes_on(llm: Path) -> None:
     assert chat.send("Still there?") == bare_greedy(llm, chat.messages[:3], 6)
 
 
-def test_ctrl_c_stops_the_answer_and_the_next_call_works(llm: Path) -> None:
+def test_ctrl_c_stops_the_answer_and_the_next_call_works(llm: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     chat = ChatSession(llm, properties=F32, max_new_tokens=2000, min_new_tokens=2000)
     chat.wait_loaded()
     with pytest.raises(KeyboardInterrupt):
-        ctrl_c_soon()
+        ctrl_c_at_the_first_token(monkeypatch)
         chat.send("Tell me everything")
     assert not chat.running and chat.messages[-1].get("stopped")
+    assert chat.metrics["tokens"] < 2000  # stopped, not run to its end
+    monkeypatch.undo()
     chat.min_new_tokens, chat.max_new_tokens = 0, 4
     assert chat.send("Still there?") and chat.last_error == ""
 
