@@ -126,17 +126,14 @@ def _model(vocab_size: int, rerank: bool, tok: Any) -> Any:
 
 def _fill(model: Any) -> None:
     """Overwrite every matrix with name-seeded uniform values (norms and biases keep their init)."""
-    import torch
+    from ovnb.sources.tiny_llm import fill_matrices
 
-    from ovnb.sources.tiny_llm import uniform
+    fill_matrices(model, _limit)
 
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if param.dim() < 2:
-                continue
-            limit = EMBED_SCALE if "embeddings" in name else GAIN * float(
-                np.sqrt(3.0 / param.shape[-1]))
-            param.copy_(torch.from_numpy(uniform(name, tuple(param.shape), limit)))
+
+def _limit(name: str, fan_in: int) -> float:
+    """Half-width of the uniform init of weight ``name``."""
+    return EMBED_SCALE if "embeddings" in name else GAIN * float(np.sqrt(3.0 / fan_in))
 
 
 def write_sentence_transformers(out: Path) -> None:

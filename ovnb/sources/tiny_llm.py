@@ -14,6 +14,7 @@ time, as a real draft does, so speculative decoding shows accepted tokens.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +75,19 @@ def _model(tok: Any, layers: int) -> Any:
 
 def _fill(model: Any) -> None:
     """Overwrite every matrix with name-seeded uniform values (norm weights stay ones)."""
+    fill_matrices(model, _limit)
+
+
+def fill_matrices(model: Any, limit: Callable[[str, int], float]) -> None:
+    """Overwrite every matrix of ``model`` with uniform values seeded by its name, within
+    ``limit(name, fan_in)``; vectors (norms, biases) keep their init. Same on every machine."""
     import torch
 
     with torch.no_grad():
         for name, param in model.named_parameters():
             if param.dim() < 2:
                 continue
-            values = uniform(name, tuple(param.shape), _limit(name, param.shape[-1]))
+            values = uniform(name, tuple(param.shape), limit(name, param.shape[-1]))
             param.copy_(torch.from_numpy(values))
 
 
