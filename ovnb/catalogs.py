@@ -57,6 +57,17 @@ def find(model_id: str) -> dict[str, Any] | None:
     return None
 
 
+def has_random_weights(entry: dict[str, Any]) -> bool:
+    """Whether a catalog entry is one of ovnb's tiny random models (built locally; noise out)."""
+    return any(source["kind"] == "tiny" for source in entry["sources"])
+
+
+def is_tiny(model_id: str) -> bool:
+    """Whether ``model_id`` names a tiny random model: small settings show every step as well."""
+    entry = find(model_id)
+    return entry is not None and has_random_weights(entry)
+
+
 def close_ids(model_id: str, n: int = 3) -> list[str]:
     """Catalog ids that look like ``model_id``, for "did you mean" messages."""
     ids = [e["id"] for e in _entries()]

@@ -61,7 +61,7 @@ def default_choice(task: str, tiny: bool | None = None,
     others = [e for e in catalogs.catalog(task) if e not in picks and not e.get("draft_only")
               and (e.get("binder_fit") or not binder)]
     ordered = sorted([e for e in picks[1:] if not e.get("draft_only")] + others,
-                     key=_is_tiny)  # stable: the preference order, real models first
+                     key=catalogs.has_random_weights)  # stable: the preference order, real models first
     for entry in ordered:
         if prepares_here(entry, cache_dir):
             return Choice(entry, _fallback_note(usual, entry))
@@ -96,12 +96,9 @@ def preferred(task: str, tiny: bool | None = None) -> list[dict[str, Any]]:
     return list(unique.values())
 
 
-def _is_tiny(entry: dict[str, Any]) -> bool:
-    return any(s["kind"] == "tiny" for s in entry["sources"])
-
-
 def _fallback_note(usual: dict[str, Any], entry: dict[str, Any]) -> str:
-    what = " (random weights, to try the steps: its output is noise)" if _is_tiny(entry) else ""
+    random = catalogs.has_random_weights(entry)
+    what = " (random weights, to try the steps: its output is noise)" if random else ""
     return (f"{usual['id']} needs the Hugging Face hub, not reachable here ({hub_problem()}): "
             f"starting on {entry['id']} instead{what}; to use {usual['id']}, {_hub_fix()}, "
             "then choose it again")
