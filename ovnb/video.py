@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ovnb.errors import OvnbError
+from ovnb.files import save_target, write_bytes
 
 MAX_FRAMES = 8  # frames a question carries unless told: Qwen2-VL pairs them (4 pairs)
 MAX_SIDE = 448  # a frame's longest side: Qwen-VL models see video frames at about this size
@@ -375,15 +376,13 @@ def encode(frames: Any, fps: float = FPS, format: str = "mp4") -> bytes:
 
 
 def write_video(frames: Any, path: str | os.PathLike[str], fps: float = FPS) -> Path:
-    """Write the frames to ``path`` (.mp4, or .webm) and return it."""
-    target = Path(path).expanduser()
-    format = target.suffix.lower().lstrip(".") or "mp4"
-    if format not in CODECS:
-        raise OvnbError(f"cannot write {target.name}: name it .mp4 (or .webm)")
-    data = encode(frames, fps, format)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    return target
+    """Write the frames to ``path`` (.mp4, or .webm; ".mp4" added to a name without a suffix)
+    and return it; the path is checked (``ovnb.files``) before any frame is encoded."""
+    suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
+    if suffix and suffix[1:] not in CODECS:
+        raise OvnbError(f"cannot write {Path(path).name}: name it .mp4 (or .webm)")
+    target = save_target(path, tuple(f".{f}" for f in CODECS), ".mp4", "video")
+    return write_bytes(target, encode(frames, fps, target.suffix.lower()[1:]))
 
 
 def _write(file: io.BytesIO, frames: Any, fps: float, format: str) -> None:

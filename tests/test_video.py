@@ -201,6 +201,16 @@ def test_writing_refuses_what_it_cannot_write(tmp_path: Path) -> None:
         write_video([colour(0)], tmp_path / "clip.avi")
     with pytest.raises(OvnbError, match="share one size"):
         video.encode([colour(0), np.zeros((32, 32, 3), np.uint8)])
+    (tmp_path / "notes").write_text("a file")
+    with pytest.raises(OvnbError) as caught:
+        write_video([colour(0)], tmp_path / "notes" / "clip.mp4")
+    assert str(caught.value) == (f"cannot save to {tmp_path}/notes/clip.mp4: {tmp_path}/notes "
+                                 "is a file, not a folder: choose another path")
+
+
+def test_a_clip_named_without_a_suffix_is_saved_as_mp4(tmp_path: Path) -> None:
+    path = write_video([colour(0), colour(1)], tmp_path / "clip", fps=12)
+    assert path == tmp_path / "clip.mp4" and load_video(path).count == 2
 
 
 def test_the_bundled_sample_is_a_short_real_video() -> None:
