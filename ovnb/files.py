@@ -31,7 +31,7 @@ def save_target(path: str | os.PathLike[str], suffixes: Sequence[str] = (),
         raise OvnbError(f"no file name: type one, such as {example}")
     if "\x00" in name:
         raise OvnbError(f"cannot save to {name!r}: the name holds a NUL character: type it again")
-    target = _expand(name)
+    target = expand(name)
     try:
         if name.endswith(("/", os.sep)) or target.is_dir():
             raise OvnbError(f"cannot save to {name}: it is a folder: add a file name, such as "
@@ -81,12 +81,12 @@ def _name(path: str | os.PathLike[str]) -> str:
     return "" if name == "." else name  # Path("") is "."
 
 
-def _expand(name: str) -> Path:
-    """``name`` with ``~`` expanded (as given when ``~user`` names no user)."""
+def expand(path: str | os.PathLike[str]) -> Path:
+    """``path`` with ``~`` expanded; as given when ``~name`` names no user (Python raises)."""
     try:
-        return Path(name).expanduser()
+        return Path(path).expanduser()
     except RuntimeError:
-        return Path(name)
+        return Path(path)
 
 
 def _with_suffix(target: Path, suffixes: Sequence[str], default: str | None, what: str) -> Path:

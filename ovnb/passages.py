@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ovnb.errors import OvnbError
+from ovnb.files import expand
 
 MAX_CHARS = 600  # about 120-150 English tokens: well inside any embedder's context
 OVERLAP = 120  # characters of the previous piece repeated when a paragraph is cut (at most)
@@ -256,14 +257,6 @@ def named_path(text: str) -> Path | None:
                         "the file")
     raise OvnbError(f"no such file or folder: {shown}: check the path, or pass "
                     f"(\"a name\", \"{shown}\") if it is a passage")
-
-
-def expand(path: str | os.PathLike[str]) -> Path:
-    """``path`` with ``~`` expanded; as given when ``~name`` names no user (Python raises)."""
-    try:
-        return Path(path).expanduser()
-    except RuntimeError:
-        return Path(path)
 
 
 def _exists(path: Path) -> bool:
