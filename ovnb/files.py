@@ -72,6 +72,7 @@ def cannot_write(target: Path, exc: OSError) -> OvnbError:
 
 
 def _name(path: str | os.PathLike[str]) -> str:
+    """The typed name, stripped (a space pasted before or after is no part of a file name)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"a file name is a str or a pathlib.Path, not {type(path).__name__}")
     name = os.fspath(path)
@@ -111,6 +112,7 @@ def _make_parent(target: Path) -> None:
 
 
 def _write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd``: one os.write may take less than it is given."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
