@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ovnb.errors import OvnbError
+from ovnb.files import save_target, write_bytes
 from ovnb.progress import say
 
 RATE = 16000  # what Whisper listens at
@@ -100,24 +101,36 @@ WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}  # what ``write_audio`` saves (
 def write_audio(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> Path:
     """Save float samples in [-1, 1] as a 16-bit WAV or FLAC file (by the name's suffix).
 
-    The folder is made if needed; a suffix soundfile should not guess at, or a file that cannot
-    be written, is one line naming the fix.
+    The folder is made if needed (``ovnb.files``); a suffix soundfile should not guess at, or a
+    path that cannot be written, is one line naming the fix, and an earlier file of that name is
+    kept whole when the save fails.
     """
     import soundfile as sf
 
-    target = Path(path).expanduser()
-    kind = WRITE_FORMATS.get(target.suffix.lower())
-    if kind is None:
-        raise OvnbError(f"cannot save audio as {target.name!r}: end the name in .wav or .flac")
     if samples.size == 0:
         raise OvnbError("no audio to save (0 samples)")
+    rate = _whole_rate(rate)
+    target = save_target(path, tuple(WRITE_FORMATS), what="audio")
+    kind = WRITE_FORMATS[target.suffix.lower()]
+    buffer = io.BytesIO()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(target, np.clip(samples, -1.0, 1.0), int(rate), format=kind, subtype="PCM_16")
-    except (OSError, sf.SoundFileError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-        raise OvnbError(f"cannot write {target} ({reason}): choose another folder") from exc
-    return target
+        sf.write(buffer, np.clip(samples, -1.0, 1.0), rate, format=kind, subtype="PCM_16")
+    except (sf.SoundFileError, ValueError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = re.sub(r"^Error opening .*?: (Error : )?", "", reason)  # names a BytesIO repr
+        raise OvnbError(f"cannot encode the audio as {kind} at {rate} Hz ({reason}): check the "
+                        "samples and the rate") from None
+    return write_bytes(target, buffer.getvalue())
+
+
+def _whole_rate(rate: Any) -> int:
+    """A sample rate to write at: a positive whole number of Hz (22050.0 counts)."""
+    whole = isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool)
+    if not whole or not math.isfinite(rate) or rate <= 0 or rate != int(rate):
+        raise OvnbError(f"sample rate {rate!r} is not a positive whole number of Hz: pass the "
+                        "rate the samples were made at")
+    return int(rate)
+
 
 # decoding -----------------------------------------------------------------------------------------
 _EMPTY = "{name} is empty (0 bytes): choose another file or upload it again"

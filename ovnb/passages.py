@@ -14,6 +14,12 @@ deliberately simple and predictable:
 
 Abbreviations such as "e.g. this" also count as sentence ends: the pieces get smaller, never
 wrong. Whitespace inside a paragraph is collapsed to single spaces.
+
+What ``add()`` is given is read by ``documents``: a ``str`` is a text unless it is a path. A str is
+taken as a path when it looks like one (one line, with a ``/`` or ``\\``, or starting with ``~``
+or ``./``, or ending in .txt/.md/...) and names an existing file or folder; one that looks like a
+path, has no spaces and names nothing is refused (a typo is not indexed as a passage). Words
+such as "hello" or "data" stay texts even where such a file exists; "./data" or "data/" read it.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ovnb.errors import OvnbError
+from ovnb.files import expand
 
 MAX_CHARS = 600  # about 120-150 English tokens: well inside any embedder's context
 OVERLAP = 120  # characters of the previous piece repeated when a paragraph is cut (at most)
@@ -168,13 +175,19 @@ def _tail(units: list[str], overlap: int) -> list[str]:
 # files ------------------------------------------------------------------------------------------
 def read_text(path: str | os.PathLike[str]) -> str:
     """A text file's content (UTF-8, with or without a BOM); one line naming the fix otherwise."""
-    path = Path(path).expanduser()
+    path = expand(path)
+    if path.is_dir():
+        raise OvnbError(f"{path} is a folder, not a text file: give a file, or add() the folder "
+                        "to read its text files")
+    if path.exists() and not path.is_file():  # reading /dev/zero or a pipe would never end
+        raise OvnbError(f"{path} is not a regular file (a device or a pipe): give a text file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise OvnbError(f"{path} does not exist: check the path") from None
     except OSError as exc:
-        raise OvnbError(f"cannot read {path} ({exc.strerror})") from None
+        raise OvnbError(f"cannot read {path} ({exc.strerror}): check its permissions, or copy it "
+                        "somewhere you can read") from None
     return decode_text(data, path.name or str(path))
 
 
@@ -195,16 +208,71 @@ def text_files(folder: Path) -> list[Path]:
     """The text files (by suffix) under ``folder``, sorted; one line when there are none."""
     found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
     if not found:
-        raise OvnbError(f"{folder.name} holds no text files ({', '.join(TEXT_SUFFIXES)})")
+        raise OvnbError(f"{folder.name or folder} holds no text files ({', '.join(TEXT_SUFFIXES)}): "
+                        "put some in it, or pass the files themselves")
     return found
+
+
+def read_path(path: Path) -> list[tuple[str, str]]:
+    """(name, text) of a file, or of each text file in a folder (named relative to it)."""
+    if path.is_dir():
+        return [(str(f.relative_to(path)), read_text(f)) for f in text_files(path)]
+    return [(path.name, read_text(path))]
+
+
+# a str given to add(): a text, or the path of a file or folder
+SHOWN_CHARS = 80  # a refused path longer than this is shown cut
+_WEB = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
+_PATH_STARTS = ("~", "/", "\\", "./", "../", ".\\", "..\\")
+
+
+def looks_like_path(text: str) -> bool:
+    """Whether ``text`` has a path's marks: one line with a separator (``/`` or ``\\``), or that
+    starts with ``~`` or ``./``, or is ``.`` or ``..``, or ends in a suffix ``TEXT_SUFFIXES``."""
+    text = text.strip()
+    return bool(text) and "\n" not in text and (
+        text in (".", "..") or text.startswith(_PATH_STARTS) or "/" in text or "\\" in text
+        or text.lower().endswith(TEXT_SUFFIXES))
+
+
+def named_path(text: str) -> Path | None:
+    """The file or folder a str given to ``add()`` names, or None when it is a text.
+
+    A str is a path when it looks like one (``looks_like_path``) and names an existing file or
+    folder. One that looks like a path, is a single word (no spaces) and names nothing is refused
+    (a typo must not be indexed as a passage); with spaces, it is a text ("see notes/a.md"). So
+    "hello" or "data" are texts even when such a file exists: write "./data" or "data/".
+    """
+    candidate = text.strip()
+    if not looks_like_path(candidate):
+        return None
+    path = expand(candidate)
+    if _exists(path):
+        return path
+    if any(c.isspace() for c in candidate):
+        return None
+    shown = candidate if len(candidate) <= SHOWN_CHARS else candidate[:SHOWN_CHARS] + "…"
+    if _WEB.match(candidate):
+        raise OvnbError(f"{shown} is a web address: ovnb reads local files; download it and pass "
+                        "the file")
+    raise OvnbError(f"no such file or folder: {shown}: check the path, or pass "
+                    f"(\"a name\", \"{shown}\") if it is a passage")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, or with a NUL: nothing is there
+        return False
 
 
 def documents(items: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
               texts_before: int = 0) -> list[tuple[str, str]]:
     """(source name, text) for each item: a ``str`` is a text (named ``text N``, counting on from
-    ``texts_before``), a ``Path`` a file or a folder of text files, a ``(name, bytes)`` pair a
-    file's content (an upload). Reads everything before returning, so one bad file refuses the
-    whole call."""
+    ``texts_before``) unless it is a path (``named_path``: "docs/", "~/notes.md", "./a.txt"), a
+    ``Path`` a file or a folder of text files, a ``(name, bytes)`` pair a file's content (an
+    upload) and a ``(name, str)`` pair a named text. Reads everything before returning, so one
+    bad file refuses the whole call."""
     if isinstance(items, (str, os.PathLike)):
         items = [items]
     elif not isinstance(items, Iterable):
@@ -213,20 +281,24 @@ def documents(items: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     found: list[tuple[str, str]] = []
     texts = texts_before
     for item in items:
-        if isinstance(item, str):
+        path = named_path(item) if isinstance(item, str) else None
+        if isinstance(item, str) and path is None:
             texts += 1
             found.append((f"text {texts}", item))
-        elif isinstance(item, os.PathLike):
-            path = Path(item).expanduser()
-            files = text_files(path) if path.is_dir() else [path]
-            found += [(str(f.relative_to(path)) if path.is_dir() else f.name, read_text(f))
-                      for f in files]
-        elif (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
-              and isinstance(item[1], (bytes, bytearray, memoryview))):
-            found.append((item[0], decode_text(bytes(item[1]), item[0])))
+        elif path is not None or isinstance(item, os.PathLike):
+            found += read_path(path or expand(item))
+        elif _is_named(item):
+            name, body = item
+            found.append((name, body if isinstance(body, str) else decode_text(bytes(body), name)))
         else:
             raise TypeError(f"add() takes texts (str) or files (pathlib.Path), not "
                             f"{type(item).__name__}")
     if not found:
         raise OvnbError("no documents given: pass texts (str) or files (pathlib.Path) to add()")
     return found
+
+
+def _is_named(item: object) -> bool:
+    """Whether ``item`` is a (name, bytes) upload or a (name, str) named text."""
+    return (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+            and isinstance(item[1], (str, bytes, bytearray, memoryview)))

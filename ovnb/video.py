@@ -24,12 +24,15 @@ from typing import Any
 import numpy as np
 
 from ovnb.errors import OvnbError
+from ovnb.files import save_target, write_bytes
 
 MAX_FRAMES = 8  # frames a question carries unless told: Qwen2-VL pairs them (4 pairs)
 MAX_SIDE = 448  # a frame's longest side: Qwen-VL models see video frames at about this size
 SEEK_ABOVE = 240  # sources with more frames are read by seeking, not by one streaming pass
 MAX_FRAME_PIXELS = 8192 * 8192  # larger frames are refused before any is decoded
 SEQUENCE_FPS = 24.0  # the rate frames given in memory stand for, unless told (genai's default)
+ASPECT_TOLERANCE = 0.02  # frames whose width/height differ more from the first's are refused
+SHOWN_SIZES = 3  # at most this many other sizes are named in a note
 FPS = 25.0  # the rate clips are written at unless told (LTX-Video's)
 CODECS = {"mp4": "libx264", "webm": "libvpx-vp9"}  # what a browser's <video> plays
 READABLE = "an MP4, WebM, MKV, MOV, AVI or GIF file"
@@ -49,6 +52,7 @@ class VideoClip:
     total_frames: int  # frames in the source (read from its header where it says)
     original_size: tuple[int, int]  # (width, height) of the source's frames
     decoded: int = 0  # frames decoded to pick these (0 for frames given in memory)
+    notes: tuple[str, ...] = ()  # what was done to the frames that a user should know
 
     @property
     def count(self) -> int:
@@ -106,8 +110,9 @@ class VideoClip:
         return [thumbnail_png(frame, side) for frame in self.frames]
 
     def __repr__(self) -> str:
+        notes = "".join(f"; {note}" for note in self.notes)
         return (f"VideoClip({self.name!r}, {self.count} of {self.total_frames} frames, "
-                f"{'×'.join(map(str, self.size))}, {self.fps:g} fps)")
+                f"{'×'.join(map(str, self.size))}, {self.fps:g} fps{notes})")
 
 
 def samples() -> dict[str, Path]:
@@ -314,6 +319,12 @@ def _pixels(frame: Any, max_side: int) -> np.ndarray:
 
 # frames given in memory --------------------------------------------------------------------------
 def _from_frames(frames: Any, name: str, max_frames: int, max_side: int, fps: float) -> VideoClip:
+    """Frames given in memory (or as image files) sampled and brought to the first one's size.
+
+    A video's frames share one size. A frame of the same shape at another resolution is scaled
+    to the first one's, with a note; one of another shape (a portrait among landscapes) is
+    refused, since scaling would stretch it: which part to keep is the user's choice (crop).
+    """
     from ovnb.images import load_image
 
     total = len(frames)
@@ -322,34 +333,49 @@ def _from_frames(frames: Any, name: str, max_frames: int, max_side: int, fps: fl
     if fps <= 0:
         raise OvnbError(f"fps must be more than 0, not {fps}")
     indices = sample_indices(total, max_frames)
-    pixels = []
+    pictures = []
     for index in indices:
         try:
-            pixels.append(load_image(frames[index], max_side=max_side).pixels)
+            pictures.append(load_image(frames[index], max_side=max_side))
         except OvnbError as exc:
             raise OvnbError(f"frame {index} of {name}: {exc}") from None
-    return VideoClip(np.stack(_same_size(pixels)), name, fps, tuple(indices), total,
-                     _size(frames[0]))
+    _check_shapes(pictures, indices, name)
+    pixels, notes = _same_size(pictures)
+    return VideoClip(np.stack(pixels), name, fps, tuple(indices), total,
+                     pictures[0].original_size, notes=notes)
 
 
-def _size(frame: Any) -> tuple[int, int]:
-    """(width, height) of a frame as given (PIL image or array)."""
-    if hasattr(frame, "size") and isinstance(frame.size, tuple):
-        return frame.size
-    array = np.asarray(frame)
-    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[2] > 4:
-        return array.shape[2], array.shape[1]
-    return array.shape[1], array.shape[0]
+def _check_shapes(pictures: list[Any], indices: list[int], name: str) -> None:
+    """Refuse a frame whose width/height differs from the first's by more than the tolerance."""
+    width, height = pictures[0].original_size
+    for index, picture in zip(indices, pictures):
+        w, h = picture.original_size
+        if abs((w / h) / (width / height) - 1) > ASPECT_TOLERANCE:
+            raise OvnbError(f"frame {index} of {name} is {w}×{h} but frame {indices[0]} is "
+                            f"{width}×{height}: scaling it to that shape would distort it; crop "
+                            "the frames to one shape, or send them as images")
 
 
-def _same_size(pixels: list[np.ndarray]) -> list[np.ndarray]:
-    """Every frame at the first one's size (a video's frames share one size)."""
+def _same_size(pictures: list[Any]) -> tuple[list[np.ndarray], tuple[str, ...]]:
+    """Every frame's pixels at the first one's size, and a note when some had to be scaled."""
     from PIL import Image
 
-    height, width = pixels[0].shape[:2]
-    return [p if p.shape[:2] == (height, width) else
-            np.asarray(Image.fromarray(p).resize((width, height), Image.Resampling.LANCZOS))
-            for p in pixels]
+    height, width = pictures[0].pixels.shape[:2]
+    other = [p for p in pictures if p.pixels.shape[:2] != (height, width)]
+    pixels = [p.pixels if p.pixels.shape[:2] == (height, width) else
+              np.asarray(Image.fromarray(p.pixels).resize((width, height),
+                                                          Image.Resampling.LANCZOS))
+              for p in pictures]
+    return pixels, (_scaled_note(other, len(pictures), pictures[0].original_size),) if other else ()
+
+
+def _scaled_note(other: list[Any], count: int, first: tuple[int, int]) -> str:
+    """"3 of 8 frames were another size (480×640) and were scaled to the first one's 640×480"."""
+    sizes = list(dict.fromkeys("×".join(map(str, p.original_size)) for p in other))
+    shown = ", ".join(sizes[:SHOWN_SIZES]) + (", …" if len(sizes) > SHOWN_SIZES else "")
+    verb = "was" if len(other) == 1 else "were"
+    return (f"{len(other)} of {count} frames {verb} another size ({shown}) and {verb} scaled to "
+            f"the first one's {'×'.join(map(str, first))}")
 
 
 def _resample(clip: VideoClip, max_frames: int) -> VideoClip:
@@ -357,7 +383,7 @@ def _resample(clip: VideoClip, max_frames: int) -> VideoClip:
         return clip
     keep = sample_indices(clip.count, max_frames)
     return VideoClip(clip.frames[keep], clip.name, clip.fps, tuple(clip.indices[k] for k in keep),
-                clip.total_frames, clip.original_size, clip.decoded)
+                     clip.total_frames, clip.original_size, clip.decoded, clip.notes)
 
 
 # writing -----------------------------------------------------------------------------------------
@@ -375,15 +401,13 @@ def encode(frames: Any, fps: float = FPS, format: str = "mp4") -> bytes:
 
 
 def write_video(frames: Any, path: str | os.PathLike[str], fps: float = FPS) -> Path:
-    """Write the frames to ``path`` (.mp4, or .webm) and return it."""
-    target = Path(path).expanduser()
-    format = target.suffix.lower().lstrip(".") or "mp4"
-    if format not in CODECS:
-        raise OvnbError(f"cannot write {target.name}: name it .mp4 (or .webm)")
-    data = encode(frames, fps, format)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    return target
+    """Write the frames to ``path`` (.mp4, or .webm; ".mp4" added to a name without a suffix)
+    and return it; the path is checked (``ovnb.files``) before any frame is encoded."""
+    suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
+    if suffix and suffix[1:] not in CODECS:
+        raise OvnbError(f"cannot write {Path(path).name}: name it .mp4 (or .webm)")
+    target = save_target(path, tuple(f".{f}" for f in CODECS), ".mp4", "video")
+    return write_bytes(target, encode(frames, fps, target.suffix.lower()[1:]))
 
 
 def _write(file: io.BytesIO, frames: Any, fps: float, format: str) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -200,3 +201,43 @@ def test_messages_name_no_python_objects() -> None:
     with pytest.raises(OvnbError) as err:
         load_audio(b"not audio at all", name="clip.wav")
     assert "BytesIO" not in str(err.value) and "0x" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------- writing
+
+def test_write_audio_saves_wav_and_flac(tmp_path: Path) -> None:
+    x = tone(440, RATE, 0.25)
+    for name, kind in (("out/speech.wav", "WAV"), ("speech.FLAC", "FLAC")):
+        path = audio.write_audio(tmp_path / name, x, RATE)
+        assert path == tmp_path / name and sf.info(path).format == kind
+        back, rate = sf.read(path, dtype="float32")
+        assert rate == RATE and np.abs(back - x).max() < 2 / 32768
+
+
+@pytest.mark.parametrize("make, expect", [
+    (lambda tmp: tmp / "speech.mp3", "cannot save audio as 'speech.mp3': end the name in .wav or "
+     ".flac"),
+    (lambda tmp: (tmp / "notes").write_text("x") and tmp / "notes" / "speech.wav",
+     "cannot save to {tmp}/notes/speech.wav: {tmp}/notes is a file, not a folder: choose "
+     "another path"),
+    (lambda tmp: (tmp / "a.wav").mkdir() or tmp / "a.wav",
+     "cannot save to {tmp}/a.wav: it is a folder: add a file name, such as {tmp}/a.wav/audio.wav"),
+    (lambda tmp: "", "no file name: type one, such as audio.wav"),
+])
+def test_write_audio_refuses_in_one_line(tmp_path: Path, make: object, expect: str) -> None:
+    with pytest.raises(OvnbError) as caught:
+        audio.write_audio(make(tmp_path), tone(440, RATE, 0.1), RATE)  # type: ignore[operator]
+    assert str(caught.value) == expect.format(tmp=tmp_path)
+
+
+def test_write_audio_refuses_no_samples_and_bad_rates(tmp_path: Path) -> None:
+    with pytest.raises(OvnbError, match=re.escape("no audio to save (0 samples)")):
+        audio.write_audio(tmp_path / "x.wav", np.zeros(0, np.float32), RATE)
+    with pytest.raises(OvnbError, match=re.escape("sample rate 0 is not a positive whole number "
+                                                  "of Hz: pass the rate the samples were made at")):
+        audio.write_audio(tmp_path / "x.wav", tone(440, RATE, 0.1), 0)
+    with pytest.raises(OvnbError, match=re.escape(
+            "cannot encode the audio as FLAC at 1000000 Hz (flac does not support this sample "
+            "rate.): check the samples and the rate")):
+        audio.write_audio(tmp_path / "x.flac", tone(440, RATE, 0.1), 1_000_000)
+    assert not list(tmp_path.iterdir())

@@ -155,3 +155,112 @@ def test_read_text_reads_utf8(tmp_path: Path) -> None:
     path = tmp_path / "u.md"
     path.write_text("naïve café ✓", encoding="utf-8")
     assert read_text(path) == "naïve café ✓"
+
+
+# a str given to add(): a text, or a file or folder named by its path ------------------------------
+TEXTS = ["hello", "Hello world.", "A paragraph.\n\nAnother one.", "e.g.", "...", ".NET", "x",
+         "# Notes\n\nSee [the guide](docs/guide.md) and ~/notes.", "see notes/a.md for more",
+         "50 km/h is fast", "~ a tilde ~", "It ends in notes.md", "data"]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_texts_stay_texts_even_when_a_file_of_that_name_exists(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("hello", "x", "data", ".NET"):
+        (tmp_path / name).write_text("a file's content")
+    (tmp_path / "data.d").mkdir()
+    assert documents(text) == [("text 1", text)]
+    assert documents([text]) == [("text 1", text)]
+
+
+def _docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "my docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("first file")
+    (folder / "sub" / "b.md").write_text("second file")
+    return folder
+
+
+def test_a_str_naming_a_folder_or_file_is_read_as_a_path_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _docs(tmp_path)
+    assert documents(str(folder)) == documents(folder) == [("a.txt", "first file"),
+                                                           ("sub/b.md", "second file")]
+    assert documents(str(folder) + "/") == documents(folder)
+    assert documents(str(folder / "a.txt")) == [("a.txt", "first file")]
+    assert documents([str(folder / "a.txt"), "a text"]) == [("a.txt", "first file"),
+                                                            ("text 1", "a text")]
+    monkeypatch.chdir(folder)
+    assert documents("a.txt") == documents("./a.txt") == [("a.txt", "first file")]
+    assert documents("sub/") == [("b.md", "second file")]
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert documents("~/my docs/sub/b.md") == [("b.md", "second file")]
+
+
+@pytest.mark.parametrize("given", ["docs/missing", "missing.md", "notes.TXT", "./nope", "~/nope",
+                                   "/no/such/place/", "C:\\Users\\me\\notes", "../nope", "and/or",
+                                   "~nosuchuser-ovnb/notes"])
+def test_a_str_that_looks_like_a_path_but_names_nothing_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for items in (given, ["a text", given]):
+        with pytest.raises(OvnbError) as caught:
+            documents(items)
+        assert str(caught.value) == (f"no such file or folder: {given}: check the path, or pass "
+                                     f"(\"a name\", \"{given}\") if it is a passage")
+
+
+def test_a_text_that_looks_like_a_path_goes_in_as_a_named_text() -> None:
+    assert documents([("units", "km/h")]) == [("units", "km/h")]
+
+
+def test_a_web_address_is_refused_in_one_line() -> None:
+    with pytest.raises(OvnbError, match=re.escape(
+            "https://example.com/a.md is a web address: ovnb reads local files; download it and "
+            "pass the file")):
+        documents("https://example.com/a.md")
+
+
+def test_a_very_long_path_like_str_is_refused_not_crashed(tmp_path: Path) -> None:
+    long = "/".join(["part"] * 2000)
+    with pytest.raises(OvnbError, match="^no such file or folder: part/part/.*…: check the path"):
+        documents(long)
+
+
+def test_the_current_folder_with_no_text_files_is_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    for given in (Path("."), "."):
+        with pytest.raises(OvnbError, match=re.escape(
+                ". holds no text files (.txt, .md, .rst, .text, .markdown): put some in it, or "
+                "pass the files themselves")):
+            documents(given)
+
+
+def test_what_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OvnbError, match=re.escape(
+            "/dev/null is not a regular file (a device or a pipe): give a text file")):
+        documents(Path("/dev/null"))
+
+
+def test_an_unreadable_file_says_why_and_what_to_do(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "secret.txt"
+    path.write_text("hidden")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(OvnbError, match=re.escape(
+            f"cannot read {path} (Permission denied): check its permissions, or copy it somewhere "
+            "you can read")):
+        documents(path)
+
+
+def test_read_text_of_a_folder_says_it_is_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(OvnbError, match=re.escape(f"{tmp_path} is a folder, not a text file")):
+        read_text(tmp_path)

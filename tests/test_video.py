@@ -127,12 +127,47 @@ def test_frames_in_memory_are_sampled_and_made_alike() -> None:
     frames[3] = frames[3].resize((32, 24))  # another size: brought to the first one's
     clip = load_video(frames, max_frames=20, fps=10)
     assert clip.count == 20 and clip.frames.shape == (20, H, W, 3) and clip.fps == 10
+    assert clip.notes == ("1 of 20 frames was another size (32×24) and was scaled to the first "
+                          "one's 64×48",)
+    assert clip.notes[0] in repr(clip)
     stack = np.stack([colour(i) for i in range(10)])
     assert load_video(stack, max_frames=4).indices == (0, 3, 6, 9)
     grey = [np.full((H, W), 0.5) for _ in range(3)]  # float greyscale in [0, 1], as images take
     assert load_video(grey).frames[0, 0, 0].tolist() == [128, 128, 128]
     resampled = load_video(clip, max_frames=5)
     assert resampled.indices == (0, 5, 10, 14, 19) and resampled.fps == 10
+    assert resampled.notes == clip.notes
+
+
+def test_frames_of_one_size_have_no_note_and_files_are_frames_too(tmp_path: Path) -> None:
+    paths = [tmp_path / f"{i}.png" for i in range(3)]
+    for i, path in enumerate(paths):
+        Image.fromarray(colour(i)).save(path)
+    clip = load_video([str(p) for p in paths])
+    assert clip.notes == () and clip.original_size == (W, H) and clip.count == 3
+
+
+def test_frames_scaled_to_the_first_are_counted_and_their_sizes_named() -> None:
+    frames = [colour(i) for i in range(8)]
+    for i in (2, 5):
+        frames[i] = np.asarray(Image.fromarray(colour(i)).resize((128, 96)))
+    frames[6] = np.asarray(Image.fromarray(colour(6)).resize((32, 24)))
+    clip = load_video(frames)
+    assert clip.frames.shape == (8, H, W, 3)
+    assert clip.notes == ("3 of 8 frames were another size (128×96, 32×24) and were scaled to the "
+                          "first one's 64×48",)
+
+
+def test_frames_of_another_shape_are_refused_not_stretched() -> None:
+    frames = [colour(i) for i in range(8)]
+    frames[3] = np.zeros((W, H, 3), np.uint8)  # portrait among landscape
+    with pytest.raises(OvnbError) as caught:
+        load_video(frames)
+    assert str(caught.value) == ("frame 3 of the frames is 48×64 but frame 0 is 64×48: scaling it "
+                                 "to that shape would distort it; crop the frames to one shape, "
+                                 "or send them as images")
+    frames[3] = np.zeros((H, W + 1, 3), np.uint8)  # within the tolerance: scaled
+    assert load_video(frames).notes[0].startswith("1 of 8 frames was another size (65×48)")
 
 
 def test_a_clip_written_reads_back_frame_for_frame(tmp_path: Path) -> None:
@@ -201,6 +236,16 @@ def test_writing_refuses_what_it_cannot_write(tmp_path: Path) -> None:
         write_video([colour(0)], tmp_path / "clip.avi")
     with pytest.raises(OvnbError, match="share one size"):
         video.encode([colour(0), np.zeros((32, 32, 3), np.uint8)])
+    (tmp_path / "notes").write_text("a file")
+    with pytest.raises(OvnbError) as caught:
+        write_video([colour(0)], tmp_path / "notes" / "clip.mp4")
+    assert str(caught.value) == (f"cannot save to {tmp_path}/notes/clip.mp4: {tmp_path}/notes "
+                                 "is a file, not a folder: choose another path")
+
+
+def test_a_clip_named_without_a_suffix_is_saved_as_mp4(tmp_path: Path) -> None:
+    path = write_video([colour(0), colour(1)], tmp_path / "clip", fps=12)
+    assert path == tmp_path / "clip.mp4" and load_video(path).count == 2
 
 
 def test_the_bundled_sample_is_a_short_real_video() -> None:
