@@ -1,0 +1,122 @@
+"""Jobs: one request run on a worker thread, stoppable at any moment, its outcome kept.
+
+A job is made when a request is accepted and runs when its turn comes. ``stop()`` is heard at any
+moment: before the job has begun, while it waits for its turn, or while it runs. What runs tells
+the job what to stop (``on_stop``: a token stream, a step callback, a tool being waited for); a
+listener added after Stop is called at once, so no Stop is lost between "the run began" and "the
+run made its streamer". ``progressed()`` is called once, when the run first makes progress (its
+first token, step or sentence): tests hold a run there to stop it mid-way without racing a clock.
+
+Any exception in the job is kept as the outcome's one-line error and details, never raised into
+the kernel; ``Stopped`` (a run that stopped with nothing to keep) is kept as a note instead.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ovnb.errors import Stopped, details, explain
+from ovnb.runtime.views import settle, wait_for
+
+T = TypeVar("T")
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """What a job produced: its value, or the one-line error and details; whether it was stopped."""
+
+    value: T | None = None
+    error: str | None = None
+    details: str | None = None
+    seconds: float = 0.0
+    stopped: bool = False
+    note: str = ""  # where a run that stopped with nothing to keep stopped (``Stopped``)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Job(Generic[T]):
+    """Run ``fn(job)`` on a worker thread; ``after(outcome)`` runs there too, before ``wait``
+    returns (results are published there, so a caller that waits sees the final state)."""
+
+    def __init__(self, fn: Callable[[Job[T]], T], after: Callable[[Outcome[T]], None] | None = None,
+                 name: str = "ovnb-run") -> None:
+        self.fn = fn
+        self.after = after
+        self.outcome: Outcome[T] = Outcome()
+        self.done = threading.Event()
+        self.moving = threading.Event()  # set by progressed(): the run made its first progress
+        self._stop = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=name)
+
+    # running ---------------------------------------------------------------------------------
+    def start(self) -> Job[T]:
+        self.thread.start()
+        return self
+
+    def wait(self) -> Outcome[T]:
+        """Block until the job (and its ``after``) ended and what it published is applied."""
+        wait_for(self.done)
+        settle()
+        return self.outcome
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        try:
+            self.outcome.value = self.fn(self)
+        except Stopped as exc:  # stopped with nothing to keep: no error, a note
+            self.outcome.note = str(exc)
+        except BaseException as exc:  # everything: the kernel must survive
+            self.outcome.error, self.outcome.details = explain(exc), details(exc)
+        self.outcome.seconds = time.perf_counter() - start
+        self.outcome.stopped = self.stopped
+        try:
+            if self.after is not None:
+                self.after(self.outcome)
+        finally:
+            self.done.set()
+
+    # stopping --------------------------------------------------------------------------------
+    @property
+    def stopped(self) -> bool:
+        """Whether Stop was asked for this job."""
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Ask the job to stop; everything registered with ``on_stop`` is told at once."""
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._stop.set()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            _tell(listener)
+
+    def on_stop(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when Stop comes (at once, when it came already)."""
+        with self._lock:
+            if not self._stop.is_set():
+                self._listeners.append(listener)
+                return
+        _tell(listener)
+
+    def progressed(self) -> None:
+        """The run made its first progress (a token, a step, a sentence): may be called from a
+        native thread, so it only sets an event."""
+        self.moving.set()
+
+
+def _tell(listener: Callable[[], None]) -> None:
+    """Call a stop listener; one that raises must not keep Stop from the others."""
+    try:
+        listener()
+    except Exception as exc:
+        logging.getLogger("ovnb").warning("a stop listener failed: %r", exc)

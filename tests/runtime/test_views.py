@@ -1,0 +1,36 @@
+"""The view thread: posted work runs there in order, failures are logged, waits serve it."""
+from __future__ import annotations
+
+import threading
+
+from ovnb.runtime.views import in_view_thread, on_view_thread, post, settle, wait_for
+
+
+def test_posted_work_runs_on_the_view_thread_in_order_and_settle_waits_for_it() -> None:
+    seen: list[tuple[int, bool]] = []
+    for i in range(5):
+        post(lambda i=i: seen.append((i, in_view_thread())))
+    settle()
+    assert seen == [(i, True) for i in range(5)]
+    assert on_view_thread(in_view_thread) is True
+
+
+def test_a_posted_job_that_raises_does_not_stop_the_view_thread(caplog) -> None:
+    post(lambda: 1 / 0)
+    settle()
+    assert on_view_thread(lambda: "alive") == "alive"
+    assert any("a view update failed" in r.message for r in caplog.records)
+    caplog.clear()  # expected here: the autouse guard would otherwise fail this test
+
+
+def test_waiting_on_the_view_thread_keeps_serving_it() -> None:
+    """An observer (on the view thread) that waits for something only the view thread can do
+    still gets it: the wait serves the queue meanwhile."""
+    done = threading.Event()
+
+    def waits() -> str:
+        post(done.set)  # only the view thread can set it, and it is busy in this very call
+        wait_for(done)
+        return "served"
+
+    assert on_view_thread(waits) == "served"
