@@ -8,23 +8,18 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ovnb.families import public_names
+
 __version__ = "0.1.0"
 
-# public name -> module that defines it
+# public name -> module that defines it: every family's widgets (from the registry), and the rest
 _LAZY = {
     "prepare": "ovnb.models",
     "adapters": "ovnb.models",
     "catalog": "ovnb.catalogs",
-    "Chat": "ovnb.widgets.chat",
     "load_ipython_extension": "ovnb.magics",
-    "Transcriber": "ovnb.widgets.speech",
-    "Speaker": "ovnb.widgets.tts",
-    "ImageGenerator": "ovnb.widgets.image",
-    "VisionChat": "ovnb.widgets.vision",
-    "VideoGenerator": "ovnb.widgets.video",
-    "SpeculativeBench": "ovnb.widgets.speculative",
+    **public_names(),
     "DevicePicker": "ovnb.widgets.pickers", "ModelPicker": "ovnb.widgets.pickers",
-    **dict.fromkeys(("Embedder", "Reranker", "Retriever"), "ovnb.widgets.retrieval"),
     **dict.fromkeys(("LoraMixer", "lora_grid", "lora_compare"), "ovnb.widgets.lora"),
 }
 

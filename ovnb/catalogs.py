@@ -18,22 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ovnb import families
 from ovnb.errors import OvnbError
+from ovnb.families import VIDEO
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
 PRECISIONS = ("fp16", "int8", "int4", "int4-npu")
-TASKS = ("chat", "speech", "image", "vision-chat", "video", "text-to-speech", "embedding", "rerank")
 
 # --- the estimate's constants (see ``estimate`` for why each has its value) ---
 BYTES_PER_PARAM = {"fp16": 2.0, "int8": 1.0, "int4": 0.55, "int4-npu": 0.55}
 FILES_GB = 0.02  # tokenizer/detokenizer IRs, configs, chat template
 BASE_GB = 0.3  # OpenVINO runtime, plugin and pipeline objects
 SLACK = 0.1  # compiled-model buffers and allocator slack, per GB of weights
-ACTIVATION_GB_PER_BPARAM = {"chat": 0.25, "vision-chat": 0.35, "speech": 1.0, "image": 0.6,
-                            "video": 0.3, "text-to-speech": 4.0, "embedding": 1.0, "rerank": 1.0}
-VIDEO_REFERENCE_CLIP = (25, 512, 768)  # frames, height, width the "video" activations are for
-# what a run needs whatever the model's size (measured, see ``estimate``); 0 for the other tasks
-WORKING_GB = {"text-to-speech": 0.5, "embedding": 0.25, "rerank": 0.25}
+VIDEO_REFERENCE_CLIP = (25, 512, 768)  # frames, height, width the video activations are for
 EXPORT_BASE_GB = 0.7  # python + torch + transformers + optimum imported in the export process
 EXPORT_BYTES_PER_PARAM = 4.0  # optimum traces the fp32 torch model
 BINDER_RAM_GB = 2.0  # what a mybinder.org session gets
@@ -45,7 +42,7 @@ def _entries() -> tuple[dict[str, Any], ...]:
 
 
 def catalog(task: str | None = None) -> list[dict[str, Any]]:
-    """Catalog entries, all or those of one task (one of ``TASKS``)."""
+    """Catalog entries, all or those of one task (one of ``families.TASKS``)."""
     return [copy.deepcopy(e) for e in _entries() if task is None or e["task"] == task]
 
 
@@ -112,7 +109,8 @@ def estimate(entry: dict[str, Any], precision: str | None = None) -> dict[str, f
       decoder, which decodes the whole clip at once at 32 bytes per output pixel and frame per
       feature map, four maps live; ~0.7 GB in the transformer's attention over 2 x 1536 tokens).
       Video activations grow with frames x pixels: ``video_ram_gb`` scales them to a setting.
-      For the tasks below a working set that does not shrink with the model, ``WORKING_GB``:
+      (Each family's figure is its registry record's ``activation_gb``.)
+      For the tasks below a working set that does not shrink with the model (``working_gb``):
       text-to-speech 0.5 GB + 4.0 GB per billion, for a sentence (~6 s of speech): openvino_genai's
       SpeechT5 loop grows ~70 MB per second of speech even for tiny-speecht5 (+455 MB at 6.5 s,
       +906 MB at 12.9 s), and a random SpeechT5 of speecht5_tts's size (157M) needed +2.7 GB at
@@ -131,7 +129,8 @@ def estimate(entry: dict[str, Any], precision: str | None = None) -> dict[str, f
     precision = check_precision(precision or entry["default_precision"])
     billions = entry["params_m"] / 1000
     weights = billions * BYTES_PER_PARAM[precision]
-    activations = WORKING_GB.get(entry["task"], 0.0) + billions * ACTIVATION_GB_PER_BPARAM[entry["task"]]
+    family = families.family(entry["task"])
+    activations = family.working_gb + billions * family.activation_gb
     ram = BASE_GB + weights * (1 + SLACK) + activations
     if _first_source(entry, precision)["kind"] == "hub-ov":
         prepare = BASE_GB
@@ -149,10 +148,10 @@ def video_ram_gb(entry: dict[str, Any], num_frames: int, height: int, width: int
     pixels, as the VAE decoder's do (it decodes the whole clip at once). Attention grows faster
     than that, so very long clips may need more than this says.
     """
-    if entry["task"] != "video":
+    if entry["task"] != VIDEO.task:
         raise OvnbError(f"{entry['id']} is a {entry['task']} model, not a video model")
     frames, ref_height, ref_width = VIDEO_REFERENCE_CLIP
-    activations = entry["params_m"] / 1000 * ACTIVATION_GB_PER_BPARAM["video"]
+    activations = entry["params_m"] / 1000 * VIDEO.activation_gb
     scale = (num_frames * height * width) / (frames * ref_height * ref_width)
     return round(estimate(entry, precision)["ram_gb"] + activations * (scale - 1), 3)
 
@@ -183,9 +182,7 @@ def overview(task: str | None = None) -> Table:
 
 
 def _checked_task(task: str | None) -> str | None:
-    if task is not None and task not in TASKS:
-        raise OvnbError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
-    return task
+    return families.family(task).task if task is not None else None
 
 
 @dataclass(frozen=True)

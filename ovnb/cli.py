@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ovnb.catalogs import PRECISIONS, TASKS
+from ovnb.catalogs import PRECISIONS
+from ovnb.families import TASKS
 from ovnb.errors import OvnbError
 
 

@@ -1,8 +1,9 @@
 """Devices and the machine: what OpenVINO sees, which device to prefer, and per-device settings.
 
-One place for the device knowledge the widgets need: the device picker offers the devices, and the
-pipeline widgets take their properties from here (NPU compile limits, Whisper's static pipeline on
-NPU, a compile cache for GPU/NPU). Free RAM and disk are read here too, without psutil.
+One place for the device knowledge the widgets need: the device picker offers the devices, a
+pipeline's device is checked here before anything is built, and the pipeline widgets take their
+properties from here (what each family needs on an NPU, read from its registry record; a compile
+cache for GPU/NPU). Free RAM and disk are read here too, without psutil.
 """
 from __future__ import annotations
 
@@ -16,14 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ovnb.errors import OvnbError
+from ovnb.families import Family, as_family
 
 AUTO_NAME = "AUTO (OpenVINO picks a device per model)"
-
-# NPU compiles LLMs for fixed shapes: the longest prompt and the shortest answer it must handle
-# (openvino_genai's defaults; raise MAX_PROMPT_LEN for long chats, at the cost of compile time).
-NPU_LLM = {"MAX_PROMPT_LEN": 1024, "MIN_RESPONSE_LEN": 128}
-# tasks whose weights must be int4 symmetric channel-wise ("int4-npu") to run well on NPU
-NPU_INT4_TASKS = ("chat", "vision-chat")
 # devices that stand for others, named after a colon ("AUTO:GPU,CPU")
 VIRTUAL = ("AUTO", "HETERO", "MULTI", "BATCH")
 # one device as OpenVINO spells it: CPU, GPU.1, NPU (BATCH takes a batch size: GPU(4))
@@ -43,15 +39,48 @@ def discover(devices: Sequence[str] | Mapping[str, str] | None = None) -> dict[s
 
 
 @functools.cache
+def available() -> tuple[str, ...]:
+    """Devices OpenVINO sees on this machine (e.g. ('CPU',)); asked once per process."""
+    import openvino
+
+    return tuple(openvino.Core().available_devices)
+
+
+def check(device: str, here: Sequence[str] | None = None) -> None:
+    """Refuse a device OpenVINO does not see, before a pipeline fails on it in obscure ways.
+
+    ``here`` replaces the devices of this machine (the device picker injects a list in tests).
+    """
+    here = tuple(here) if here is not None else available()
+    device = normalize(device, here)  # "cpu" is CPU; "" and "CPU:0" are refused in one line
+    names = device.split(":", 1)[1] if ":" in device else device
+    for name in names.split(","):
+        name = name.strip()
+        if name in VIRTUAL or not name:
+            continue
+        if not _present(name, here):
+            choices = [h for h in here if h not in VIRTUAL]
+            raise OvnbError(f"device {name} is not available here: choose one of "
+                            f"{', '.join([*choices, 'AUTO'])}")
+
+
+def _present(name: str, here: Sequence[str]) -> bool:
+    """Whether ``name`` is one of ``here``: "GPU" names GPU.0 when OpenVINO lists GPU.0 and
+    GPU.1, and "GPU.0" is the "GPU" it lists when there is one."""
+    base, _, index = name.partition(".")
+    if name in here or (index == "0" and base in here):
+        return True
+    return not index and any(h.split(".")[0] == name for h in here)
+
+
+@functools.cache
 def full_names() -> dict[str, str]:
     """This machine's devices with their FULL_DEVICE_NAME (asked once per process)."""
     import openvino
 
-    from ovnb.runtime import devices
-
     core = openvino.Core()
     names = {}
-    for name in devices():
+    for name in available():
         try:
             names[name] = str(core.get_property(name, "FULL_DEVICE_NAME"))
         except RuntimeError:  # a device whose plugin cannot answer still counts
@@ -83,13 +112,13 @@ def kind(device: str) -> str:
     return device.split(":")[0].split(".")[0]
 
 
-def normalize(device: str, available: Sequence[str] | None = None) -> str:
+def normalize(device: str, here: Sequence[str] | None = None) -> str:
     """``device`` as OpenVINO spells it ("cpu" -> "CPU", "auto:gpu, cpu" -> "AUTO:GPU,CPU").
 
     OpenVINO's device names are all upper case, so the case of a name is never ambiguous; an
     empty or malformed name ("", "CPU:0") is refused in one line listing the choices (those of
-    ``available``, else of this machine), where OpenVINO would answer with its own words.
-    Whether the device is present is ``runtime.check_device``'s question.
+    ``here``, else of this machine), where OpenVINO would answer with its own words.
+    Whether the device is present is ``check``'s question.
     """
     canonical = _canonical(device)
     if canonical is not None:
@@ -97,7 +126,7 @@ def normalize(device: str, available: Sequence[str] | None = None) -> str:
     text = str(device).strip()
     head, colon, rest = text.upper().partition(":")
     if not text:
-        raise OvnbError(f"no device given: choose one of {_choices(available)}")
+        raise OvnbError(f"no device given: choose one of {_choices(here)}")
     if colon and head in VIRTUAL and not rest.strip():
         raise OvnbError(f"{text} names no device after the colon: write e.g. {head}:GPU,CPU")
     if colon and head in VIRTUAL and "" in [part.strip() for part in rest.split(",")]:
@@ -106,7 +135,7 @@ def normalize(device: str, available: Sequence[str] | None = None) -> str:
     hint = (f" (a second GPU is GPU.1, with a dot; a colon only follows "
             f"{', '.join(VIRTUAL[:-1])} or {VIRTUAL[-1]})") if colon else ""
     raise OvnbError(f"device {text} is not a device name: choose one of "
-                    f"{_choices(available)}{hint}")
+                    f"{_choices(here)}{hint}")
 
 
 def _canonical(device: str) -> str | None:
@@ -120,29 +149,23 @@ def _canonical(device: str) -> str | None:
     return f"{head}:{','.join(parts)}"
 
 
-def _choices(available: Sequence[str] | None) -> str:
+def _choices(here: Sequence[str] | None) -> str:
     """The devices to offer in a message: the physical ones, then AUTO."""
-    if available is None:
-        from ovnb.runtime import devices
-
-        available = devices()
-    return ", ".join([*(name for name in available if name not in VIRTUAL), "AUTO"])
+    names = here if here is not None else available()
+    return ", ".join([*(name for name in names if name not in VIRTUAL), "AUTO"])
 
 
-def pipeline_properties(device: str, task: str) -> dict[str, Any]:
+def pipeline_properties(device: str, task: Family | str) -> dict[str, Any]:
     """The OpenVINO properties a ``task`` pipeline needs on ``device`` (none on CPU)."""
     props: dict[str, Any] = {}
     if kind(device) != "CPU":  # GPU/NPU compile slowly: keep the compiled blobs for next time
         props["CACHE_DIR"] = str(compile_cache_dir())
     if kind(device) == "NPU":
-        if task in NPU_INT4_TASKS:
-            props.update(NPU_LLM)
-        elif task == "speech":
-            props["STATIC_PIPELINE"] = True
+        props.update(as_family(task).npu_properties)
     return props
 
 
-def resolve(device: Any, task: str,
+def resolve(device: Any, task: Family | str,
             properties: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """The device name and the properties of a ``task`` pipeline on it.
 
@@ -155,9 +178,9 @@ def resolve(device: Any, task: str,
     return name, {**pipeline_properties(name, task), **(properties or {})}
 
 
-def precision_for(device: str, task: str) -> str | None:
+def precision_for(device: str, task: Family | str) -> str | None:
     """The precision ``device`` requires for ``task``, or None when the catalog's default is fine."""
-    return "int4-npu" if kind(device) == "NPU" and task in NPU_INT4_TASKS else None
+    return "int4-npu" if kind(device) == "NPU" and as_family(task).npu_int4 else None
 
 
 def compile_cache_dir(model_cache: Path | None = None) -> Path:

@@ -168,7 +168,7 @@ def _trio() -> list[Check]:
 
 def _imports() -> list[Check]:
     """The runtime must import: a version match on paper can still hide a broken install."""
-    from ovnb.runtime import explain
+    from ovnb.errors import explain
 
     try:
         import openvino_genai  # noqa: F401
@@ -191,7 +191,7 @@ def _torchvision() -> list[Check]:
 def check_devices(root: Path) -> list[Check]:
     from ovnb.devices import compile_cache_dir, full_names
     from ovnb.errors import OvnbError
-    from ovnb.runtime import explain
+    from ovnb.errors import explain
 
     try:
         names = full_names()

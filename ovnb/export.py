@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ovnb import fixups
+from ovnb import families, fixups
 from ovnb.errors import OvnbError
-from ovnb.layout import EXPORT_TASKS, VOICES, is_kokoro, missing_files
+from ovnb.families import TEXT_TO_SPEECH
+from ovnb.layout import is_kokoro, missing_files
+from ovnb.voices import VOICES
 from ovnb.progress import run_tool
 
 # model types optimum-intel 2.2.0 refuses under transformers 5 (MAX_TRANSFORMERS_VERSION "5.0") though
@@ -50,11 +52,12 @@ def precision_args(precision: str, options: dict[str, Any]) -> list[str]:
 
 def export(src: Path, out: Path, task: str, precision: str, options: dict[str, Any]) -> dict[str, Any]:
     """Export ``src`` into the empty folder ``out``; returns facts for the manifest."""
-    optimum_task = options.get("task", EXPORT_TASKS[task])  # e.g. Qwen3-Reranker: a causal LM
+    family = families.family(task)
+    optimum_task = options.get("task", family.export_task)  # e.g. Qwen3-Reranker: a causal LM
     chosen = ["--task", optimum_task, *precision_args(precision, options)]
     if options.get("trust_remote_code"):
         chosen.append("--trust-remote-code")
-    if task == "text-to-speech":
+    if family is TEXT_TO_SPEECH:
         chosen += speech_args(src, options)
     args = [*exporter(src), "export", "openvino", "-m", str(src), *chosen, str(out)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -62,8 +65,8 @@ def export(src: Path, out: Path, task: str, precision: str, options: dict[str, A
     for name in KEPT_FOLDERS:
         if (src / name).is_dir() and not (out / name).is_dir():
             shutil.copytree(src / name, out / name)
-    fixups.apply(task, src, out)
-    missing = missing_files(out, task)
+    fixups.apply(family, src, out)
+    missing = missing_files(out, family)
     if missing:
         raise OvnbError(f"the export of {src.name} lacks {', '.join(missing[:3])}: "
                         "the source model may not fit this task")

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ovnb.families import Family, as_family, resolve
 from ovnb.progress import say
 
 PREPROCESSOR = "preprocessor_config.json"
@@ -23,17 +24,10 @@ SPEECH_SETTINGS = ("minlenratio", "maxlenratio", "threshold")  # SpeechGeneratio
 MISAKI_LEXICONS = ("us_gold.json", "us_silver.json", "gb_gold.json", "gb_silver.json")
 
 
-def apply(task: str, src: Path, out: Path) -> None:
-    """Apply every fix that concerns ``task`` to the exported folder ``out``."""
-    if task == "vision-chat":
-        preprocessor_config(src, out)
-        video_preprocessor_config(src, out)
-        chat_template_json(src, out)
-    if task == "embedding":
-        sentence_transformers_files(src, out)
-    if task == "text-to-speech":
-        speech_settings(src, out)
-        kokoro_lexicon(src, out)
+def apply(family: Family | str, src: Path, out: Path) -> None:
+    """Apply every fix the family's record names to the exported folder ``out``, in order."""
+    for fix in as_family(family).fixups:
+        resolve(fix)(src, out)
 
 
 def preprocessor_config(src: Path, out: Path) -> None:

@@ -1,7 +1,9 @@
-"""What a ready-to-run folder holds for each openvino_genai pipeline, and which kind a folder is.
+"""What a ready-to-run folder holds, and which family a folder is.
 
-One place for this knowledge: export checks its result with it, and widgets use it to refuse a
-folder of the wrong kind with a clear message.
+The files each family needs are its registry record's (``ovnb.families``); this module reads a
+folder against them: export checks its result with it, and sessions refuse a folder of the wrong
+kind with a clear message. It also reads what a model's own files say a pipeline should know: its
+context length, its embedding pooling and instructions (voice files are ``ovnb.voices``').
 """
 from __future__ import annotations
 
@@ -9,43 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ovnb import families
 from ovnb.cache import MANIFEST
 from ovnb.errors import OvnbError
-
-# task -> (openvino_genai pipeline class, files whose presence identifies the task). Tried in order:
-# SpeechT5 before Whisper (both have an encoder and a decoder; only SpeechT5 has a postnet and a
-# vocoder); embedding and rerank folders look like chat ones (one openvino_model.xml), so
-# ``kind_of`` tells them apart by the manifest or the config, never by files alone.
-PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "vision-chat": ("VLMPipeline", ("openvino_language_model.xml", "openvino_text_embeddings_model.xml")),
-    "text-to-speech": ("Text2SpeechPipeline", ("openvino_encoder_model.xml", "openvino_decoder_model.xml",
-                                               "openvino_postnet.xml", "openvino_vocoder.xml")),
-    "speech": ("WhisperPipeline", ("openvino_encoder_model.xml", "openvino_decoder_model.xml")),
-    "image": ("Text2ImagePipeline", ("model_index.json", "unet/openvino_model.xml")),
-    "video": ("Text2VideoPipeline", ("model_index.json", "transformer/openvino_model.xml")),
-    "chat": ("LLMPipeline", ("openvino_model.xml",)),
-    "embedding": ("TextEmbeddingPipeline", ("openvino_model.xml",)),
-    "rerank": ("TextRerankPipeline", ("openvino_model.xml",)),
-}
-
-# files every text pipeline needs beside its models
-TOKENIZER_FILES = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
-
-# task -> optimum-intel export task
-EXPORT_TASKS = {
-    "chat": "text-generation-with-past",
-    "speech": "automatic-speech-recognition-with-past",
-    "image": "text-to-image",
-    "vision-chat": "image-text-to-text",
-    "video": "text-to-video",
-    "text-to-speech": "text-to-audio",
-    "embedding": "feature-extraction",
-    "rerank": "text-classification",
-}
-
-# diffusers pipeline classes (model_index.json "_class_name") Text2VideoPipeline runs: a Flux or SD3
-# folder has the same transformer/ layout and must not pass for a video model
-VIDEO_PIPELINE_CLASSES = ("LTXPipeline",)
+from ovnb.families import EMBEDDING, RERANK, TEXT_TO_SPEECH, Family
 
 # config.json model_type of the VLM families whose VLMPipeline takes ``videos=`` (openvino_genai
 # 2026.4: the families with a native video tag in its visual-processing docs; each overrides
@@ -57,8 +26,6 @@ VIDEO_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_next_video",
 # single openvino_model.xml is an embedder, or a reranker when it has a classification head
 ENCODER_TYPES = ("bert", "roberta", "xlm-roberta", "mpnet", "distilbert", "modernbert", "electra",
                  "deberta", "deberta-v2", "camembert", "albert", "nomic_bert")
-VOICES = "voices"  # speaker embeddings, NAME.bin of float32 (Kokoro's export writes them there too)
-SPEECHT5_SPEAKER_SHAPE = (1, 512)  # Text2SpeechPipeline.get_speaker_embedding_shape() for SpeechT5
 # sentence-transformers pooling modes -> TextEmbeddingPipeline.PoolingType names
 POOLING_MODES = {"pooling_mode_cls_token": "CLS", "pooling_mode_mean_tokens": "MEAN",
                  "pooling_mode_lasttoken": "LAST_TOKEN"}
@@ -69,21 +36,30 @@ DOCUMENT_PROMPTS = ("document", "passage", "doc", "text")
 
 
 def kind_of(folder: Path) -> str | None:
-    """The task of a prepared folder (a key of ``PIPELINES``), or None.
+    """The task of a prepared folder, or None.
 
-    ovnb's manifest names the task of what it prepared; other folders are told by their files
-    (a video folder also by its diffusers class), and a one-model folder (chat-like) by its
-    config: Kokoro, or an encoder-only model.
+    ovnb's manifest names the task of what it prepared; other folders are told by their files,
+    in the registry's order (a diffusers folder also by its class), and a one-model folder
+    (chat-like) by its config: Kokoro, or an encoder-only model.
     """
+    family = family_of(folder)
+    return family.task if family is not None else None
+
+
+def family_of(folder: Path) -> Family | None:
+    """The family of a prepared folder (see ``kind_of``), or None."""
     task = _json(folder / MANIFEST).get("task")
-    if task in PIPELINES and (_has_marks(folder, task) or (folder / "openvino_model.xml").is_file()):
-        return task
-    for task, (_, marks) in PIPELINES.items():
-        if not all((folder / mark).is_file() for mark in marks):
+    if task in families.TASKS:
+        named = families.family(task)
+        if _has_marks(folder, named) or (folder / "openvino_model.xml").is_file():
+            return named
+    for family in families.FAMILIES:
+        if not _has_marks(folder, family):
             continue
-        if task == "video" and _diffusers_class(folder) not in VIDEO_PIPELINE_CLASSES:
+        if family.classes and _diffusers_class(folder) not in family.classes:
             continue
-        return one_model_task(_json(folder / "config.json")) if task == "chat" else task
+        return one_model_family(_json(folder / "config.json")) if family is families.CHAT \
+            else family
     return None
 
 
@@ -96,19 +72,19 @@ def _diffusers_class(folder: Path) -> str | None:
     return _json(folder / "model_index.json").get("_class_name")
 
 
-def _has_marks(folder: Path, task: str) -> bool:
-    return all((folder / mark).is_file() for mark in PIPELINES[task][1])
+def _has_marks(folder: Path, family: Family) -> bool:
+    return all((folder / mark).is_file() for mark in family.marks)
 
 
-def one_model_task(config: dict[str, Any]) -> str:
-    """The task of a one-model folder (one openvino_model.xml) from its config.json: chat, unless
-    the config is Kokoro's (text-to-speech) or an encoder's (embedding, rerank)."""
+def one_model_family(config: dict[str, Any]) -> Family:
+    """The family of a one-model folder (one openvino_model.xml) from its config.json: chat,
+    unless the config is Kokoro's (text to speech) or an encoder's (embedding, rerank)."""
     if is_kokoro(config):
-        return "text-to-speech"
+        return TEXT_TO_SPEECH
     if config.get("model_type") in ENCODER_TYPES:
         archs = config.get("architectures") or []
-        return "rerank" if any(a.endswith("ForSequenceClassification") for a in archs) else "embedding"
-    return "chat"
+        return RERANK if any(a.endswith("ForSequenceClassification") for a in archs) else EMBEDDING
+    return families.CHAT
 
 
 def is_kokoro(config: dict[str, Any]) -> bool:
@@ -127,52 +103,24 @@ def _json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def missing_files(folder: Path, task: str) -> list[str]:
+def missing_files(folder: Path, task: Family | str) -> list[str]:
     """Files the ``task`` pipeline needs that ``folder`` lacks (empty when it is ready)."""
-    needed = list(PIPELINES[task][1])
-    if task in ("image", "video"):
-        needed += ["text_encoder/openvino_model.xml", "vae_decoder/openvino_model.xml",
-                   "tokenizer/openvino_tokenizer.xml"]
-    elif task == "text-to-speech" and is_kokoro(_json(folder / "config.json")):
+    family = families.as_family(task)
+    needed = [*family.marks, *family.needs]
+    if family is TEXT_TO_SPEECH and is_kokoro(_json(folder / "config.json")):
         needed = ["openvino_model.xml"]  # Kokoro: one model, its own phonemizer, no tokenizer IR
-    elif task in ("text-to-speech", "embedding", "rerank"):
-        needed.append(TOKENIZER_FILES[0])  # these never decode tokens back to text
-    else:
-        needed += list(TOKENIZER_FILES)
     needed += [n[:-4] + ".bin" for n in needed if n.endswith(".xml")]
     return [n for n in needed if not (folder / n).is_file()]
 
 
-def speakers(folder: Path) -> dict[str, Path]:
-    """The speaker embeddings a text-to-speech folder offers: name -> ``voices/NAME.bin``.
-
-    Each file is raw float32 of ``Text2SpeechPipeline.get_speaker_embedding_shape()`` values
-    ([1, 512] for SpeechT5, [510, 1, 256] for Kokoro voices): ``read_speaker`` loads one. An empty
-    dict means none shipped; SpeechT5 then speaks in openvino_genai's built-in voice when
-    ``generate`` gets no embedding (Kokoro always needs one).
-    """
-    voices = folder / VOICES
-    return {p.stem: p for p in sorted(voices.glob("*.bin"))} if voices.is_dir() else {}
-
-
-def read_speaker(path: Path, shape: tuple[int, ...]) -> Any:  # -> np.ndarray float32 of ``shape``
-    """A speaker embedding file as the pipeline wants it; a wrong size is one clear line.
-
-    For Kokoro, ``shape`` may have -1 first (voice packs hold one style row per text length).
-    """
-    import numpy as np
-
-    try:
-        data = np.fromfile(path, dtype=np.float32)
-    except OSError as exc:
-        raise OvnbError(f"cannot read the speaker embedding {path} ({exc.strerror})") from None
-    want = int(np.prod([d for d in shape if d > 0]))
-    if data.size == 0 or data.size % want or (-1 not in shape and data.size != want):
-        shown = "x".join(str(d) for d in shape)
-        raise OvnbError(f"{Path(path).name} holds {data.size} float32 values, but this model's "
-                        f"speaker embedding is {shown}: use a voice made for this model "
-                        "(ovnb.layout.speakers lists them)")
-    return data.reshape(shape)
+def context_length(folder: Path) -> int | None:
+    """How many tokens the model's positions cover (config.json), None when it does not say."""
+    config = _json(Path(folder) / "config.json")
+    for part in (config.get("text_config") or {}, config):
+        value = part.get("max_position_embeddings") or part.get("n_positions")
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
 
 
 def embedding_config(folder: Path) -> dict[str, Any]:

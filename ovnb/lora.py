@@ -24,20 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ovnb import families
 from ovnb.errors import OvnbError
+from ovnb.families import IMAGE, Family
 
 Pairs = list[tuple[Path, float]]
 # a LoRA tensor name -> (layer name, part): PEFT "x.lora_A.weight", kohya "x.lora_down.weight"
 _PART = re.compile(r"^(?P<layer>.+?)[._]lora[._](?P<part>A|B|down|up)(?:\.default)?\.weight$")
-# layer-name prefixes genai strips, and the sub-model ("" = the whole folder) it then searches, per
-# pipeline kind. Seen: an LLM ignores names without the PEFT prefix; text-to-image maps kohya names
-# and bare diffusers names to the UNet, so "unet.down_blocks..." (diffusers' PEFT form) matches nothing.
-_PREFIXES: dict[str, tuple[tuple[str, str], ...]] = {
-    "chat": (("base_model.model.", ""),),
-    "vision-chat": (("base_model.model.", ""),),
-    "image": (("lora_unet_", "unet"), ("lora_unet.", "unet"), ("lora_te1_", "text_encoder"),
-              ("lora_te_", "text_encoder"), ("lora_te2_", "text_encoder_2"), ("", "unet")),
-}
 MAX_HEADER = 100_000_000  # bytes: safetensors' own limit
 
 
@@ -133,21 +126,26 @@ def model_layers(folder: Path, part: str = "") -> list[tuple[str, int, int]]:
     return found
 
 
-def _split(name: str, kind: str) -> tuple[str, str] | None:
-    """(sub-model, layer name) genai looks for, or None when genai ignores the name for ``kind``."""
-    for prefix, part in _PREFIXES.get(kind, ()):
+def _split(name: str, family: Family) -> tuple[str, str] | None:
+    """(sub-model, layer name) genai looks for, or None when genai ignores the name in ``family``.
+
+    Each family's record lists the layer-name prefixes genai strips and the sub-model ("" = the
+    whole folder) it then searches. Seen: an LLM ignores names without the PEFT prefix;
+    text-to-image maps kohya names and bare diffusers names to the UNet, so "unet.down_blocks..."
+    (diffusers' PEFT form) matches nothing."""
+    for prefix, part in family.lora:
         if name.startswith(prefix):
             return part, name[len(prefix):]
     return None
 
 
-def check_adapter(path: Path, folder: Path, kind: str) -> list[Layer]:
+def check_adapter(path: Path, folder: Path, kind: Family | str) -> list[Layer]:
     """Refuse an adapter that does not fit the model in ``folder``: one line saying why.
 
     Every LoRA layer must name a layer of the model (as genai matches names) whose weight has the
     shape the LoRA matrices imply; non-pointwise convolution LoRA is refused too (genai fails on it).
     """
-    path, model = Path(path), model_name(folder)
+    path, model, family = Path(path), model_name(folder), families.as_family(kind)
     layers = lora_layers(path)
     tables: dict[str, list[tuple[str, int, int]]] = {}
     missing: list[str] = []
@@ -156,7 +154,7 @@ def check_adapter(path: Path, folder: Path, kind: str) -> list[Layer]:
             raise OvnbError(f"{path.name} changes convolutions with a {'×'.join(map(str, layer.kernel))}"
                             " kernel (LoCon), which OpenVINO GenAI cannot apply: use a LoRA of "
                             "linear layers only")
-        split = _split(layer.name, kind)
+        split = _split(layer.name, family)
         if split is None:
             missing.append(layer.name)
             continue
@@ -171,7 +169,7 @@ def check_adapter(path: Path, folder: Path, kind: str) -> list[Layer]:
             raise OvnbError(f"{path.name} does not fit {model}: layer {name} is {inputs}→{outputs} "
                             f"here but {layer.inputs}→{layer.outputs} in the adapter (made for another "
                             f"size of model): pick an adapter made for {model}")
-    if missing and kind == "image" and missing[0].startswith(("unet.", "text_encoder.")):
+    if missing and family is IMAGE and missing[0].startswith(("unet.", "text_encoder.")):
         raise OvnbError(f"{path.name} names its layers in diffusers' PEFT form ({missing[0]}), "
                         "which OpenVINO GenAI does not map: use a kohya-format file (lora_unet_…)")
     if missing:
@@ -240,7 +238,8 @@ _REGISTERED: weakref.WeakKeyDictionary[Any, Registered] = weakref.WeakKeyDiction
 _LOCK = threading.Lock()
 
 
-def build_kwargs(files: Iterable[Path], kind: str, made: dict[Path, Any]) -> dict[str, Any]:
+def build_kwargs(files: Iterable[Path], kind: Family | str, made: dict[Path, Any]
+                 ) -> dict[str, Any]:
     """Pipeline constructor arguments registering ``files`` (filling ``made`` with the Adapters).
 
     All adapters are registered now, in a mode that honours per-call changes (genai's default):
@@ -254,7 +253,7 @@ def build_kwargs(files: Iterable[Path], kind: str, made: dict[Path, Any]) -> dic
     if not made:
         return {}
     kwargs: dict[str, Any] = {"adapters": ov_genai.AdapterConfig([(a, 1.0) for a in made.values()])}
-    if kind in ("chat", "vision-chat"):
+    if families.as_family(kind).prefix_caching:
         scheduler = ov_genai.SchedulerConfig()
         scheduler.enable_prefix_caching = False
         kwargs["scheduler_config"] = scheduler
@@ -336,7 +335,7 @@ class AdapterSet:
             resolved[path] = float(alpha)
         return resolved
 
-    def check(self, folder: Path, kind: str) -> None:
+    def check(self, folder: Path, kind: Family | str) -> None:
         """Refuse, before building anything, an adapter file that does not fit the model."""
         for path in self.files:
             check_adapter(path, folder, kind)

@@ -9,10 +9,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ovnb import catalogs
+from ovnb import catalogs, families
 from ovnb.cache import MANIFEST, build_entry, cache_root, problem, read_manifest, slug
 from ovnb.errors import HubUnreachable, OvnbError
-from ovnb.layout import PIPELINES, TOKENIZER_FILES, kind_of, missing_files
+from ovnb.families import DETOKENIZER, TOKENIZER, Family
+from ovnb.layout import family_of, missing_files
 from ovnb.progress import say
 
 
@@ -66,24 +67,25 @@ def _as_folder(model_id: str | os.PathLike[str]) -> Path | None:
     return path
 
 
-def check_folder(folder: Path, kind: str | None = None) -> None:
+def check_folder(folder: Path, kind: Family | str | None = None) -> None:
     """Refuse, in one line naming the fix, a folder its pipeline would fail on (or abort on).
 
-    ``kind`` is the task the caller needs ("chat", "speech"...; None: whatever the folder holds).
+    ``kind`` is the family the caller needs (None: whatever the folder holds).
     A folder with a manifest (a copied cache entry) is checked as the cache checks its entries;
     any folder must hold every file its pipeline needs, and no truncated model IR. Without a
     detokenizer openvino_genai aborts the whole process when a streamer is given: this refuses
     it before a pipeline is built.
     """
-    found = kind_of(folder)
+    found = family_of(folder)
     if found is None:
         raise OvnbError(f"{folder} is not an OpenVINO model folder: prepare one with "
                         "`ovnb prepare MODEL_ID` and pass the folder it prints")
     manifest = read_manifest(folder)
-    if kind is not None and found != kind:
+    wanted = families.as_family(kind) if kind is not None else found
+    if found is not wanted:
         name = (manifest or {}).get("id") or folder  # a cache entry by its id, not its path
-        raise OvnbError(f"{name} holds a {found} model, not one for {PIPELINES[kind][0]}: "
-                        f"pick a {kind} model (`ovnb list --task {kind}`)")
+        raise OvnbError(f"{name} holds a {found.task} model, not one for {wanted.pipelines[0]}: "
+                        f"pick a {wanted.task} model (`ovnb list --task {wanted.task}`)")
     again = _prepare_again(manifest)
     reason = problem(folder) if (folder / MANIFEST).exists() else None
     if reason is not None:
@@ -109,7 +111,7 @@ def _prepare_again(manifest: dict[str, Any] | None) -> str:
 def _missing(folder: Path, rel: str, again: str) -> str:
     """What a folder lacking ``rel`` should do: tokenizers can be converted in place."""
     name = Path(rel).name
-    if name.replace(".bin", ".xml") not in TOKENIZER_FILES:
+    if name.replace(".bin", ".xml") not in (TOKENIZER, DETOKENIZER):
         return f"{folder} has no {rel}: copy the whole folder again, or use the folder {again} makes"
     why = ("openvino_genai would abort the kernel without it" if "detokenizer" in name
            else "openvino_genai cannot read a prompt without it")

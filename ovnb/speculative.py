@@ -21,6 +21,7 @@ from typing import Any
 
 from ovnb import devices
 from ovnb.errors import OvnbError
+from ovnb.families import CHAT
 
 # Text both tokenizers must split the same way: words, digits, code, accents, emoji, a chat tag.
 PROBE = ("Hello, world! The 3 quick foxes jumped 42 times.\n"
@@ -55,7 +56,7 @@ def _tokenizer_facts(folder: Path, stamp: int) -> TokenizerFacts:
     try:
         tok = ov_genai.Tokenizer(str(folder))
     except RuntimeError as exc:
-        from ovnb.runtime import explain
+        from ovnb.errors import explain
 
         raise OvnbError(f"cannot read the tokenizer of {folder}: {explain(exc)}") from exc
     ids = tok.encode(PROBE, add_special_tokens=False).input_ids.data.ravel()
@@ -116,7 +117,7 @@ def drafts_for(main_id: str) -> list[str]:
     """Catalog ids of the drafts made for ``main_id``."""
     from ovnb.catalogs import catalog
 
-    return [e["id"] for e in catalog("chat") if e.get("draft_for") == main_id]
+    return [e["id"] for e in catalog(CHAT.task) if e.get("draft_for") == main_id]
 
 
 # how the pipeline is built -------------------------------------------------------------------
@@ -143,9 +144,9 @@ class LLMPlan:
     @property
     def key(self) -> Hashable:
         """What, beside the main folder, device and properties, makes two pipelines differ."""
-        from ovnb.runtime import _freeze
+        from ovnb.runtime.pipelines import freeze
 
-        return (str(self.draft), self.draft_device, _freeze(self.draft_properties),
+        return (str(self.draft), self.draft_device, freeze(self.draft_properties),
                 self.prompt_lookup)
 
     def pipeline_kwargs(self) -> dict[str, Any]:
@@ -168,17 +169,15 @@ def plan_llm(device: Any = "CPU", properties: Mapping[str, Any] | None = None,
     runs on the main device unless told otherwise. Absent devices are refused here, in one line
     (``available`` replaces this machine's devices, for tests).
     """
-    from ovnb.runtime import check_device
-
     if draft is not None and prompt_lookup:
         raise OvnbError("choose a draft model or prompt lookup, not both")
-    name, props = devices.resolve(device, "chat", properties)
-    check_device(name, available)
+    name, props = devices.resolve(device, CHAT, properties)
+    devices.check(name, available)
     if draft is None:
         return LLMPlan(name, props, prompt_lookup=prompt_lookup)
     draft_name, draft_props = devices.resolve(name if draft_device is None else draft_device,
-                                              "chat", properties)
-    check_device(draft_name, available)
+                                              CHAT, properties)
+    devices.check(draft_name, available)
     return LLMPlan(name, props, draft, draft_name, draft_props)
 
 
@@ -389,13 +388,13 @@ def bench(main: Path | str, draft: Path | str | None = None, prompt: str = DEFAU
           repeats: int = 3, **assistant: Any) -> BenchResult:
     """Build both pipelines (catalog ids or folders) and ``measure`` them: for scripts."""
     from ovnb.models import prepare
-    from ovnb.runtime import construct
+    from ovnb.runtime.pipelines import build
 
     plan = plan_llm(device, properties, draft, draft_device, prompt_lookup)
-    main = prepare(main, devices.precision_for(plan.device, "chat"))
+    main = prepare(main, devices.precision_for(plan.device, CHAT))
     if plan.draft is not None:
-        plan.draft = prepare(plan.draft, devices.precision_for(plan.draft_device, "chat"))
+        plan.draft = prepare(plan.draft, devices.precision_for(plan.draft_device, CHAT))
         check_pair(main, plan.draft)
-    plain = construct("chat", main, plan.device, plan.properties)
-    spec = construct("chat", main, plan.device, plan.properties, **plan.pipeline_kwargs())
+    plain = build(CHAT, main, plan.device, plan.properties)
+    spec = build(CHAT, main, plan.device, plan.properties, **plan.pipeline_kwargs())
     return measure(plain, spec, plan, prompt, max_new_tokens, assistant, repeats, main)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ovnb import catalogs
+from ovnb import catalogs, families
+from ovnb.families import TASKS
 from ovnb.models import cached
 from ovnb.cache import cache_root, problem, read_manifest, slug
 from ovnb.errors import OvnbError
 from ovnb.progress import say
 
-TASKS = ("chat", "speech", "image", "vision-chat", "video", "text-to-speech", "embedding", "rerank")
 Item = tuple[str, str | None]  # (model id, precision or None for the catalog's default)
 
 
@@ -73,7 +73,7 @@ def preferred(task: str, tiny: bool | None = None) -> list[dict[str, Any]]:
     entries; otherwise the entry marked ``"default": true``, then the real ones that fit Binder and
     are neither gated, nor remote code, nor only a draft, then the other real ones. On Binder
     (OVNB_BINDER set) only what fits its 2 GB: such real models, then the tiny ones."""
-    entries = catalogs.catalog(task)
+    entries = catalogs.catalog(families.family(task).task)
     if not entries:
         raise OvnbError(f"the catalog has no {task} model: choose one of {', '.join(TASKS)}")
     kinds = [{s["kind"] for s in e["sources"]} for e in entries]
@@ -219,7 +219,7 @@ def stage(items: Iterable[Item], cache_dir: str | os.PathLike[str] | None = None
 def _stage_one(model_id: str, precision: str | None,
                cache_dir: str | os.PathLike[str] | None) -> Staged:
     from ovnb.models import prepare
-    from ovnb.runtime import explain
+    from ovnb.errors import explain
 
     entry = catalogs.find(model_id)
     model_id = entry["id"] if entry else model_id

@@ -10,7 +10,8 @@ import pytest
 
 from ovnb import catalogs
 from ovnb.errors import OvnbError
-from ovnb.layout import EXPORT_TASKS
+from ovnb import families
+from ovnb.families import TASKS
 
 ENTRIES = catalogs.catalog()
 BY_ID = {e["id"]: e for e in ENTRIES}
@@ -39,7 +40,7 @@ def test_schema_documents_every_field() -> None:
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
 def test_entry_is_complete(entry: dict) -> None:
     assert REQUIRED <= set(entry) <= REQUIRED | OPTIONAL, set(entry) ^ REQUIRED
-    assert entry["task"] in catalogs.TASKS and entry["task"] in EXPORT_TASKS
+    assert entry["task"] in TASKS
     assert entry["description"].strip() and entry["license"].strip()
     assert isinstance(entry["params_m"], (int, float)) and entry["params_m"] > 0
     assert set(entry["precisions"]) <= set(catalogs.PRECISIONS)
@@ -66,8 +67,8 @@ def test_export_options_are_ones_optimum_takes(entry: dict) -> None:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+", options["vocoder"])
         assert options["vocoder"] in " ".join(entry["ref"])
     if "task" in options:  # an optimum task other than the ovnb task's usual one
-        assert options["task"] != EXPORT_TASKS[entry["task"]]
-        assert options["task"] in EXPORT_TASKS.values()
+        assert options["task"] != families.family(entry["task"]).export_task
+        assert options["task"] in [f.export_task for f in families.FAMILIES]
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if "instructions" in e], ids=lambda e: e["id"])
@@ -179,7 +180,7 @@ def test_video_ram_scales_activations_with_frames_and_pixels() -> None:
     frames, height, width = catalogs.VIDEO_REFERENCE_CLIP
     base = catalogs.estimate(ltx)["ram_gb"]
     assert catalogs.video_ram_gb(ltx, frames, height, width) == base  # the estimate's own clip
-    activations = ltx["params_m"] / 1000 * catalogs.ACTIVATION_GB_PER_BPARAM["video"]
+    activations = ltx["params_m"] / 1000 * families.VIDEO.activation_gb
     longer = catalogs.video_ram_gb(ltx, 4 * frames, height, width)
     assert longer == pytest.approx(base + 3 * activations, abs=1e-3)
     smaller = catalogs.video_ram_gb(ltx, 9, 256, 256)
@@ -216,7 +217,7 @@ def test_estimates_shrink_with_precision(entry: dict) -> None:
         assert npu == int4
 
 
-@pytest.mark.parametrize("task", catalogs.TASKS)
+@pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("precision", catalogs.PRECISIONS)
 def test_estimates_grow_with_parameters(task: str, precision: str) -> None:
     entries = by_params([e for e in catalogs.catalog(task) if precision in e["precisions"]])
@@ -243,7 +244,7 @@ def test_big_models_are_not_binder_fit() -> None:
             assert not entry["binder_fit"], entry["id"]
 
 
-@pytest.mark.parametrize("task", catalogs.TASKS)
+@pytest.mark.parametrize("task", TASKS)
 def test_each_task_has_a_binder_entry_and_an_offline_entry(task: str) -> None:
     entries = catalogs.catalog(task)
     assert any(e["binder_fit"] for e in entries)

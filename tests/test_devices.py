@@ -7,7 +7,7 @@ import pytest
 
 from ovnb import devices
 from ovnb.errors import OvnbError
-from ovnb.runtime import check_device
+from ovnb.devices import check as check_device
 
 LAPTOP = {"CPU": "Intel(R) Core(TM) Ultra 7 155H", "GPU.0": "Intel(R) Arc(TM) Graphics (iGPU)",
           "GPU.1": "Intel(R) Arc(TM) A770 Graphics (dGPU)", "NPU": "Intel(R) AI Boost"}

@@ -135,25 +135,6 @@ def test_rerank_format_defaults_to_plain_text(tmp_path: Path) -> None:
 
 
 # speakers ---------------------------------------------------------------------------------------
-def test_speakers_lists_voices_and_read_speaker_checks_the_size(tmp_path: Path) -> None:
-    voices = tmp_path / "m" / "voices"
-    voices.mkdir(parents=True)
-    np.arange(512, dtype=np.float32).tofile(voices / "b.bin")
-    np.ones(256 * 3, dtype=np.float32).tofile(voices / "a.bin")
-    (voices / "notes.txt").write_text("not a voice")
-    found = layout.speakers(tmp_path / "m")
-    assert list(found) == ["a", "b"] and found["b"] == voices / "b.bin"
-    assert layout.speakers(tmp_path) == {}
-    vector = layout.read_speaker(found["b"], (1, 512))
-    assert vector.shape == (1, 512) and vector.dtype == np.float32 and vector[0, 5] == 5.0
-    assert layout.read_speaker(found["a"], (-1, 1, 256)).shape == (3, 1, 256)  # a Kokoro pack
-    with pytest.raises(OvnbError, match=r"a.bin holds 768 float32 values, but this model's speaker "
-                                        r"embedding is 1x512"):
-        layout.read_speaker(found["a"], (1, 512))
-    with pytest.raises(OvnbError, match="cannot read the speaker embedding"):
-        layout.read_speaker(tmp_path / "none.bin", (1, 512))
-
-
 DIFFUSERS_PARTS = ("transformer", "text_encoder", "vae_decoder")
 
 

@@ -12,15 +12,14 @@ from typing import Any
 import pytest
 
 import ovnb
-from ovnb import devices, runtime
+from ovnb import devices, models
 from ovnb.errors import OvnbError
+from ovnb.families import Family
+from ovnb.runtime import pipelines
 from ovnb.speculative import plan_llm
-from ovnb.sessions import chat as chat_module
 from tests.conftest import F32
 
 NO_NPU = "device NPU is not available here: choose one of CPU, AUTO"
-
-
 
 
 @pytest.fixture
@@ -35,14 +34,14 @@ def with_npu(monkeypatch: pytest.MonkeyPatch, compiled: Path) -> list[dict[str, 
     """Pretend an NPU is present, and record pipeline constructions instead of compiling."""
     built: list[dict[str, Any]] = []
 
-    def record(kind: str, folder: Path, device: str, properties: dict[str, Any],
-               **kwargs: Any) -> Any:
+    def record(family: Family, folder: Path, device: str, properties: dict[str, Any],
+               **options: Any) -> Any:
         built.append({"folder": folder, "device": device, "properties": properties,
-                      "kwargs": sorted(kwargs)})
+                      "kwargs": sorted(options)})
         raise OvnbError("recorded: no pipeline is built in this test")
 
-    monkeypatch.setattr(runtime, "devices", lambda: ("CPU", "NPU"))
-    monkeypatch.setattr(chat_module, "construct", record)
+    monkeypatch.setattr(devices, "available", lambda: ("CPU", "NPU"))
+    monkeypatch.setattr(pipelines, "build", record)
     return built
 
 
@@ -80,12 +79,13 @@ def test_chat_on_npu_gets_npu_weights_and_settings(
         cache: Path, draft: Path, with_npu: list[dict[str, Any]], compiled: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[tuple[str, str | None]] = []
+    prepare = models.prepare
 
-    def folder_for(model: Any, kind: str, precision: str | None = None) -> Path:
+    def folder_for(model: Any, precision: str | None = None, **kwargs: Any) -> Path:
         asked.append((str(model), precision))
-        return ovnb.prepare(model, precision, cache_dir=cache)
+        return prepare(model, precision, cache_dir=cache)
 
-    monkeypatch.setattr(chat_module, "model_folder", folder_for)
+    monkeypatch.setattr(models, "prepare", folder_for)
     chat = ovnb.Chat("tiny-llm", device="NPU", draft="tiny-llm-draft", draft_device="CPU")
     assert chat.send("Hi") == "" and chat.last_error.startswith("recorded")
     assert asked == [("tiny-llm", "int4-npu"), ("tiny-llm-draft", None)]
@@ -110,7 +110,7 @@ def test_no_npu_is_one_clean_line(llm: Path, draft: Path, where: str) -> None:
     devices_ = {"device": "NPU"} if where == "main" else {"draft_device": "NPU"}
     chat = ovnb.Chat(llm, draft=draft, **devices_)
     assert chat.send("Hi") == ""
-    assert chat.last_error == NO_NPU and NO_NPU in chat._error.value
+    assert chat.last_error == NO_NPU and NO_NPU in chat.view.error_line.value
     assert chat.messages == [] and not chat.busy
     bench = ovnb.SpeculativeBench(llm, draft, **devices_)
     assert bench.run() is None and bench.last_error == NO_NPU

@@ -13,6 +13,7 @@ import pytest
 
 import ovnb
 from ovnb import cli, staging
+from ovnb.families import TASKS
 from ovnb.cache import problem
 from ovnb.errors import OvnbError
 from tests.conftest import F32
@@ -52,7 +53,7 @@ def test_default_items_per_mode() -> None:
     tiny = [model_id for model_id, _ in staging.default_items(tiny=True)]
     assert tiny == ovnb.catalogs.offline_ids() and "tiny-sd" in tiny
     real = [model_id for model_id, _ in staging.default_items(tiny=False)]
-    assert len(real) == len(staging.TASKS)
+    assert len(real) == len(TASKS)
     assert "tiny-llm" not in real and "HuggingFaceTB/SmolLM2-135M-Instruct" in real
 
 
@@ -149,7 +150,7 @@ def test_binder_defaults_fit_in_two_gigabytes(monkeypatch: pytest.MonkeyPatch) -
     from ovnb import catalogs
 
     monkeypatch.setenv("OVNB_BINDER", "1")
-    for task in staging.TASKS:
+    for task in TASKS:
         entry = staging.default_entry(task, tiny=False)
         assert catalogs.estimate(entry)["ram_gb"] < 2, entry["id"]
 
@@ -198,7 +199,7 @@ def test_a_default_that_needs_the_hub_falls_back_offline_in_one_line(
     assert "random weights" in note and "set HF_ENDPOINT to a mirror" in note
     chat = staging.default_choice("chat", tiny=False, cache_dir=tmp_path)
     assert chat.entry["id"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and chat.note == ""
-    for task in staging.TASKS:
+    for task in TASKS:
         staging.default_entry(task, tiny=False)
     assert no_hub.probes == []  # the first probe's answer is reused, not asked again
 
@@ -227,7 +228,7 @@ def test_binder_fallbacks_fit_too(monkeypatch: pytest.MonkeyPatch, no_hub: NoHub
     from ovnb import catalogs
 
     monkeypatch.setenv("OVNB_BINDER", "1")
-    for task in staging.TASKS:
+    for task in TASKS:
         entry = staging.default_choice(task, tiny=False).entry
         assert staging.prepares_here(entry) and entry["binder_fit"], entry["id"]
         assert catalogs.estimate(entry)["ram_gb"] < catalogs.BINDER_RAM_GB
@@ -238,7 +239,7 @@ def test_all_defaults_with_no_hub_stage_the_fallbacks_saying_so_once_each(
     items = staging.default_items(tiny=False)
     assert all(staging.prepares_here(model_id) for model_id, _ in items)
     said = capsys.readouterr().err.splitlines()
-    replaced = [t for t in staging.TASKS if staging.preferred(t, tiny=False)[0]["id"]
+    replaced = [t for t in TASKS if staging.preferred(t, tiny=False)[0]["id"]
                 not in {i for i, _ in items}]
     # no real model of these prepares offline: each falls back, saying so once
     assert replaced == ["image", "vision-chat", "video", "text-to-speech", "rerank"]

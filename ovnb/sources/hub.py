@@ -15,26 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ovnb import catalogs
+from ovnb import catalogs, families
 from ovnb.errors import HubUnreachable, OvnbError
-from ovnb.layout import PIPELINES, kind_of, missing_files, one_model_task
+from ovnb.families import CHAT, IMAGE, SPEECH, Family
+from ovnb.layout import family_of, missing_files, one_model_family
 from ovnb.progress import say
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TIMEOUT = 8.0  # seconds to connect and to wait for each answer of a metadata call
-
-# the hub's pipeline_tag, then transformers' auto class -> ovnb task
-PIPELINE_TAGS = {
-    "text-generation": "chat", "automatic-speech-recognition": "speech",
-    "text-to-image": "image", "image-text-to-text": "vision-chat",
-    "image-to-text": "vision-chat", "visual-question-answering": "vision-chat",
-    "text-to-speech": "text-to-speech", "sentence-similarity": "embedding",
-    "feature-extraction": "embedding", "text-ranking": "rerank",
-}
-AUTO_MODELS = {
-    "AutoModelForCausalLM": "chat", "AutoModelForSpeechSeq2Seq": "speech",
-    "AutoModelForImageTextToText": "vision-chat", "AutoModelForVision2Seq": "vision-chat",
-}
 
 # what an export reads: configs, tokenizer/processor files, chat templates, weights
 KEEP_SUFFIXES = (".json", ".txt", ".jinja", ".model", ".tiktoken", ".safetensors")
@@ -55,7 +43,7 @@ def entry_for(model_id: str) -> dict[str, Any]:
     info = _info(model_id, endpoint)
     names = _names(info)
     task = _task(info, names)
-    if _openvino_task(names) is None:
+    if _openvino_family(names) is None:
         return {"id": info.id, "task": task, "default_precision": _default_precision(task, info),
                 "sources": [{"kind": "hub", "repo": info.id}], "export": {}}
     precision = _ov_precision(info, names, endpoint)
@@ -91,8 +79,8 @@ def download_prepared(repo: str, out: Path) -> dict[str, Any]:
     endpoint = endpoint_now()
     info = _info(repo, endpoint)
     _snapshot(info.id, info.sha, out, endpoint, converted_files(_names(info)))
-    task = kind_of(out)
-    missing = missing_files(out, task) if task else ["openvino_model.xml"]
+    family = family_of(out)
+    missing = missing_files(out, family) if family else ["openvino_model.xml"]
     if missing:
         raise OvnbError(f"{info.id} is not a complete OpenVINO model folder (it lacks "
                         f"{', '.join(missing[:3])}): prepare its original repo instead")
@@ -171,38 +159,38 @@ def _task(info: Any, names: list[str]) -> str:
     config = info.config or {}
     archs = config.get("architectures") or []
     auto = info.transformers_info.auto_model if info.transformers_info else None
-    task = (_openvino_task(names) or PIPELINE_TAGS.get(info.pipeline_tag or "")
-            or AUTO_MODELS.get(auto or ""))
-    if task == "chat":  # an OpenVINO embedder or reranker has one openvino_model.xml too
-        task = one_model_task(config)
-    if task is None and "diffusers" in config:
-        task = "image"
-    if task is None and config.get("model_type") == "whisper":
-        task = "speech"
-    if task is None and any(a.endswith("ForCausalLM") for a in archs):
-        task = "chat"
-    if task is None:
+    family = (_openvino_family(names) or families.by_hub_tag(info.pipeline_tag or "")
+              or families.by_auto_class(auto or ""))
+    if family is CHAT:  # an OpenVINO embedder or reranker has one openvino_model.xml too
+        family = one_model_family(config)
+    if family is None and "diffusers" in config:
+        family = IMAGE
+    if family is None and config.get("model_type") == "whisper":
+        family = SPEECH
+    if family is None and any(a.endswith("ForCausalLM") for a in archs):
+        family = CHAT
+    if family is None:
         what = info.pipeline_tag or (archs[0] if archs else info.library_name) or "unknown kind"
-        raise OvnbError(f"{info.id} is a {what} model: ovnb runs chat (text-generation), speech "
-                        "(Whisper), image (text-to-image), vision-chat, text-to-speech, "
-                        "embedding and rerank models")
-    return task
+        runs = f"{', '.join(families.TASKS[:-1])} and {families.TASKS[-1]}"
+        raise OvnbError(f"{info.id} is a {what} model: ovnb runs {runs} models")
+    return family.task
 
 
-def _openvino_task(names: list[str]) -> str | None:
-    """The task of an OpenVINO repo, told by its files as ``layout.kind_of`` tells a folder's."""
-    for task, (_, marks) in PIPELINES.items():
-        if all(mark in names for mark in marks):
-            return task
+def _openvino_family(names: list[str]) -> Family | None:
+    """The family of an OpenVINO repo, told by its files as ``layout.family_of`` tells a folder's."""
+    for family in families.FAMILIES:
+        if all(mark in names for mark in family.marks):
+            return family
     return None
 
 
 def _default_precision(task: str, info: Any) -> str:
-    """int4 for chat models of a billion parameters or more (what fits a laptop), else fp16/int8."""
+    """int4 for LLM-based models of a billion parameters or more (what fits a laptop), else
+    fp16/int8."""
     params = info.safetensors.total if info.safetensors else 0
     if params < 1e9:
         return "fp16"
-    return "int4" if task in ("chat", "vision-chat") else "int8"
+    return families.family(task).big_precision
 
 
 def _ov_precision(info: Any, names: list[str], endpoint: str) -> str:

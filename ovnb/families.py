@@ -1,0 +1,182 @@
+"""The registry of pipeline families: the one place a family is declared.
+
+A family is what one kind of prepared folder runs: its task name (catalog.json's ``task``, the
+manifest's, ``ovnb list --task``), the openvino_genai classes it builds and the one builder that
+makes them, how optimum-intel exports it, what its folder holds, what it costs in RAM, whether it
+takes LoRA adapters, what it needs on an NPU, the hub's names for it, the fixes an export needs,
+its tiny random model, and the session and widget that run it. Everything else (catalogs, layout,
+staging, the hub source, devices, lora, export, fixups, the public names of ``ovnb``) reads these
+records: adding a family is a record here, a session, a view, a tiny source and a notebook.
+
+Modules import this one cheaply (no openvino, no numpy): builders, sessions and widgets are named
+by dotted path and imported when first used.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ovnb.errors import OvnbError
+
+# the files every text pipeline needs beside its models
+TOKENIZER = "openvino_tokenizer.xml"
+DETOKENIZER = "openvino_detokenizer.xml"
+# the properties an LLM needs on an NPU: the longest prompt and the shortest answer it compiles for
+# (openvino_genai's defaults; raise MAX_PROMPT_LEN for long chats, at the cost of compile time)
+NPU_LLM = {"MAX_PROMPT_LEN": 1024, "MIN_RESPONSE_LEN": 128}
+
+
+@dataclass(frozen=True, eq=False)
+class Family:
+    """One pipeline family (see the module docstring); compared by identity."""
+
+    task: str
+    label: str  # how messages name it ("vision chat")
+    pipelines: tuple[str, ...]  # openvino_genai classes it runs, the one built from the folder first
+    marks: tuple[str, ...]  # files whose presence tells a folder of this family
+    needs: tuple[str, ...]  # other files a ready folder needs (tokenizers, sub-models)
+    export_task: str  # optimum-cli export openvino --task
+    activation_gb: float  # RAM a run needs beside the weights, per billion parameters
+    working_gb: float = 0.0  # RAM a run needs whatever the model's size
+    big_precision: str = "int8"  # where a hub model of 1B+ parameters starts (what fits a laptop)
+    build: str = ""  # "module:function(family, folder, device, properties, **options)" making
+    # its pipeline ("": ``runtime.pipelines.construct``, the first class made from the folder)
+    classes: tuple[str, ...] = ()  # model_index.json classes it runs (diffusers folders); (): any
+    lora: tuple[tuple[str, str], ...] = ()  # LoRA layer-name prefix -> sub-model; (): no LoRA
+    prefix_caching: bool = False  # its pipeline takes a SchedulerConfig that caches prompt prefixes
+    npu_int4: bool = False  # on an NPU: int4 symmetric channel-wise weights ("int4-npu")
+    npu_properties: Mapping[str, Any] = field(default_factory=dict)  # what it needs on an NPU
+    hub_tags: tuple[str, ...] = ()  # the hub's pipeline_tag values that mean this family
+    auto_classes: tuple[str, ...] = ()  # transformers auto classes that mean this family
+    fixups: tuple[str, ...] = ()  # "module:function(src, out)" applied to each export, in order
+    tiny: str = ""  # its tiny random model (catalog id): offline, what tests and CI run on
+    session: str = ""  # "module:Class" of its widget-free session
+    fronts: tuple[str, ...] = ()  # "module:Class" of the public widgets running it
+
+    def builder(self) -> Callable[..., Any]:
+        """The function that makes this family's pipeline from a folder."""
+        return resolve(self.build or "ovnb.runtime.pipelines:construct")
+
+    @property
+    def takes_lora(self) -> bool:
+        return bool(self.lora)
+
+    def __repr__(self) -> str:
+        return f"Family({self.task})"
+
+
+def resolve(path: str) -> Any:
+    """The object a ``module:name`` path names (imported now)."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+CHAT = Family(
+    task="chat", label="chat", pipelines=("LLMPipeline",), marks=("openvino_model.xml",),
+    needs=(TOKENIZER, DETOKENIZER), export_task="text-generation-with-past",
+    activation_gb=0.25, big_precision="int4", lora=(("base_model.model.", ""),),
+    prefix_caching=True, npu_int4=True, npu_properties=NPU_LLM,
+    hub_tags=("text-generation",), auto_classes=("AutoModelForCausalLM",), tiny="tiny-llm",
+    session="ovnb.sessions.chat:ChatSession",
+    fronts=("ovnb.widgets.chat:Chat", "ovnb.widgets.speculative:SpeculativeBench"))
+VISION_CHAT = Family(
+    task="vision-chat", label="vision chat", pipelines=("VLMPipeline",),
+    marks=("openvino_language_model.xml", "openvino_text_embeddings_model.xml"),
+    needs=(TOKENIZER, DETOKENIZER), export_task="image-text-to-text", activation_gb=0.35,
+    big_precision="int4",
+    lora=(("base_model.model.", ""),), prefix_caching=True, npu_int4=True,
+    npu_properties=NPU_LLM, hub_tags=("image-text-to-text", "image-to-text", "visual-question-answering"),
+    auto_classes=("AutoModelForImageTextToText", "AutoModelForVision2Seq"),
+    fixups=("ovnb.fixups:preprocessor_config", "ovnb.fixups:video_preprocessor_config",
+            "ovnb.fixups:chat_template_json"),
+    tiny="tiny-vlm", session="ovnb.sessions.vision:VisionSession",
+    fronts=("ovnb.widgets.vision:VisionChat",))
+TEXT_TO_SPEECH = Family(
+    task="text-to-speech", label="text to speech", pipelines=("Text2SpeechPipeline",),
+    marks=("openvino_encoder_model.xml", "openvino_decoder_model.xml", "openvino_postnet.xml",
+           "openvino_vocoder.xml"),
+    needs=(TOKENIZER,), export_task="text-to-audio", activation_gb=4.0, working_gb=0.5,
+    hub_tags=("text-to-speech",),
+    fixups=("ovnb.fixups:speech_settings", "ovnb.fixups:kokoro_lexicon"),
+    tiny="tiny-speecht5", session="ovnb.sessions.tts:SpeakerSession",
+    fronts=("ovnb.widgets.tts:Speaker",))
+SPEECH = Family(
+    task="speech", label="speech to text", pipelines=("ASRPipeline",),
+    marks=("openvino_encoder_model.xml", "openvino_decoder_model.xml"),
+    needs=(TOKENIZER, DETOKENIZER), export_task="automatic-speech-recognition-with-past",
+    activation_gb=1.0, npu_properties={"STATIC_PIPELINE": True},
+    hub_tags=("automatic-speech-recognition",), auto_classes=("AutoModelForSpeechSeq2Seq",),
+    tiny="tiny-whisper", session="ovnb.sessions.speech:TranscriberSession",
+    fronts=("ovnb.widgets.speech:Transcriber",))
+IMAGE = Family(
+    task="image", label="image", pipelines=("InpaintingPipeline", "Image2ImagePipeline",
+                                             "Text2ImagePipeline"),
+    marks=("model_index.json", "unet/openvino_model.xml"),
+    needs=("text_encoder/openvino_model.xml", "vae_decoder/openvino_model.xml",
+           "tokenizer/openvino_tokenizer.xml"),
+    export_task="text-to-image", activation_gb=0.6, build="ovnb.sessions.editing:build",
+    lora=(("lora_unet_", "unet"), ("lora_unet.", "unet"), ("lora_te1_", "text_encoder"),
+          ("lora_te_", "text_encoder"), ("lora_te2_", "text_encoder_2"), ("", "unet")),
+    hub_tags=("text-to-image",), tiny="tiny-sd", session="ovnb.sessions.image:ImageSession",
+    fronts=("ovnb.widgets.image:ImageGenerator",))
+VIDEO = Family(
+    task="video", label="video", pipelines=("Text2VideoPipeline",),
+    marks=("model_index.json", "transformer/openvino_model.xml"),
+    needs=("text_encoder/openvino_model.xml", "vae_decoder/openvino_model.xml",
+           "tokenizer/openvino_tokenizer.xml"),
+    export_task="text-to-video", activation_gb=0.3, classes=("LTXPipeline",), tiny="tiny-ltx",
+    session="ovnb.sessions.video:VideoSession", fronts=("ovnb.widgets.video:VideoGenerator",))
+EMBEDDING = Family(
+    task="embedding", label="embedding", pipelines=("TextEmbeddingPipeline",),
+    marks=("openvino_model.xml",), needs=(TOKENIZER,), export_task="feature-extraction",
+    activation_gb=1.0, working_gb=0.25, hub_tags=("sentence-similarity", "feature-extraction"),
+    fixups=("ovnb.fixups:sentence_transformers_files",), tiny="tiny-embed",
+    session="ovnb.sessions.embedding:EmbedderSession",
+    fronts=("ovnb.widgets.retrieval:Embedder", "ovnb.widgets.retrieval:Retriever"))
+RERANK = Family(
+    task="rerank", label="reranking", pipelines=("TextRerankPipeline",),
+    marks=("openvino_model.xml",), needs=(TOKENIZER,), export_task="text-classification",
+    activation_gb=1.0, working_gb=0.25, hub_tags=("text-ranking",), tiny="tiny-rerank",
+    session="ovnb.sessions.embedding:RerankerSession",
+    fronts=("ovnb.widgets.retrieval:Reranker",))
+
+# In the order a folder is told by its files (``layout.kind_of``): a VLM before anything with one
+# model, SpeechT5 before Whisper (both have an encoder and a decoder; only SpeechT5 a postnet and a
+# vocoder); embedding and rerank folders look like chat ones and are told by their config.
+FAMILIES: tuple[Family, ...] = (VISION_CHAT, TEXT_TO_SPEECH, SPEECH, IMAGE, VIDEO, CHAT,
+                                EMBEDDING, RERANK)
+# the order tasks are listed in (``ovnb list``, the index notebook, staging)
+TASKS: tuple[str, ...] = tuple(f.task for f in (CHAT, SPEECH, IMAGE, VISION_CHAT, VIDEO,
+                                                TEXT_TO_SPEECH, EMBEDDING, RERANK))
+_BY_TASK = {f.task: f for f in FAMILIES}
+
+
+def family(task: str) -> Family:
+    """The family of ``task``; one line listing the tasks for an unknown one."""
+    found = _BY_TASK.get(task) if isinstance(task, str) else None
+    if found is None:
+        raise OvnbError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
+    return found
+
+
+def as_family(task: Family | str) -> Family:
+    """``task`` as a Family (a task name is looked up)."""
+    return task if isinstance(task, Family) else family(task)
+
+
+def by_hub_tag(tag: str) -> Family | None:
+    """The family the hub's ``pipeline_tag`` means, if any."""
+    return next((f for f in FAMILIES if tag in f.hub_tags), None)
+
+
+def by_auto_class(name: str) -> Family | None:
+    """The family a transformers auto class (``AutoModelForCausalLM``...) means, if any."""
+    return next((f for f in FAMILIES if name in f.auto_classes), None)
+
+
+def public_names() -> dict[str, str]:
+    """``ovnb``'s public widget name -> the module that defines it, for every family."""
+    return {path.partition(":")[2]: path.partition(":")[0]
+            for f in FAMILIES for path in f.fronts}
