@@ -32,7 +32,7 @@ def rss():  # (current, peak) resident set in MB, from /proc
     return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
 
 import openvino as ov, openvino_genai as g
-from ovnb import layout
+from ovnb import layout, voices
 kind, folder, passage, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 f32 = {"INFERENCE_PRECISION_HINT": "f32"}
 base = rss()[0]
@@ -47,8 +47,8 @@ elif kind == "rerank":
 else:
     pipe = g.Text2SpeechPipeline(folder, "CPU", **f32)
     shape = tuple(pipe.get_speaker_embedding_shape())
-    voices = layout.speakers(Path(folder))
-    speaker = ov.Tensor(layout.read_speaker(next(iter(voices.values())), shape)) if voices else None
+    voices = voices.speakers(Path(folder))
+    speaker = ov.Tensor(voices.read_speaker(next(iter(voices.values())), shape)) if voices else None
     run = lambda: pipe.generate(passage, speaker)
 loaded = rss()[0]
 run()

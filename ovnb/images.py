@@ -118,7 +118,7 @@ def load_image(source: Source, name: str | None = None, max_side: int = MAX_SIDE
     if isinstance(source, np.ndarray):
         image = Image.fromarray(_as_uint8(_as_hwc(source)))
         return _finish(image, name or "the array", image.size, max_side)
-    raise OvnbError(f"cannot read an image from {type(source).__name__}: give a file path, "
+    raise TypeError(f"cannot read an image from {type(source).__name__}: give a file path, "
                     "file bytes, a PIL image or a numpy array")
 
 

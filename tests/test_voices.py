@@ -147,3 +147,22 @@ def test_other_types_are_type_errors() -> None:
     with pytest.raises(TypeError, match="a voice is a file path \\(str or pathlib.Path\\) or a "
                                         "numpy array, not list"):
         read_voice([0.0] * 512, SHAPE)  # type: ignore[arg-type]
+
+
+def test_speakers_lists_voices_and_read_speaker_checks_the_size(tmp_path: Path) -> None:
+    folder = tmp_path / "m" / "voices"
+    folder.mkdir(parents=True)
+    np.arange(512, dtype=np.float32).tofile(folder / "b.bin")
+    np.ones(256 * 3, dtype=np.float32).tofile(folder / "a.bin")
+    (folder / "notes.txt").write_text("not a voice")
+    found = speakers(tmp_path / "m")
+    assert list(found) == ["a", "b"] and found["b"] == folder / "b.bin"
+    assert speakers(tmp_path) == {}
+    vector = read_speaker(found["b"], (1, 512))
+    assert vector.shape == (1, 512) and vector.dtype == np.float32 and vector[0, 5] == 5.0
+    assert read_speaker(found["a"], (-1, 1, 256)).shape == (3, 1, 256)  # a Kokoro pack
+    with pytest.raises(OvnbError, match=r"a.bin holds 768 float32 values, but this model's speaker "
+                                        r"embedding is 1x512"):
+        read_speaker(found["a"], (1, 512))
+    with pytest.raises(OvnbError, match="cannot read the speaker embedding"):
+        read_speaker(tmp_path / "none.bin", (1, 512))

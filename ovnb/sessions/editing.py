@@ -92,18 +92,14 @@ def root_mode(folder: Path) -> str:
     return INPAINT if encoder and name in INPAINTABLE else TEXT
 
 
-def build(folder: Path, device: str, properties: dict[str, Any], **kwargs: Any) -> ImagePipelines:
-    """Compile the folder's root pipeline (with ``kwargs``: the adapters) on ``device``."""
+def build(family: Any, folder: Path, device: str, properties: dict[str, Any],
+          **options: Any) -> ImagePipelines:
+    """The image family's builder: compile the folder's root pipeline (``options``: the
+    adapters) on ``device``; the other modes are made from it on first use."""
     import openvino_genai as ov_genai
 
-    from ovnb.runtime import check_device, explain
-
-    check_device(device)
     mode = root_mode(folder)
-    try:
-        root = getattr(ov_genai, CLASSES[mode])(str(folder), device, **kwargs, **properties)
-    except RuntimeError as exc:
-        raise OvnbError(explain(exc)) from exc
+    root = getattr(ov_genai, CLASSES[mode])(str(folder), device, **options, **properties)
     return ImagePipelines(root, mode, folder)
 
 

@@ -25,13 +25,13 @@ import numpy as np
 import traitlets
 from traitlets import Dict, Int, List, Unicode
 
-from ovnb import devices, layout
-from ovnb.errors import OvnbError
-from ovnb.runtime import Loaded, check_device, construct, load
-from ovnb.runtime import context_length as position_limit
+from ovnb import layout
+from ovnb.errors import OvnbError, Stopped
+from ovnb.families import EMBEDDING, RERANK
+from ovnb.layout import context_length as position_limit
+from ovnb.runtime.jobs import Job
+from ovnb.runtime.pipelines import Loaded, load
 from ovnb.sessions.base import Session, check_text
-from ovnb.sessions.chat import _name
-from ovnb.sessions.folders import model_folder
 
 EMBED_FIELDS = ("pooling_type", "normalize", "max_length", "query_instruction",
                 "embed_instruction", "pad_to_max_length", "padding_side", "batch_size")
@@ -40,10 +40,6 @@ EMBED_BATCH = 32  # texts per embed_documents call: bounded memory, and Stop is 
 RERANK_BATCH = 4  # 5+ texts per rerank call break openvino_genai 2026.4.1 (see the docstring)
 
 Ranking = list[tuple[int, float]]
-
-
-class Stopped(OvnbError):
-    """A run stopped by Stop before its end; what it made is dropped (a partial index misleads)."""
 
 
 class RankingState(traitlets.HasTraits):
@@ -62,7 +58,6 @@ class RankingState(traitlets.HasTraits):
 class ScoringSession(Session, RankingState):
     """What the embedder and the reranker share: load with a Config made from the model's files."""
 
-    kind = ""  # the layout task: "embedding" or "rerank"
     fields: tuple[str, ...] = ()
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
@@ -74,22 +69,19 @@ class ScoringSession(Session, RankingState):
                             f"(openvino_genai's names) are {', '.join(self.fields)}")
         self.given = dict(config)
         self.config: dict[str, Any] = {}  # the Config fields in use, once loaded
-        self.device, self.properties = devices.resolve(device, self.kind, properties)
-        self.model_name = str(model)
+        self._open(model, device, properties)
         self.folder: Path | None = None
-        self._load_in_background(lambda: self._load(model), _name(model))
+        self._load_in_background(lambda: self._load(model), self.model_name)
 
-    def _load(self, model: Any) -> Loaded:
-        check_device(self.device)  # an absent device is refused before any export
-        folder = model_folder(model, self.kind, devices.precision_for(self.device, self.kind))
+    def _load(self, model: Any) -> Loaded[Any]:
+        assert self.family is not None
+        folder = self._folder(model)
         fields = {**self._model_config(folder), **self.given}
         if fields.get("max_length") is None and position_limit(folder):
             fields["max_length"] = position_limit(folder)  # explicit: a longer text is known cut
-        config = self._genai_config(fields)
-        loaded = load(self.kind, folder, self.device, self.properties,
-                      lambda: construct(self.kind, folder, self.device, self.properties,
-                                        config=config),
-                      tuple(sorted((k, str(v)) for k, v in fields.items())))
+        loaded = load(self.family, folder, self.device, self.properties,
+                      tuple(sorted((k, str(v)) for k, v in fields.items())),
+                      lambda: {"config": self._genai_config(fields)})
         self.folder, self.config = folder, fields
         self._loaded_model(loaded)
         self.publish(context_length=int(fields.get("max_length") or 0))
@@ -101,7 +93,7 @@ class ScoringSession(Session, RankingState):
     def _genai_config(self, fields: dict[str, Any]) -> Any:
         raise NotImplementedError
 
-    def _loaded_model(self, loaded: Loaded) -> None:
+    def _loaded_model(self, loaded: Loaded[Any]) -> None:
         """Subclasses keep what they need of the folder (a tokenizer, templates)."""
 
     def _finished(self, count: int, started: float, query: str | None = None,
@@ -127,7 +119,7 @@ class EmbedderSession(ScoringSession):
     line (``last_error``) and the call returns None (``rank``: []).
     """
 
-    kind = "embedding"
+    family = EMBEDDING
     fields = EMBED_FIELDS
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
@@ -147,7 +139,7 @@ class EmbedderSession(ScoringSession):
             values["pooling_type"] = cls.PoolingType.__members__[values["pooling_type"]]
         return cls.Config(**values)
 
-    def _loaded_model(self, loaded: Loaded) -> None:
+    def _loaded_model(self, loaded: Loaded[Any]) -> None:
         import openvino_genai as ov_genai
 
         self._tokenizer = ov_genai.Tokenizer(str(loaded.folder))
@@ -161,11 +153,12 @@ class EmbedderSession(ScoringSession):
     def embed(self, texts: str | Iterable[str]) -> np.ndarray | None:
         """Document vectors [n, dim] of ``texts``; blocks. None (``last_error`` says why) on error."""
         texts = check_texts(texts)
-        if not texts:
-            self.refuse("no texts to embed: pass a list of strings")
+        problem = empty_texts(texts)
+        if problem:
+            self.refuse(problem)
             return None
-        outcome = self.run(lambda loaded: self._embed(loaded, texts, query=False))
-        return outcome.value if outcome.ok else None
+        return self.call(self.start(lambda loaded, job: self._embed(loaded, job, texts, False),
+                                    queue=True), None)
 
     def embed_query(self, text: str) -> np.ndarray | None:
         """The query vector [dim] of ``text`` (with the model's query instruction); None on error."""
@@ -173,65 +166,68 @@ class EmbedderSession(ScoringSession):
         if not text.strip():
             self.refuse("empty query: type what to search for")
             return None
-        outcome = self.run(lambda loaded: self._embed(loaded, [text], query=True)[0])
-        return outcome.value if outcome.ok else None
+        return self.call(self.start(lambda loaded, job: self._embed(loaded, job, [text], True)[0],
+                                    queue=True), None)
 
     def rank(self, query: str, texts: str | Iterable[str]) -> Ranking:
         """Every text as (index, cosine similarity to ``query``), most similar first; [] on error."""
-        job = self.submit_rank(query, texts, queue=True)
-        outcome = self.call(job) if job is not None else None
-        return outcome.value if outcome is not None and outcome.ok else []
+        return self.call(self.submit_rank(query, texts, queue=True), [])
 
-    def submit_rank(self, query: str, texts: str | Iterable[str], queue: bool = False) -> Any:
+    def submit_rank(self, query: str, texts: str | Iterable[str], queue: bool = False
+                    ) -> Job[Ranking] | None:
         """Start ranking without waiting (the view's button); None when refused."""
         query, texts = check_text(query, "the query"), check_texts(texts)
-        if not query.strip():
-            self.refuse("empty query: type what to rank the texts for")
+        problem = ("empty query: type what to rank the texts for" if not query.strip()
+                   else empty_texts(texts, "rank"))
+        if problem:
+            self.refuse(problem)
             return None
-        if not texts:
-            self.refuse("no texts to rank: type or pass some texts")
-            return None
-        return self.start(lambda loaded: self._rank(loaded, query, texts), queue=queue)
+        return self.start(lambda loaded, job: self._rank(loaded, job, query, texts), queue=queue)
 
     def encode(self, texts: Sequence[str], query: bool = False) -> tuple[np.ndarray, str]:
         """For another session's worker (a Retriever): (vectors, note), through this session's
         lifecycle (one run at a time, Stop); raises OvnbError in one line on failure."""
-        def work(loaded: Loaded) -> tuple[np.ndarray, str]:
+        def work(loaded: Loaded[Any], job: Job[tuple[np.ndarray, str]]) -> tuple[np.ndarray, str]:
             started = time.perf_counter()
-            vectors, note = self._vectors(loaded, list(texts), query)
+            vectors, note = self._vectors(loaded, job, list(texts), query)
             self._finished(len(texts), started, note=note)
             return vectors, note
 
         outcome = self.run(work)
-        if not outcome.ok:
-            raise (Stopped if self.stopping else OvnbError)(outcome.error or "embedding failed")
+        if not outcome.ok or outcome.value is None:
+            raise Stopped(outcome.note) if outcome.note else OvnbError(outcome.error or
+                                                                       "embedding failed")
         return outcome.value
 
     # on the worker --------------------------------------------------------------------------------
-    def _embed(self, loaded: Loaded, texts: list[str], query: bool) -> np.ndarray:
+    def _embed(self, loaded: Loaded[Any], job: Job[Any], texts: list[str], query: bool
+               ) -> np.ndarray:
         started = time.perf_counter()
-        vectors, note = self._vectors(loaded, texts, query)
+        vectors, note = self._vectors(loaded, job, texts, query)
         self._finished(len(texts), started, note=note)
         return vectors
 
-    def _vectors(self, loaded: Loaded, texts: list[str], query: bool) -> tuple[np.ndarray, str]:
+    def _vectors(self, loaded: Loaded[Any], job: Job[Any], texts: list[str], query: bool
+                 ) -> tuple[np.ndarray, str]:
         """The vectors of ``texts`` in batches (Stop is heard between them), and the length note."""
         note = self._length_note(texts, query)
         rows: list[Any] = []
         for start in range(0, len(texts), EMBED_BATCH):
-            if self.stopping:
+            if job.stopped:
                 raise Stopped(f"stopped after {start} of {len(texts)} texts: nothing was kept")
             chunk = texts[start:start + EMBED_BATCH]
             rows += ([loaded.pipe.embed_query(t) for t in chunk] if query
                      else loaded.pipe.embed_documents(chunk))
+            job.progressed()
         vectors = np.asarray(rows, dtype=np.float32)
         self._dim = vectors.shape[1]
         return vectors, note
 
-    def _rank(self, loaded: Loaded, query: str, texts: list[str]) -> Ranking:
+    def _rank(self, loaded: Loaded[Any], job: Job[Any], query: str, texts: list[str]
+              ) -> Ranking:
         started = time.perf_counter()
-        docs, note = self._vectors(loaded, texts, query=False)
-        vector, query_note = self._vectors(loaded, [query], query=True)
+        docs, note = self._vectors(loaded, job, texts, query=False)
+        vector, query_note = self._vectors(loaded, job, [query], query=True)
         scores = docs @ vector[0]
         ranking = [(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")]
         self._finished(len(texts), started, query, texts, ranking,
@@ -270,7 +266,7 @@ class RerankerSession(ScoringSession):
     bounds query plus text, in tokens; longer pairs are cut). Errors: one line, and [].
     """
 
-    kind = "rerank"
+    family = RERANK
     fields = RERANK_FIELDS
 
     def _genai_config(self, fields: dict[str, Any]) -> Any:
@@ -278,45 +274,46 @@ class RerankerSession(ScoringSession):
 
         return ov_genai.TextRerankPipeline.Config(top_n=RERANK_BATCH, **fields)
 
-    def _loaded_model(self, loaded: Loaded) -> None:
+    def _loaded_model(self, loaded: Loaded[Any]) -> None:
         self.templates = layout.rerank_format(loaded.folder)
 
     def rerank(self, query: str, texts: str | Iterable[str], top_n: int | None = None) -> Ranking:
         """(index, score) of each text for ``query``, best first; blocks. [] on error."""
-        job = self.submit_rerank(query, texts, top_n, queue=True)
-        outcome = self.call(job) if job is not None else None
-        return outcome.value if outcome is not None and outcome.ok else []
+        return self.call(self.submit_rerank(query, texts, top_n, queue=True), [])
 
     def submit_rerank(self, query: str, texts: str | Iterable[str], top_n: int | None = None,
-                      queue: bool = False) -> Any:
+                      queue: bool = False) -> Job[Ranking] | None:
         """Start reranking without waiting (the view's button); None when refused."""
         query, texts = check_text(query, "the query"), check_texts(texts)
         check_top_n(top_n)
-        if not query.strip():
-            self.refuse("empty query: type what to rank the texts for")
+        problem = ("empty query: type what to rank the texts for" if not query.strip()
+                   else empty_texts(texts, "rerank"))
+        if problem:
+            self.refuse(problem)
             return None
-        if not texts:
-            self.refuse("no texts to rerank: type or pass some texts")
-            return None
-        return self.start(lambda loaded: self._rerank(loaded, query, texts, top_n), queue=queue)
+        return self.start(lambda loaded, job: self._rerank(loaded, job, query, texts, top_n),
+                          queue=queue)
 
     def score(self, query: str, texts: Sequence[str]) -> Ranking:
         """For another session's worker (a Retriever): the full ranking; raises OvnbError."""
-        outcome = self.run(lambda loaded: self._rerank(loaded, query, list(texts), None))
-        if not outcome.ok:
-            raise (Stopped if self.stopping else OvnbError)(outcome.error or "reranking failed")
+        outcome = self.run(lambda loaded, job: self._rerank(loaded, job, query, list(texts), None))
+        if not outcome.ok or outcome.value is None:
+            raise Stopped(outcome.note) if outcome.note else OvnbError(outcome.error or
+                                                                       "reranking failed")
         return outcome.value
 
-    def _rerank(self, loaded: Loaded, query: str, texts: list[str], top_n: int | None) -> Ranking:
+    def _rerank(self, loaded: Loaded[Any], job: Job[Any], query: str, texts: list[str],
+                top_n: int | None) -> Ranking:
         started = time.perf_counter()
         asked = self.templates["query"].replace("{query}", query)
         dressed = [self.templates["document"].replace("{document}", t) for t in texts]
         scored: Ranking = []
         for start in range(0, len(dressed), RERANK_BATCH):
-            if self.stopping:
+            if job.stopped:
                 raise Stopped(f"stopped after {start} of {len(texts)} texts")
             chunk = dressed[start:start + RERANK_BATCH]
             scored += [(start + i, float(s)) for i, s in loaded.pipe.rerank(asked, chunk)]
+            job.progressed()
         ranking = sorted(scored, key=lambda pair: (-pair[1], pair[0]))[:top_n]
         self._finished(len(texts), started, query, texts, ranking)
         return ranking
@@ -334,6 +331,19 @@ def check_texts(texts: Any) -> list[str]:
             raise TypeError(f"texts must be a list of str, not a list holding "
                             f"{type(text).__name__}")
     return listed
+
+
+def empty_texts(texts: list[str], what: str = "embed") -> str:
+    """Why these texts cannot be ``what``-ed ('' when they can): none, or one that is blank (a
+    blank text still gets a vector, pointing nowhere in particular)."""
+    if not texts:
+        return f"no texts to {what}: pass a list of strings"
+    blank = [i for i, text in enumerate(texts) if not text.strip()]
+    if blank:
+        which = f"text {blank[0]}" if len(texts) > 1 else "the text"
+        return (f"{which} is empty: every text to {what} needs some words (drop the empty "
+                "ones)")
+    return ""
 
 
 def check_top_n(top_n: Any) -> None:

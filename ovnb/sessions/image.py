@@ -25,17 +25,19 @@ from typing import Any
 import traitlets
 from traitlets import Bool, Bytes, Dict, Float, Int, List, Unicode
 
-from ovnb import devices, lora
-from ovnb.errors import OvnbError
+from ovnb import lora
+from ovnb.errors import OvnbError, explain
+from ovnb.families import IMAGE as IMAGES
+from ovnb.files import write_bytes
 from ovnb.images import Mask, Picture, Source, load_image, load_mask
-from ovnb.runtime import Loaded, Outcome, check_device, explain, load, post
+from ovnb.runtime.jobs import Job, Outcome
+from ovnb.runtime.pipelines import Loaded, load
+from ovnb.runtime.views import post
 from ovnb.sessions.adapters import WithAdapters
 from ovnb.sessions.base import Session, check_text
-from ovnb.sessions.chat import _name
-from ovnb.sessions.editing import (IMAGE, INPAINT, LABELS, TEXT, Edit, ImagePipelines, build,
+from ovnb.sessions.editing import (IMAGE, INPAINT, LABELS, TEXT, Edit, ImagePipelines,
                                    check_strength, edit_for, fit_mask, overlay, tensors,
                                    work_size)
-from ovnb.sessions.folders import model_folder
 from ovnb.sessions.settings import Settings, setting
 
 FROM_MODEL = ("width", "height", "guidance_scale")  # started from the model's own defaults
@@ -130,9 +132,11 @@ class StepWatch:
     def __init__(self, on_step: Callable[[int, int], None],
                  decode: Callable[[Any], Any] | None = None,
                  on_preview: Callable[[Any], None] | None = None,
-                 interval: float = PREVIEW_INTERVAL) -> None:
+                 interval: float = PREVIEW_INTERVAL,
+                 on_first: Callable[[], None] | None = None) -> None:
         self.stop_event = threading.Event()
         self.on_step = on_step
+        self.on_first = on_first
         self.decode = decode
         self.on_preview = on_preview
         self.interval = interval
@@ -145,14 +149,31 @@ class StepWatch:
 
     def __call__(self, step: int, num_steps: int, latent: Any) -> bool:
         try:
+            first = self.step == 0
             self.step, self.total = step + 1, num_steps
-            self.stopped = self.stop_event.is_set()
             self.on_step(self.step, num_steps)
+            if first and self.on_first is not None:
+                self.on_first()
+            self.stopped = self.stop_event.is_set()
             if self._preview_due():
                 self._preview(latent)
         except BaseException as exc:  # never let anything escape into the native thread
             self.error = exc
         return bool(self.stopped)
+
+    def stop(self) -> None:
+        """Stop the loop at its next step (genai then returns an empty result)."""
+        self.stop_event.set()
+
+    @classmethod
+    def for_job(cls, job: Job[Any], on_step: Callable[[int, int], None],
+                decode: Callable[[Any], Any] | None = None,
+                on_preview: Callable[[Any], None] | None = None,
+                interval: float = PREVIEW_INTERVAL) -> StepWatch:
+        """A watch that ``job``'s Stop stops, and that reports its first step as progress."""
+        watch = cls(on_step, decode, on_preview, interval, on_first=job.progressed)
+        job.on_stop(watch.stop)
+        return watch
 
     def _preview_due(self) -> bool:
         if self.decode is None or self.on_preview is None:
@@ -181,29 +202,29 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
     an edit runs at its image's size within width × height and returns the image's size.
     """
 
+    family = IMAGES
+
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", adapters: Any = None,
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
         self.apply(settings, type(self).__name__)
-        self.device, self.properties = devices.resolve(device, "image", properties)
+        self._open(model, device, properties)
         self._init_adapters(adapters)
         self.preview_interval = PREVIEW_INTERVAL
-        self._watch: StepWatch | None = None
-        self._load_in_background(lambda: self._load(model), _name(model))
+        self._load_in_background(lambda: self._load(model), self.model_name)
 
-    def _load(self, model: Any) -> Loaded:
-        check_device(self.device)  # an absent device is refused before any export
-        folder = model_folder(model, "image", devices.precision_for(self.device, "image"))
-        self.adapter_set.check(folder, "image")  # a file that does not fit: refused, not ignored
+    def _load(self, model: Any) -> Loaded[ImagePipelines]:
+        folder = self._folder(model)
+        self.adapter_set.check(folder, IMAGES)  # a file that does not fit: refused, not ignored
         made: dict[Path, Any] = {}
 
-        def make() -> ImagePipelines:
+        def options() -> dict[str, Any]:
             # every adapter must be registered now: one first named in a later call is ignored;
             # the modes made from this root later share them (and their per-call state)
-            kwargs = self._build_adapters(folder, "image", made)
-            return build(folder, self.device, self.properties, **kwargs)
+            return self._build_adapters(folder, IMAGES, made)
 
-        loaded = load("image", folder, self.device, self.properties, make, self.adapter_set.key())
+        loaded = load(IMAGES, folder, self.device, self.properties, self.adapter_set.key(),
+                      options)
         lora.attach(loaded, made)
         defaults = loaded.pipe.root.get_generation_config()  # the same in every mode
         values = {name: getattr(defaults, name) for name in FROM_MODEL}
@@ -217,13 +238,17 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         shown) if it cannot be read."""
         try:
             picture = source if isinstance(source, Picture) else load_image(source, name)
+        except TypeError:  # a wrong kind of argument is the caller's: raised
+            raise
         except Exception as exc:  # a bad file is the learner's to fix, never the kernel's problem
             self.fail(explain(exc))
             return None
         size = "×".join(map(str, picture.size))
-        self.publish_now(input_image=picture, input_mask=None, last_error="", error_details="",
-                         status=f"editing {picture.name} ({size}): paint or upload a mask to "
-                                "inpaint, or press Generate for image to image")
+        scaled = (f", downscaled from {'×'.join(map(str, picture.original_size))}"
+                  if picture.downscaled else "")
+        self.succeed(input_image=picture, input_mask=None,
+                     status=f"editing {picture.name} ({size}{scaled}): paint or upload a mask to "
+                            "inpaint, or press Generate for image to image")
         return picture
 
     def choose_mask(self, source: Source, name: str | None = None) -> Mask | None:
@@ -235,12 +260,13 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
                                 "or upload its mask")
             mask = source if isinstance(source, Mask) else load_mask(source, name)
             mask, note = fit_mask(mask, self.input_image)
+        except TypeError:
+            raise
         except Exception as exc:
             self.fail(explain(exc))
             return None
         share = f"mask: {mask.coverage:.0%} of the image is repainted"
-        self.publish_now(input_mask=mask, last_error="", error_details="",
-                         status=f"{share} ({note})" if note else share)
+        self.succeed(input_mask=mask, status=f"{share} ({note})" if note else share)
         return mask
 
     def clear_mask(self) -> None:
@@ -250,6 +276,36 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
     def remove_image(self) -> None:
         """No image (and so no mask): Generate runs text to image."""
         self.publish_now(input_image=None, input_mask=None)
+
+    def edit_result(self) -> Picture | None:
+        """Make the last image the image to edit (edit it again, step by step)."""
+        if self.image is None:
+            self.fail("no image yet: press Generate first")
+            return None
+        return self.choose_image(self.image, "the last result")
+
+    def save(self, path: str | os.PathLike[str]) -> Path | None:
+        """Save the last image as PNG (".png" added when missing), with its prompt and settings
+        inside where image tools look for them; the path, or None (the reason shown)."""
+        try:
+            if self.image is None:
+                raise OvnbError("no image yet: press Generate first")
+            buffer = io.BytesIO()
+            self.image.save(buffer, format="PNG", pnginfo=self._png_info())
+            target = write_bytes(path, buffer.getvalue(), (".png",), ".png", "image")
+        except OvnbError as exc:
+            self.fail(str(exc))
+            return None
+        self.succeed(status=f"saved {target.name}")
+        return target
+
+    def _png_info(self) -> Any:
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        if self.results:
+            info.add_text("parameters", f"{self.results[0].prompt}\n{self.results[0].caption()}")
+        return info
 
     @property
     def mode(self) -> str:
@@ -269,12 +325,10 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         settings for this call only (openvino_genai's names; ``adapters`` a dict adapter file or
         name -> strength).
         """
-        job = self.submit(prompt, queue=True, image=image, mask=mask, **opts)
-        outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
-        return outcome.value if outcome.ok else None
+        return self.call(self.submit(prompt, queue=True, image=image, mask=mask, **opts), None)
 
     def submit(self, prompt: str, queue: bool = False, image: Source | None = None,
-               mask: Source | None = None, **opts: Any) -> Any:
+               mask: Source | None = None, **opts: Any) -> Job[Any] | None:
         """Start a generation without waiting (the Generate button passes its chosen image and
         mask); None when refused."""
         prompt = check_text(prompt, "the prompt").strip()
@@ -288,26 +342,22 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
                     raise OvnbError("strength is for image to image and inpainting: give image= "
                                     "too, or drop strength for text to image")
                 check_strength(opts["strength"])
+        except TypeError:
+            raise
         except Exception as exc:  # an unreadable image or a bad mask: one line, nothing changed
             self.refuse(explain(exc))
             return None
         requested = opts.pop("adapters", None)
+        alphas = self.strengths(requested) if requested is not None else None
 
-        def work(loaded: Loaded) -> Any:
+        def work(loaded: Loaded[ImagePipelines], job: Job[Any]) -> Any:
             # settings are read once loaded: loading sets size and guidance to the model's defaults
-            return self._run(loaded, prompt, {**self.settings(), **opts}, requested, edit)
+            return self._run(loaded, job, prompt, {**self.settings(), **opts}, alphas, edit)
 
-        def done(outcome: Outcome) -> None:
-            self._finish(outcome)
+        return self.start(work, self._finish, queue=queue)
 
-        return self.start(work, done, queue=queue)
-
-    def _on_stop(self) -> None:
-        if self._watch is not None:
-            self._watch.stop_event.set()
-
-    def _run(self, loaded: Loaded, prompt: str, settings: dict[str, Any], requested: Any,
-             edit: Edit) -> Any:
+    def _run(self, loaded: Loaded[ImagePipelines], job: Job[Any], prompt: str,
+             settings: dict[str, Any], alphas: dict[Path, float] | None, edit: Edit) -> Any:
         """On the worker thread, under the pipeline's lock: one generation, start to gallery."""
         pipe = loaded.pipe.get(edit.mode)  # made from the compiled root on first use: no compile
         kwargs = call_settings(loaded, settings, pipe, edit.mode)
@@ -317,13 +367,11 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
                              size_step(loaded.folder))
             kwargs["width"], kwargs["height"] = size
             inputs = tensors(edit, size)
-        alphas = self.strengths(requested)
-        watch = StepWatch(lambda step, total: post(lambda: self._set({"progress": (step, total)})),
-                          preview_decoder(pipe) if self.live_preview else None,
-                          lambda tensor: self._post_preview(tensor), self.preview_interval)
-        self._watch = watch
-        if self.stopping:  # Stop came while the settings were being checked
-            watch.stop_event.set()
+        alphas = alphas if alphas is not None else self.strengths()
+        watch = StepWatch.for_job(
+            job, lambda step, total: post(lambda: self._set({"progress": (step, total)})),
+            preview_decoder(pipe) if self.live_preview else None,
+            lambda tensor: self._post_preview(tensor), self.preview_interval)
         before = png(overlay(edit.picture, edit.mask)) if edit.picture is not None else b""
         self.publish(progress=(0, 0), metrics={}, outcome="", before=before,
                      status=f"{LABELS[edit.mode]}…" if edit.mode != TEXT else "generating…")
@@ -362,8 +410,7 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         data = png(to_image(tensor), level=1)
         post(lambda: self._set({"preview": data}))
 
-    def _finish(self, outcome: Outcome) -> None:
-        self._watch = None
+    def _finish(self, outcome: Outcome[Any]) -> None:
         if not outcome.ok:
             self.publish(outcome="failed", status="failed")
 
@@ -377,7 +424,7 @@ def size_step(folder: Path) -> int:
         return 8
 
 
-def call_settings(loaded: Loaded, settings: dict[str, Any], pipe: Any = None,
+def call_settings(loaded: Loaded[ImagePipelines], settings: dict[str, Any], pipe: Any = None,
                   mode: str = TEXT) -> dict[str, Any]:
     """This run's settings, checked; no empty negative prompt (not all models take one), and no
     strength for text to image (it is the editing modes' setting)."""

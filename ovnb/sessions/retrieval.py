@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +30,9 @@ import traitlets
 from traitlets import Dict, Int, List, Unicode
 
 from ovnb import passages as splitting
-from ovnb.errors import OvnbError
+from ovnb.errors import OvnbError, Stopped
 from ovnb.passages import Passage
+from ovnb.runtime.jobs import Job
 from ovnb.sessions.base import Session, check_text
 from ovnb.sessions.embedding import EmbedderSession, RerankerSession
 from ovnb.sessions.settings import Settings, setting
@@ -126,10 +126,7 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         self._index = Index()
         self._sources: list[str] = []  # the documents indexed, by name
         self._texts = 0  # texts (str) added so far, to name the next ones "text N"
-        self._inner: Session | None = None  # the embedder or reranker our run waits for
-        self._inner_lock = threading.Lock()
-        self._no_pipeline()
-        self.status = "empty: add documents (texts or files)"
+        self.no_pipeline("empty: add documents (texts or files)")
 
     @property
     def passages(self) -> list[Passage]:
@@ -148,11 +145,9 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
     def add(self, items: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> int:
         """Split texts (str) and files (Path: a text file, or a folder of them) into passages and
         index them; blocks. The number of passages added (0 on error, nothing added)."""
-        job = self.submit_add(items, queue=True)
-        outcome = self.call(job) if job is not None else None
-        return outcome.value if outcome is not None and outcome.ok else 0
+        return self.call(self.submit_add(items, queue=True), 0)
 
-    def submit_add(self, items: Any, queue: bool = False) -> Any:
+    def submit_add(self, items: Any, queue: bool = False) -> Job[int] | None:
         """Start adding without waiting (an upload); None when refused (read errors included)."""
         try:
             docs = splitting.documents(items, self._texts)
@@ -163,14 +158,14 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         if not cut:
             self.refuse("the documents hold no text: nothing was added")
             return None
-        return self.start(lambda _: self._add(docs, cut), queue=queue)
+        return self.start(lambda _, job: self._add(job, docs, cut), queue=queue)
 
     def _split(self, docs: list[tuple[str, str]]) -> list[Passage]:
         return [Passage(text, name, i + 1) for name, body in docs
                 for i, text in enumerate(splitting.split(body, self.max_chars, self.overlap))]
 
-    def _add(self, docs: list[tuple[str, str]], cut: list[Passage]) -> int:
-        vectors, note = self._through(self.embedder, lambda: self.embedder.encode(cut))
+    def _add(self, job: Job[int], docs: list[tuple[str, str]], cut: list[Passage]) -> int:
+        vectors, note = self._through(job, self.embedder, lambda: self.embedder.encode(cut))
         self._index = self._index.plus(cut, vectors)
         self._texts += sum(1 for name, _ in docs if re.fullmatch(r"text \d+", name))
         self._sources += [name for name, body in docs if body.strip()]
@@ -186,18 +181,17 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         """Empty the index (refused while a run is in progress)."""
         if not self.running:
             self._index, self._texts, self._sources = Index(), 0, []
-            self.publish_now(sources=[], count=0, results=[], query="", note="",
-                             status="empty: add documents (texts or files)")
+            self.succeed(sources=[], count=0, results=[], query="", note="",
+                         status="empty: add documents (texts or files)")
 
     # searching ------------------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> Found:
         """The ``k`` (default: the ``k`` setting) passages that best match ``query``, as
         (passage, score), best first; blocks. [] on error (``last_error`` says why)."""
-        job = self.submit_search(query, k, queue=True)
-        outcome = self.call(job) if job is not None else None
-        return outcome.value if outcome is not None and outcome.ok else []
+        return self.call(self.submit_search(query, k, queue=True), [])
 
-    def submit_search(self, query: str, k: int | None = None, queue: bool = False) -> Any:
+    def submit_search(self, query: str, k: int | None = None, queue: bool = False
+                      ) -> Job[Found] | None:
         """Start a search without waiting (the Search button); None when refused."""
         query = check_text(query, "the query").strip()
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
@@ -205,54 +199,47 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         if not query:
             self.refuse("empty query: type what to search for")
             return None
-        return self.start(lambda _: self._search(query, k or self.k), queue=queue)
+        return self.start(lambda _, job: self._search(job, query, k or self.k), queue=queue)
 
     def find(self, query: str, k: int | None = None) -> Found:
         """For another session's worker (a chat turn): the search's result; raises OvnbError."""
-        outcome = self.run(lambda _: self._search(check_text(query, "the query"), k or self.k))
-        if not outcome.ok:
-            raise OvnbError(outcome.error or "search failed")
+        outcome = self.run(lambda _, job: self._search(job, check_text(query, "the query"),
+                                                       k or self.k))
+        if not outcome.ok or outcome.value is None:
+            raise Stopped(outcome.note) if outcome.note else OvnbError(outcome.error or
+                                                                       "search failed")
         return outcome.value
 
-    def _search(self, query: str, k: int) -> Found:
+    def _search(self, job: Job[Found], query: str, k: int) -> Found:
         index = self._index
         if not len(index):
             raise OvnbError("nothing to search yet: add documents first (retriever.add(texts "
                             "or files))")
-        vector, note = self._through(self.embedder,
+        vector, note = self._through(job, self.embedder,
                                      lambda: self.embedder.encode([query], query=True))
         pool = max(k, self.candidates) if self.reranker is not None else k
         found = index.nearest(vector[0], pool)
         reranked = len(found) if self.reranker is not None else 0
         if reranked:
-            found = self._reranked(query, found)
+            found = self._reranked(job, query, found)
         found = found[:k]
         self.publish(query=query, results=found, note=note,
                      metrics={"passages": len(index), "k": k, "reranked": reranked})
         return found
 
-    def _reranked(self, query: str, found: Found) -> Found:
+    def _reranked(self, job: Job[Found], query: str, found: Found) -> Found:
         reranker = self.reranker
         assert reranker is not None
-        order = self._through(reranker, lambda: reranker.score(query, [p for p, _ in found]))
+        order = self._through(job, reranker,
+                              lambda: reranker.score(query, [p for p, _ in found]))
         return [(found[i][0], score) for i, score in order]
 
-    def _through(self, inner: Session, call: Any) -> Any:
-        """Run ``call`` (a run of the embedder or reranker), so that Stop reaches it."""
-        with self._inner_lock:
-            self._inner = inner
-        try:
-            if self.stopping:
-                raise OvnbError("stopped: nothing was changed")
-            return call()
-        finally:
-            with self._inner_lock:
-                self._inner = None
-
-    def _on_stop(self) -> None:
-        with self._inner_lock:
-            if self._inner is not None:
-                self._inner.stop()
+    def _through(self, job: Job[Any], inner: Session, call: Callable[[], Any]) -> Any:
+        """Run ``call`` (a run of the embedder or reranker): Stop reaches the run it makes."""
+        if job.stopped:
+            raise Stopped("stopped: nothing was changed")
+        job.on_stop(inner.stop)
+        return call()
 
     # grounding a chat answer ----------------------------------------------------------------------
     def ground(self, question: str, k: int | None = None) -> tuple[str, list[dict[str, Any]]]:

@@ -7,12 +7,13 @@ from typing import Any
 import traitlets
 
 from ovnb import speculative as spec
-from ovnb.devices import precision_for
 from ovnb.errors import OvnbError
-from ovnb.runtime import Loaded, Outcome, construct, load
-from ovnb.sessions.base import Session, check_text
-from ovnb.sessions.chat import AssistantSettings, _name
-from ovnb.sessions.folders import model_folder
+from ovnb.families import CHAT
+from ovnb.runtime.jobs import Job, Outcome
+from ovnb.runtime.pipelines import Loaded, load
+from ovnb.sessions.base import Session, check_text, model_label
+from ovnb.sessions.chat import draft_folder
+from ovnb.sessions.conversation import AssistantSettings
 from ovnb.sessions.settings import setting
 
 
@@ -40,6 +41,8 @@ class BenchSession(Session, BenchState):
     {"INFERENCE_PRECISION_HINT": "f32"}``): under bf16 they may differ.
     """
 
+    family = CHAT
+
     def __init__(self, main: str | os.PathLike[str], draft: Any = None, device: Any = "CPU",
                  draft_device: Any = None, prompt_lookup: bool = False,
                  properties: dict[str, Any] | None = None, prompt: str = spec.DEFAULT_PROMPT,
@@ -50,52 +53,53 @@ class BenchSession(Session, BenchState):
         self.apply(settings, type(self).__name__)
         spec.check_assistant(self.settings(), prompt_lookup)
         self.prompt = check_text(prompt, "prompt")
-        self.device = str(getattr(device, "value", device))
-        self.properties = dict(properties or {})
+        self._open(main, device, properties)
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise ValueError(f"repeats must be a whole number of at least 1, not {repeats!r}")
         self.repeats = repeats
+        self.prompt_lookup = prompt_lookup  # what assists: prompt lookup, else the draft model
         self.plan: spec.LLMPlan | None = None
-        self.labels = (_name(main), _name(draft) if draft is not None else "prompt lookup")
+        self.labels = (self.model_name, model_label(draft) if draft is not None
+                       else "prompt lookup")
         self._load_in_background(lambda: self._load(main, draft, draft_device, prompt_lookup),
                                  f"{self.labels[0]} with and without {self.labels[1]}")
 
-    def _load(self, main: Any, draft: Any, draft_device: Any, prompt_lookup: bool) -> Loaded:
-        plan = spec.plan_llm(self.device, self.properties, draft, draft_device, prompt_lookup)
-        folder = model_folder(main, "chat", precision_for(plan.device, "chat"))
+    def _load(self, main: Any, draft: Any, draft_device: Any, prompt_lookup: bool
+              ) -> Loaded[Any]:
+        plan = spec.plan_llm(self.device, self.given_properties, draft, draft_device, prompt_lookup)
+        folder = self._folder(main)
         if draft is not None:
-            plan.draft = model_folder(draft, "chat", precision_for(plan.draft_device, "chat"))
+            plan.draft = draft_folder(draft, plan.draft_device)
             spec.check_pair(folder, plan.draft)
         self.plan = plan
         self.publish(labels=(spec.label(folder), spec.label(plan.draft) if draft is not None
                              else "prompt lookup"))
-        plain = load("chat", folder, plan.device, plan.properties)
-        assisted = load("chat", folder, plan.device, plan.properties, extra_key=plan.key,
-                        build=lambda: construct("chat", folder, plan.device, plan.properties,
-                                                **plan.pipeline_kwargs()))
-        return Loaded(pipe=(plain, assisted), folder=folder, device=plan.device)
+        plain = load(CHAT, folder, plan.device, plan.properties)
+        assisted = load(CHAT, folder, plan.device, plan.properties, plan.key,
+                        plan.pipeline_kwargs)
+        return Loaded((plain, assisted), folder, plan.device, CHAT)
 
     def measure(self, prompt: str | None = None) -> spec.BenchResult | None:
         """Run both, blocking; the result (None on error, ``last_error`` says why)."""
         if prompt is not None:
             self.prompt = check_text(prompt, "prompt")
-        job = self.submit(queue=True)
-        outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
-        return outcome.value if outcome.ok else None
+        return self.call(self.submit(queue=True), None)
 
-    def submit(self, queue: bool = False) -> Any:
+    def submit(self, queue: bool = False) -> Job[spec.BenchResult] | None:
         """Start both runs without waiting (the button); None when refused."""
         prompt, tokens, assistant = self.prompt.strip(), self.max_new_tokens, self.settings()
         if not prompt:
             self.refuse("empty prompt: type a prompt for both runs first")
             return None
 
-        def work(loaded: Loaded) -> spec.BenchResult:
+        def work(loaded: Loaded[Any], job: Job[spec.BenchResult]) -> spec.BenchResult:
             plain, assisted = loaded.pipe
             self.publish(status=f"running each {self.repeats + 1} times (one warm-up)…")
             with plain.lock, assisted.lock:
                 return spec.measure(plain.pipe, assisted.pipe, self.plan, prompt, tokens,
                                     assistant, self.repeats, loaded.folder)
 
-        def done(outcome: Outcome) -> None:
+        def done(outcome: Outcome[spec.BenchResult]) -> None:
             if outcome.ok:
                 self.publish(result=outcome.value, status=f"done in {outcome.seconds:.1f} s")
             else:

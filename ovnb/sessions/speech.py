@@ -23,15 +23,17 @@ import numpy as np
 import traitlets
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
-from ovnb import devices, subtitles, whisper
+from ovnb import subtitles, whisper
 from ovnb.audio import RATE, Source, is_silent, load_audio
-from ovnb.errors import OvnbError
-from ovnb.runtime import Loaded, Outcome, TokenStream, check_device, explain, load
+from ovnb.errors import OvnbError, explain
+from ovnb.families import SPEECH
+from ovnb.files import save_target, write_bytes
+from ovnb.runtime.jobs import Job, Outcome
+from ovnb.runtime.pipelines import Loaded, load
 from ovnb.sessions.base import Session
-from ovnb.sessions.chat import _name
-from ovnb.sessions.folders import model_folder
 from ovnb.sessions.settings import Settings, apply_to, setting
 
+SUBTITLE_FORMATS = (".srt", ".vtt")
 WINDOW_SECONDS = 30.0  # Whisper hears 30 s at a time; openvino_genai streams only within one window
 AUTO = "auto"  # the language setting's "detect it" value
 
@@ -98,20 +100,19 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
     and task apply to multilingual models only.
     """
 
+    family = SPEECH
+
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
         self.apply(settings, type(self).__name__)
-        self.device, self.properties = devices.resolve(device, "speech", properties)
-        self.model_name = _name(model)
+        self._open(model, device, properties)
         self.model_type = ""
-        self._stream: TokenStream | None = None
-        self._with_words: Loaded | None = None  # the pipeline built for word timestamps
+        self._with_words: Loaded[Any] | None = None  # the pipeline built for word timestamps
         self._load_in_background(lambda: self._load(model), self.model_name)
 
-    def _load(self, model: Any) -> Loaded:
-        check_device(self.device)  # an absent device is refused before any export
-        folder = model_folder(model, "speech", devices.precision_for(self.device, "speech"))
+    def _load(self, model: Any) -> Loaded[Any]:
+        folder = self._folder(model)
         whisper.check_options(folder, self.language, self.task)
         languages, tasks = whisper.options(folder)
         self.model_type = whisper.model_type(folder)
@@ -122,7 +123,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
             self._with_words = loaded
         return loaded
 
-    def _pipeline_for(self, loaded: Loaded, words: bool) -> Loaded:
+    def _pipeline_for(self, loaded: Loaded[Any], words: bool) -> Loaded[Any]:
         """The pipeline a run uses: ``loaded``, or the one built for word timestamps."""
         if not words:
             return loaded
@@ -140,10 +141,12 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
         """Decode ``source`` and make it the audio of the next run; None (error shown) if unreadable."""
         try:
             clip = Clip(load_audio(source, name), name or source_name(source))
+        except TypeError:  # a wrong kind of argument is the caller's: raised
+            raise
         except Exception as exc:  # a bad file is the learner's to fix, never the kernel's problem
             self.fail(explain(exc))
             return None
-        self.publish_now(audio=clip, audio_seconds=clip.seconds, last_error="", error_details="")
+        self.succeed(audio=clip, audio_seconds=clip.seconds)
         return clip
 
     # runs ----------------------------------------------------------------------------------------
@@ -152,35 +155,36 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
 
         ``word_timestamps`` True or False overrides the setting for this call (None: the setting).
         """
+        if word_timestamps is not None and not isinstance(word_timestamps, bool):
+            raise TypeError(f"word_timestamps must be True, False or None, not "
+                            f"{word_timestamps!r}")
         clip = self.audio if audio is None else self.choose(audio)
         if audio is not None and clip is None:
             return ""
-        overrides = {} if word_timestamps is None else {"word_timestamps": bool(word_timestamps)}
-        job = self.submit(queue=True, clip=clip, **overrides)
-        outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
-        return outcome.value if outcome.ok else ""
+        return self.call(self.submit(clip, word_timestamps, queue=True), "")
 
-    def submit(self, queue: bool = False, clip: Clip | None = None, **overrides: Any) -> Any:
+    def submit(self, clip: Clip | None = None, word_timestamps: bool | None = None,
+               queue: bool = False) -> Job[str] | None:
         """Start transcribing ``clip`` (else the chosen audio) without waiting (the button); None
-        when refused."""
+        when refused. ``word_timestamps`` overrides the setting for this run (None: the setting)."""
         clip = clip or self.audio
         if clip is None:
             self.refuse("no audio yet: upload a file, type a path and press Enter, or press Sample")
             return None
+        overrides = {} if word_timestamps is None else {"word_timestamps": word_timestamps}
 
-        def work(loaded: Loaded) -> str:
+        def work(loaded: Loaded[Any], job: Job[str]) -> str:
             options = {**self._options(loaded.folder), **overrides}
             chosen = self._pipeline_for(loaded, bool(options.get("word_timestamps")))
             if chosen is loaded:
-                return self._run(loaded, clip, options)
+                return self._run(loaded, job, clip, options)
             with chosen.lock:
-                return self._run(chosen, clip, options)
+                return self._run(chosen, job, clip, options)
 
-        def done(outcome: Outcome) -> None:
-            self._stream = None
-            self.publish(live="")
+        return self.start(work, self._after_run, queue=queue)
 
-        return self.start(work, done, queue=queue)
+    def _after_run(self, outcome: Outcome[str]) -> None:
+        self.publish(live="")
 
     # subtitles -----------------------------------------------------------------------------------
     def cues(self) -> list[tuple[float, float, str]]:
@@ -199,9 +203,20 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
         """The last transcript as WebVTT (.vtt) subtitles (just the header before any)."""
         return subtitles.vtt(self.cues())
 
-    def _on_stop(self) -> None:
-        if self._stream is not None:
-            self._stream.stopped = True
+    def save_subtitles(self, path: str | os.PathLike[str]) -> Path | None:
+        """Write ``.srt`` or ``.vtt`` subtitles of the last transcript; the path, or None (the
+        reason shown as ``last_error``)."""
+        try:
+            target = save_target(path, SUBTITLE_FORMATS, what="subtitles")
+            if not self.transcript.strip():
+                raise OvnbError("no transcript yet: press Transcribe first")
+            text = self.srt() if target.suffix.lower() == ".srt" else self.vtt()
+            write_bytes(target, text.encode("utf-8"), SUBTITLE_FORMATS, what="subtitles")
+        except OvnbError as exc:
+            self.fail(str(exc))
+            return None
+        self.succeed(status=f"saved {target.name}")
+        return target
 
     def _options(self, folder: Path) -> dict[str, Any]:
         """This run's settings, checked; language and task only where the model has them."""
@@ -215,15 +230,12 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
             options.pop("language", None)
         return options
 
-    def _run(self, loaded: Loaded, clip: Clip, options: dict[str, Any]) -> str:
+    def _run(self, loaded: Loaded[Any], job: Job[str], clip: Clip, options: dict[str, Any]
+             ) -> str:
         timed = options.get("return_timestamps") or options.get("word_timestamps")
         live = clip.seconds < WINDOW_SECONDS and not timed
-        tokenizer = loaded.pipe.get_tokenizer()
-        stream = TokenStream(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
-                             self._show_live if live else None)
-        self._stream = stream
-        if self.stopping:
-            stream.stopped = True
+        stream = self.token_stream(job, loaded.pipe.get_tokenizer(),
+                                   self._show_live if live else None)
         how = "" if live else " (the text appears at the end)"
         self.publish(status=f"transcribing {clock(clip.seconds)} of audio{how}…", transcript="",
                      chunks=[], words=[], metrics={})
@@ -253,19 +265,12 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
                 "language": (result.languages or [""])[0] if self.languages else ""}
 
 
-def asr_pipeline(folder: Path, device: str, properties: dict[str, Any], words: bool) -> Loaded:
+def asr_pipeline(folder: Path, device: str, properties: dict[str, Any], words: bool
+                 ) -> Loaded[Any]:
     """The shared ASRPipeline for ``folder``, built with word timestamps or without (a pipeline
     key of its own each: genai decides at construction)."""
-    def build() -> Any:
-        import openvino_genai as ov_genai
-
-        extra = {"word_timestamps": True} if words else {}
-        try:
-            return ov_genai.ASRPipeline(str(folder), device, **extra, **properties)
-        except RuntimeError as exc:
-            raise OvnbError(explain(exc)) from exc
-
-    return load("speech", folder, device, properties, build, ("asr", words))
+    return load(SPEECH, folder, device, properties, ("asr", words),
+                lambda: {"word_timestamps": True} if words else {})
 
 
 def first(per_text: Any) -> list[Any]:

@@ -24,15 +24,16 @@ import numpy as np
 import traitlets
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
-from ovnb import devices, sentences
+from ovnb import sentences
 from ovnb.audio import write_audio
-from ovnb.errors import OvnbError
-from ovnb.layout import read_speaker, speakers
-from ovnb.runtime import Loaded, Outcome, check_device, explain, load, post
+from ovnb.errors import OvnbError, explain
+from ovnb.families import TEXT_TO_SPEECH
+from ovnb.runtime.jobs import Job
+from ovnb.runtime.pipelines import Loaded, load
+from ovnb.runtime.views import post
 from ovnb.sessions.base import Session, check_text
-from ovnb.sessions.chat import _name
-from ovnb.sessions.folders import model_folder
 from ovnb.sessions.settings import Settings, setting
+from ovnb.voices import read_speaker, read_voice, speakers
 
 PAUSE_SECONDS = 0.25  # silence between two sentences in the joined speech
 BUILTIN = ""  # the voice name of the model's own voice (SpeechT5: openvino_genai's built-in one)
@@ -119,24 +120,23 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
     SpeechGenerationConfig fields (``threshold``, ``maxlenratio``, ``minlenratio``, ``speed``).
     """
 
+    family = TEXT_TO_SPEECH
+
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", voice: str = BUILTIN,
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
         self.apply(settings, type(self).__name__)
         self.voice = check_text(voice, "voice")
-        self.device, self.properties = devices.resolve(device, "text-to-speech", properties)
-        self.model_name = _name(model)
+        self._open(model, device, properties)
         self.shape: tuple[int, ...] = ()
         self._embeddings: dict[str, np.ndarray] = {}  # voices loaded from code, by name
         self._files: dict[str, Path] = {}  # voices the model ships, read when first used
         self._alphabet: Alphabet | None = None
         self._load_in_background(lambda: self._load(model), self.model_name)
 
-    def _load(self, model: Any) -> Loaded:
-        check_device(self.device)  # an absent device is refused before any export
-        folder = model_folder(model, "text-to-speech",
-                              devices.precision_for(self.device, "text-to-speech"))
-        loaded = load("text-to-speech", folder, self.device, self.properties)
+    def _load(self, model: Any) -> Loaded[Any]:
+        folder = self._folder(model)
+        loaded = load(TEXT_TO_SPEECH, folder, self.device, self.properties)
         self.shape = tuple(int(d) for d in loaded.pipe.get_speaker_embedding_shape())
         self._files = speakers(folder)
         self._alphabet = Alphabet.of(folder)
@@ -153,28 +153,19 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
                    ) -> str | None:
         """Add a speaker embedding (a raw float32 ``.bin``, a ``.npy`` or an array) as a voice and
         choose it; its name, or None when it does not fit the model (one line shown)."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
         try:
             self.wait_loaded()
-            data = self._read_voice(source)
-        except (OvnbError, OSError, ValueError) as exc:
+            data = read_voice(source, self.shape)
+        except OvnbError as exc:
             self.fail(explain(exc))
             return None
         name = name or (Path(source).stem if not isinstance(source, np.ndarray) else "custom")
         self._embeddings[name] = data
         voices = self.voices if name in self.voices else [*self.voices, name]
-        self.publish_now(voices=voices, voice=name, last_error="", error_details="",
-                         status=f"voice {name} loaded")
+        self.succeed(voices=voices, voice=name, status=f"voice {name} loaded")
         return name
-
-    def _read_voice(self, source: Any) -> np.ndarray:
-        if isinstance(source, np.ndarray):
-            return fit_speaker(source, self.shape, "the array")
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise OvnbError(f"no such speaker embedding file: {path}: check the path")
-        if path.suffix.lower() == ".npy":
-            return fit_speaker(np.load(path, allow_pickle=False), self.shape, path.name)
-        return read_speaker(path, self.shape).astype(np.float32)
 
     def _embedding(self, voice: str) -> Any:
         """The ov.Tensor for ``voice`` (None: openvino_genai's built-in SpeechT5 voice)."""
@@ -197,23 +188,20 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
     def speak(self, text: str) -> tuple[np.ndarray, int]:
         """Speak ``text``; blocks. (float32 samples, rate); empty samples when refused or failed,
         what was spoken before Stop when stopped."""
-        job = self.submit(text, queue=True)
-        outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
-        if outcome.ok and outcome.value is not None:
-            return outcome.value
-        return np.zeros(0, np.float32), self.rate
+        return self.call(self.submit(text, queue=True), (np.zeros(0, np.float32), self.rate))
 
-    def submit(self, text: str, queue: bool = False) -> Any:
+    def submit(self, text: str, queue: bool = False) -> Job[tuple[np.ndarray, int]] | None:
         """Start speaking without waiting (the Speak button); None when refused."""
         text = check_text(text, "the text")
         if not text.strip():
             self.refuse("nothing to say: type some text first")
             return None
 
-        def work(loaded: Loaded) -> tuple[np.ndarray, int]:
+        def work(loaded: Loaded[Any], job: Job[tuple[np.ndarray, int]]
+                 ) -> tuple[np.ndarray, int]:
             parts = self._sentences(text)  # checked before anything is spoken or reset
             embedding = self._embedding(self.voice)
-            return self._run(loaded, text, parts, embedding, self._call_settings())
+            return self._run(loaded, job, text, parts, embedding, self._call_settings())
 
         return self.start(work, queue=queue)
 
@@ -233,23 +221,21 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
                             f"minlenratio ({values['minlenratio']:g}): raise the maximum")
         return values
 
-    def _on_stop(self) -> None:
-        if self.running:
-            self.publish(status="stopping after this sentence…")
-
-    def _run(self, loaded: Loaded, text: str, parts: list[str], embedding: Any,
-             settings: dict[str, Any]) -> tuple[np.ndarray, int]:
+    def _run(self, loaded: Loaded[Any], job: Job[Any], text: str, parts: list[str],
+             embedding: Any, settings: dict[str, Any]) -> tuple[np.ndarray, int]:
         """On the worker, under the pipeline's lock: one call per sentence, each published."""
         count = len(parts)
         self.publish(text=text, sentences=[], progress=(0, count), metrics={}, speech=None,
                      status=f"speaking sentence 1 of {count}…")
+        job.on_stop(lambda: self.publish(status="stopping after this sentence…"))
         spoken: list[Spoken] = []
         for index, part in enumerate(parts, 1):
-            if self.stopping:
+            if job.stopped:
                 break
             spoken.append(self._say(loaded, part, embedding, settings))
+            job.progressed()
             more = (f"speaking sentence {index + 1} of {count}…" if index < count else "finishing…")
-            more = "stopping after this sentence…" if self.stopping and index < count else more
+            more = "stopping after this sentence…" if job.stopped and index < count else more
             self.publish(sentences=list(spoken), progress=(index, count), rate=spoken[0].rate,
                          status=more)
         rate = spoken[0].rate if spoken else self.rate
@@ -276,7 +262,7 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
         except OvnbError as exc:
             self.fail(str(exc))
             return None
-        self.publish_now(last_error="", error_details="", status=f"saved {target.name}")
+        self.succeed(status=f"saved {target.name}")
         return target
 
 
@@ -353,21 +339,6 @@ def unknown_voice(voice: str, voices: list[str], builtin: bool) -> str:
     own = " or '' for its own voice" if builtin else ""
     return (f"voice {voice!r} is not one this model offers: choose {offered}{own}, or load one "
             "with load_voice(path)")
-
-
-def fit_speaker(data: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
-    """An array as the speaker embedding of ``shape`` (-1: any number of rows); one line if not."""
-    array = np.asarray(data)
-    want = int(np.prod([d for d in shape if d > 0])) if shape else 0
-    fits = array.size > 0 and want and (array.size == want or (-1 in shape and
-                                                                 array.size % want == 0))
-    if not fits or array.dtype.kind != "f":
-        shown = "x".join(str(d) for d in shape)
-        raise OvnbError(f"{name} holds {array.size} {array.dtype} values shaped "
-                        f"{'x'.join(str(d) for d in array.shape) or 'scalar'}, but this model's "
-                        f"speaker embedding is {shown} float values: use a voice made for this "
-                        "model")
-    return array.astype(np.float32).reshape(shape)
 
 
 def join(spoken: list[Spoken], rate: int) -> np.ndarray:

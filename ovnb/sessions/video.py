@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +26,13 @@ from traitlets import Bytes, Dict, Float, Int, List, TraitError, Unicode
 
 from ovnb import catalogs, devices
 from ovnb.errors import OvnbError
+from ovnb.families import VIDEO
+from ovnb.files import write_bytes
 from ovnb.progress import say
-from ovnb.runtime import Loaded, Outcome, check_device, construct, load, post
+from ovnb.runtime.jobs import Job, Outcome
+from ovnb.runtime.pipelines import Loaded, build, load
+from ovnb.runtime.views import post
 from ovnb.sessions.base import Session, check_text
-from ovnb.sessions.chat import _name
-from ovnb.sessions.folders import model_folder
 from ovnb.sessions.image import StepWatch
 from ovnb.sessions.settings import Settings, setting
 
@@ -38,7 +41,7 @@ SIZE_STEP = 32  # and 32x32 pixels into one latent pixel: sizes are multiples of
 CLIP_SETTINGS = ("num_frames", "width", "height")
 
 # pipelines whose first run was unguided (guidance_scale <= 1): a guided run must rebuild them
-_UNGUIDED_FIRST: weakref.WeakKeyDictionary[Loaded, bool] = weakref.WeakKeyDictionary()
+_UNGUIDED_FIRST: weakref.WeakKeyDictionary[Loaded[Any], bool] = weakref.WeakKeyDictionary()
 
 
 def clip_problem(name: str, value: Any) -> str | None:
@@ -127,22 +130,26 @@ class VideoSession(Session, VideoState, VideoSettings):
     ``rng_seed``. ``frame_rate`` starts from the model's own unless given.
     """
 
+    family = VIDEO
+
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
         self.apply(settings, type(self).__name__)
-        self.device, self.properties = devices.resolve(device, "video", properties)
-        self._watch: StepWatch | None = None
+        self._open(model, device, properties)
         self._entry: tuple[dict[str, Any], str | None] | None = None  # catalog entry, precision
-        self.observe(lambda _: self.publish_now(warning=self.ram_warning()), list(CLIP_SETTINGS))
-        self._load_in_background(lambda: self._load(model), _name(model))
+        self.observe(self._warn, list(CLIP_SETTINGS))
+        self._load_in_background(lambda: self._load(model), self.model_name)
 
-    def _load(self, model: Any) -> Loaded:
-        check_device(self.device)  # an absent device is refused before any export
-        folder = model_folder(model, "video", devices.precision_for(self.device, "video"))
+    def _warn(self, change: dict[str, Any]) -> None:
+        """A clip setting changed: say whether such a clip fits the free RAM."""
+        self.publish_now(warning=self.ram_warning())
+
+    def _load(self, model: Any) -> Loaded[Any]:
+        folder = self._folder(model)
         self._entry = _catalog_entry(folder)
         self.publish(warning=self.ram_warning(loading=True))  # the weights are not in RAM yet
-        loaded = load("video", folder, self.device, self.properties)
+        loaded = load(VIDEO, folder, self.device, self.properties)
         rate = loaded.pipe.get_generation_config().frame_rate
         post(lambda: self._adopt_model(rate))
         return loaded
@@ -183,11 +190,9 @@ class VideoSession(Session, VideoState, VideoSettings):
 
         ``opts`` override the settings for this call only (openvino_genai's names).
         """
-        job = self.submit(prompt, queue=True, **opts)
-        outcome = self.call(job) if job is not None else Outcome(error=self.last_error)
-        return outcome.value if outcome.ok and outcome.value else []
+        return self.call(self.submit(prompt, queue=True, **opts), [])
 
-    def submit(self, prompt: str, queue: bool = False, **opts: Any) -> Any:
+    def submit(self, prompt: str, queue: bool = False, **opts: Any) -> Job[Any] | None:
         """Start a generation without waiting (the Generate button); None when refused."""
         prompt = check_text(prompt, "the prompt").strip()
         if not prompt:
@@ -202,10 +207,10 @@ class VideoSession(Session, VideoState, VideoSettings):
         if warning and queue:
             say(warning)  # a call from code may have no widget on screen
 
-        def work(loaded: Loaded) -> Any:
-            return self._run(loaded, prompt, {**self.settings(), **opts})
+        def work(loaded: Loaded[Any], job: Job[Any]) -> Any:
+            return self._run(loaded, job, prompt, {**self.settings(), **opts})
 
-        return self.start(work, lambda outcome: self._finish(outcome), queue=queue)
+        return self.start(work, self._finish, queue=queue)
 
     def check_opts(self, opts: dict[str, Any]) -> str | None:
         """Why per-call settings cannot run (one line), None when they can: names, types, ranges,
@@ -229,18 +234,13 @@ class VideoSession(Session, VideoState, VideoSettings):
             return "a negative prompt needs guidance_scale above 1: raise it (3 suits LTX-Video)"
         return None
 
-    def _on_stop(self) -> None:
-        if self._watch is not None:
-            self._watch.stop_event.set()
-
-    def _run(self, loaded: Loaded, prompt: str, settings: dict[str, Any]) -> Any:
+    def _run(self, loaded: Loaded[Any], job: Job[Any], prompt: str, settings: dict[str, Any]
+             ) -> Any:
         """On the worker thread, under the pipeline's lock: one clip, start to MP4."""
         from ovnb.video import encode
 
-        watch = StepWatch(lambda step, total: post(lambda: self._set({"progress": (step, total)})))
-        self._watch = watch
-        if self.stopping:  # Stop came while the run waited for its turn
-            watch.stop_event.set()
+        watch = StepWatch.for_job(
+            job, lambda step, total: post(lambda: self._set({"progress": (step, total)})))
         self.publish(progress=(0, settings["num_inference_steps"]), metrics={}, outcome="",
                      status="generating…")
         rebuilt = self._ready_for(loaded, settings["guidance_scale"])
@@ -264,7 +264,7 @@ class VideoSession(Session, VideoState, VideoSettings):
                      progress=(steps, steps), outcome="done", status="done")
         return frames
 
-    def _ready_for(self, loaded: Loaded, guidance: float) -> bool:
+    def _ready_for(self, loaded: Loaded[Any], guidance: float) -> bool:
         """Build the pipeline afresh when it must (see the module docstring); whether it did."""
         unguided = guidance <= 1.0
         first = _UNGUIDED_FIRST.setdefault(loaded, unguided)
@@ -274,7 +274,7 @@ class VideoSession(Session, VideoState, VideoSettings):
                             "which openvino_genai 2026.4 fails on guided ones…")
         loaded.pipe = None  # free the old one first: two real models may not fit
         try:
-            loaded.pipe = construct("video", loaded.folder, loaded.device, self.properties)
+            loaded.pipe = build(VIDEO, loaded.folder, loaded.device, self.properties)
         except Exception as exc:
             raise OvnbError(f"could not build the pipeline again ({exc}): make a new "
                             "VideoGenerator") from exc
@@ -282,32 +282,21 @@ class VideoSession(Session, VideoState, VideoSettings):
         self.publish(status="generating…")
         return True
 
-    def _finish(self, outcome: Outcome) -> None:
-        self._watch = None
+    def _finish(self, outcome: Outcome[Any]) -> None:
         if not outcome.ok:
             self.publish(outcome="failed", status="failed")
 
-    def save(self, path: str | os.PathLike[str]) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Path | None:
         """Write the last clip's MP4 to ``path`` (".mp4" added when missing); the path, or None
         (the reason shown as ``last_error``)."""
-        from pathlib import Path
-
-        from ovnb.runtime import explain
-
         try:
             if not self.video:
                 raise OvnbError("no clip yet: press Generate first")
-            if not str(path).strip():
-                raise OvnbError("no file name: type one in the file box")
-            target = Path(str(path).strip()).expanduser()
-            if target.suffix.lower() != ".mp4":
-                target = target.with_name(target.name + ".mp4")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self.video)
-        except (OSError, OvnbError) as exc:
-            self.fail(explain(exc))
+            target = write_bytes(path, self.video, (".mp4",), ".mp4", "video")
+        except OvnbError as exc:
+            self.fail(str(exc))
             return None
-        self.publish_now(last_error="", error_details="", status=f"saved {target.name}")
+        self.succeed(status=f"saved {target.name}")
         return target
 
 
@@ -342,6 +331,6 @@ def _catalog_entry(folder: Any) -> tuple[dict[str, Any], str | None] | None:
 
     manifest = read_manifest(folder) or {}
     entry = catalogs.find(str(manifest.get("id", "")))
-    if entry is None or entry["task"] != "video":
+    if entry is None or entry["task"] != VIDEO.task:
         return None
     return entry, manifest.get("precision")

@@ -14,23 +14,34 @@ isn't implemented for this model").
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import traitlets
 
-from ovnb import devices, lora
-from ovnb.errors import OvnbError
+from ovnb import lora
+from ovnb.errors import OvnbError, explain
+from ovnb.families import VISION_CHAT
 from ovnb.images import Picture, Source, load_image
 from ovnb.layout import takes_video
-from ovnb.runtime import Loaded, TokenStream, construct, explain, load, wait_for
+from ovnb.runtime.pipelines import Loaded, load
+from ovnb.runtime.streams import TokenStream
+from ovnb.runtime.views import wait_for
 from ovnb.sessions.adapters import WithAdapters
 from ovnb.sessions.base import check_text
-from ovnb.sessions.chat import ConversationSession, Message, _name
-from ovnb.sessions.folders import model_folder
+from ovnb.sessions.conversation import Budget, ChatRequest, ConversationSession, Message
 from ovnb.video import MAX_FRAMES, VideoClip, VideoSource, load_video
 
 MOST_VIDEO_FRAMES = 64  # more frames than this cost thousands of tokens per question
+
+
+@dataclass(frozen=True)
+class VisionRequest(ChatRequest):
+    """A question about an image and/or a video: what it carries, fixed when it is asked."""
+
+    picture: Picture | None = None
+    clip: VideoClip | None = None
 
 
 class VideoInput(traitlets.HasTraits):
@@ -60,6 +71,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
     ``**settings`` generation settings (openvino_genai's names).
     """
 
+    family = VISION_CHAT
     picture = traitlets.Any(None, allow_none=True,
                             help="the image the next question carries (an ovnb.images.Picture)")
 
@@ -70,28 +82,22 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         self.apply(settings, type(self).__name__)
         self.max_video_frames = max_video_frames
         self.system_prompt = check_text(system_prompt, "system_prompt")
-        # a name or a DevicePicker; the device's own settings come first, the caller's on top
-        self.device, self.properties = devices.resolve(device, "vision-chat", properties)
+        self._open(model, device, properties)
         self._init_adapters(adapters)
         self._history: Any = None  # the ChatHistory (its images live in it)
-        self._load_in_background(lambda: self._load(model), _name(model))
+        self._load_in_background(lambda: self._load(model), self.model_name)
 
-    def _load(self, model: Any) -> Loaded:
-        from ovnb.runtime import check_device
-
-        check_device(self.device)  # before any export: an absent device costs nothing
-        folder = model_folder(model, "vision-chat",
-                              devices.precision_for(self.device, "vision-chat"))
-        self.adapter_set.check(folder, "vision-chat")
+    def _load(self, model: Any) -> Loaded[Any]:
+        folder = self._folder(model)
+        self.adapter_set.check(folder, VISION_CHAT)
         made: dict[Path, Any] = {}
 
-        def build() -> Any:
+        def options() -> dict[str, Any]:
             # all adapters now, and no prefix caching (it would reuse state of other adapters)
-            kwargs = self._build_adapters(folder, "vision-chat", made)
-            return construct("vision-chat", folder, self.device, self.properties, **kwargs)
+            return self._build_adapters(folder, VISION_CHAT, made)
 
-        loaded = load("vision-chat", folder, self.device, self.properties, build,
-                      self.adapter_set.key() or None)
+        loaded = load(VISION_CHAT, folder, self.device, self.properties,
+                      self.adapter_set.key() or None, options)
         lora.attach(loaded, made)
         return loaded
 
@@ -100,10 +106,12 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         """Make ``source`` the image of the next question; None (error shown) if unreadable."""
         try:
             picture = load_image(source, name)
+        except TypeError:  # a wrong kind of argument is the caller's: raised
+            raise
         except Exception as exc:  # a bad file is the learner's to fix, never the kernel's problem
             self.fail(explain(exc))
             return None
-        self.publish_now(picture=picture, last_error="", error_details="")
+        self.succeed(picture=picture)
         return picture
 
     def remove_image(self) -> None:
@@ -115,10 +123,12 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         sampled to ``max_video_frames``; None (error shown) if unreadable or not for this model."""
         try:
             clip = self._read_video(source, name)
+        except TypeError:
+            raise
         except Exception as exc:
             self.fail(explain(exc))
             return None
-        self.publish_now(video_clip=clip, last_error="", error_details="")
+        self.succeed(video_clip=clip)
         return clip
 
     def remove_video(self) -> None:
@@ -137,22 +147,42 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         return load_video(source, name, max_frames=self.max_video_frames)
 
     def send(self, text: str, image: Source | None = None,  # type: ignore[override]
-             video: VideoSource | None = None, **request: Any) -> str:
+             video: VideoSource | None = None, **options: Any) -> str:
         """Ask ``text`` about ``image`` and/or ``video`` (else the chosen ones); the answer, ''
         on error. Nothing is chosen unless both read: a bad one leaves the choices as they were."""
-        check_text(text, "the message")
-        if image is None and video is None:
-            return super().send(text, **request)
+        try:
+            self.request(text, **options)  # wrong types and options: raised before anything is read
+        except OvnbError:
+            pass  # a value it cannot use: submit says so, in one line
+        if (image is not None or video is not None) and not self._choose_both(image, video):
+            return ""
+        return self.call(self.submit(text, queue=True, **options), "")
+
+    def _choose_both(self, image: Source | None, video: VideoSource | None) -> bool:
+        """Choose ``image`` and ``video`` (where given) together: a bad one leaves both choices
+        as they were (one line shown)."""
         if video is not None:
             wait_for(self._loading)  # whether the model takes video decides before any decoding
         try:
             picture = load_image(image) if image is not None else self.picture
             clip = self._read_video(video, None) if video is not None else self.video_clip
+        except TypeError:
+            raise
         except Exception as exc:
             self.fail(explain(exc))
-            return ""
+            return False
         self.publish_now(picture=picture, video_clip=clip)
-        return super().send(text, **request)
+        return True
+
+    def request(self, text: str, adapters: Any = None, **unknown: Any) -> VisionRequest:
+        """``text`` (and ``adapters``: file or name -> strength for this answer) with the image
+        and video chosen now: a question carries what was chosen when it was asked."""
+        if unknown:
+            raise TypeError(f"send() got an unexpected argument {sorted(unknown)[0]!r}: its "
+                            "options are image, video and adapters")
+        return VisionRequest(check_text(text, "the message").strip(),
+                             adapters=self.strengths(adapters) if adapters is not None else None,
+                             picture=self.picture, clip=self.video_clip)
 
     def undo(self) -> None:
         """Not offered: the pipeline keeps each turn's images in its history; use ``clear``."""
@@ -160,17 +190,8 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
                   "press Clear to start again")
 
     # one turn ------------------------------------------------------------------------------------
-    def _check_request(self, request: dict[str, Any]) -> None:
-        unknown = set(request) - {"adapters"}
-        if unknown:
-            raise TypeError(f"send() got an unexpected argument {sorted(unknown)[0]!r}")
-        if "adapters" in request:
-            request["adapters"] = self.strengths(request["adapters"])
-        request["picture"] = self.picture  # the image and video at the moment of asking
-        request["clip"] = self.video_clip
-
-    def _question_notes(self, request: dict[str, Any]) -> dict[str, Any]:
-        picture, clip = request.get("picture"), request.get("clip")
+    def _question_notes(self, request: ChatRequest) -> dict[str, Any]:
+        picture, clip = _media(request)
         notes: dict[str, Any] = {"image": picture.name} if picture is not None else {}
         if clip is not None:
             notes.update(video=clip.name, video_frames=clip.count)
@@ -190,11 +211,10 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
                 self._history.append(message)
         return self._history
 
-    def _generate(self, loaded: Loaded, history: list[Message], stream: TokenStream,
-                  request: dict[str, Any]) -> tuple[Any, tuple[int, str | None]]:
+    def _generate(self, loaded: Loaded[Any], history: list[Message], stream: TokenStream,
+                  request: ChatRequest, offer: str) -> tuple[Any, Budget]:
         """One turn; on failure the question is taken back, so the history stays as it was."""
-        picture: Picture | None = request.get("picture")
-        clip: VideoClip | None = request.get("clip")
+        picture, clip = _media(request)
         if clip is not None and not takes_video(loaded.folder):  # chosen while it loaded
             if self.video_clip is clip:
                 self.publish(video_clip=None)  # it can never go to this model
@@ -210,7 +230,8 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
             result = loaded.pipe.generate(
                 conversation, **visuals, streamer=stream.streamer(),
                 generation_config=self._config(loaded, budget[0]),
-                **lora.call_kwargs(loaded, request.get("adapters") or self.strengths()))
+                **lora.call_kwargs(loaded, request.adapters if request.adapters is not None
+                                   else self.strengths()))
         except BaseException:
             while len(conversation.get_messages()) > kept:
                 conversation.pop()
@@ -221,14 +242,21 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
                         if v is not None and getattr(self, k) is v})
         return result, budget
 
-    def _metrics(self, result: Any, request: dict[str, Any]) -> dict[str, Any]:
+    def _metrics(self, result: Any, request: ChatRequest) -> dict[str, Any]:
         """A tiny vision encoder can report 0 ms: ``image_ms`` (the vision encoder's time, images
         and video frames together) is set whenever an image or a video went out."""
-        clip = request.get("clip")
-        sent = request.get("picture") is not None or clip is not None
+        picture, clip = _media(request)
+        sent = picture is not None or clip is not None
         image_ms = result.perf_metrics.get_vision_encoding_duration().mean if sent else None
         return {**super()._metrics(result, request), "image_ms": image_ms,
                 "video_frames": clip.count if clip is not None else None}
+
+
+def _media(request: ChatRequest) -> tuple[Picture | None, VideoClip | None]:
+    """The image and video a question carries (none for a plain ChatRequest)."""
+    if isinstance(request, VisionRequest):
+        return request.picture, request.clip
+    return None, None
 
 
 def no_video_line(folder: Path) -> str:

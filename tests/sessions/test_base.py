@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from ovnb.runtime import in_view_thread
+from ovnb.runtime.jobs import Job
+from ovnb.runtime.views import in_view_thread
 from ovnb.sessions.base import Session, check_text
 from tests.threads import ctrl_c_soon
 
@@ -18,16 +19,16 @@ class Counter(Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._no_pipeline()
+        self.no_pipeline()
         self.release = threading.Event()
         self.started = threading.Event()
         self.runs = 0
 
     def work(self, fail: bool = False) -> object:
-        def run(_: object) -> int:
+        def run(_: object, job: Job[int]) -> int:
             self.started.set()
-            while not (self.release.is_set() or self.stopping):
-                self.release.wait(0.01)
+            job.on_stop(self.release.set)
+            self.release.wait()
             if fail:
                 raise RuntimeError("Check 'x' failed at somewhere.cpp\nthe telling line")
             self.runs += 1
@@ -47,7 +48,7 @@ def test_a_press_while_busy_is_refused_and_a_call_from_code_queues() -> None:
     waiter.start()
     session.release.set()
     waiter.join()
-    assert session.call(first).value == 1 and queued == [2] and not session.busy
+    assert session.call(first, 0) == 1 and queued == [2] and not session.busy
 
 
 def test_stop_before_the_run_begins_is_heard() -> None:
@@ -55,7 +56,7 @@ def test_stop_before_the_run_begins_is_heard() -> None:
     session.stop()  # an old Stop does not leak into the next run
     job = session.start(session.work())
     session.stop()
-    assert session.call(job).ok and session.runs == 1 and not session.release.is_set()
+    assert session.call(job, 0) == 1 and job.stopped
 
 
 def test_an_error_is_one_line_with_details_and_the_next_run_works() -> None:
@@ -102,7 +103,7 @@ def test_ctrl_c_stops_the_run_and_the_next_call_works() -> None:
     session.started.wait()
     with pytest.raises(KeyboardInterrupt):
         ctrl_c_soon()
-        session.call(job)
+        session.call(job, 0)
     assert job.done.is_set() and not session.running  # stopped, not left running
     session.release.set()
     assert session.run(session.work()).ok and session.runs == 2

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from traitlets import TraitError
 
-from ovnb.runtime import in_view_thread
+from ovnb.runtime.views import in_view_thread
 from ovnb.sessions.chat import ChatSession
 from tests.conftest import F32
 from tests.threads import ctrl_c_at_the_first_token
@@ -121,8 +121,7 @@ def test_results_and_live_text_arrive_on_the_view_thread(llm: Path) -> None:
     chat.observe(lambda change: seen[change["name"]].append(in_view_thread()), ["messages", "live"])
     chat.send("Tell me everything")
     assert seen["messages"] == [True] and seen["live"] and all(seen["live"])
-    updates = chat.metrics["view_updates"]
-    assert 1 <= updates < chat.metrics["tokens"]  # bounded: far fewer updates than tokens
+    assert 1 <= chat.updates < chat.metrics["tokens"]  # bounded: far fewer updates than tokens
 
 
 def test_a_queued_call_sees_the_finished_turn(chat: ChatSession, llm: Path) -> None:
@@ -162,7 +161,7 @@ def test_stop_keeps_the_answer_so_far_and_the_chat_goes_on(llm: Path) -> None:
     job = chat.submit("Tell me everything")
     streaming.wait()
     chat.stop()
-    assert chat.call(job).ok and chat.last_error == ""
+    assert job.wait().ok and chat.last_error == ""
     assert chat.messages[-1]["stopped"] and chat.metrics["tokens"] < 2000
     chat.min_new_tokens, chat.max_new_tokens = 0, 6
     assert chat.send("Still there?") == bare_greedy(llm, chat.messages[:3], 6)

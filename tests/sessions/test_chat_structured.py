@@ -87,10 +87,12 @@ def test_bad_schemas_are_one_line_and_change_nothing(chat: ChatSession) -> None:
 
 
 def test_an_answer_cut_before_its_json_closes_says_how_to_fix_it(chat: ChatSession) -> None:
+    chat.send("kept")
+    kept = list(chat.messages)
     chat.max_new_tokens = 3
     assert chat.send("A city", json_schema=CITY) is None
     assert chat.last_error.startswith("the answer's JSON is incomplete (cut at max_new_tokens")
-    assert chat.messages[-1]["cut"] == "max_new_tokens"  # what the model said is kept
+    assert chat.messages == kept  # a failed turn is taken out: the history stays as it was
 
 
 def test_a_required_call_runs_and_its_result_goes_back_to_the_model(llm: Path) -> None:
@@ -146,20 +148,20 @@ def test_ask_waits_for_decide_and_stop_declines(llm: Path) -> None:
     wait_for_call(pending, job)
     assert chat.pending_call["name"] == "add" and chat.running
     chat.decide(True)
-    assert chat.call(job).ok and chat.messages[2]["status"] == "ok" and chat.pending_call == {}
+    assert job.wait().ok and chat.messages[2]["status"] == "ok" and chat.pending_call == {}
     pending.clear()
     job = chat.submit("again", queue=True)
     wait_for_call(pending, job)
     chat.stop()
-    assert chat.call(job).ok and chat.messages[-1]["status"] == "declined"
+    assert job.wait().ok and chat.messages[-1]["status"] == "declined"
     assert len(chat.messages) == 7  # question, call, declined: no answer after Stop
 
 
-def test_tool_choice_none_and_a_structured_answer_offer_no_tools(llm: Path) -> None:
+def test_tool_choice_none_offers_no_tools(llm: Path) -> None:
     chat = agent(llm, add)
     chat.send("No tools", tool_choice="none")
     assert [m["role"] for m in chat.messages] == ["user", "assistant"]
-    assert isinstance(chat.send("JSON", json_schema=City), City)
+    assert isinstance(chat.send("JSON", json_schema=City, tool_choice="none"), City)
     assert not any(m["role"] == "tool" for m in chat.messages)
     assert chat.send("x", tool_choice="sometimes") == ""
     assert chat.last_error == "tool_choice must be one of auto, required, none, not 'sometimes'"

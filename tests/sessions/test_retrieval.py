@@ -148,8 +148,8 @@ def test_stop_reaches_the_embedding_and_adds_nothing(tiny_embed: Path) -> None:
     retriever = RetrieverSession(StopsTheRetriever(tiny_embed, properties=F32))
     holder.append(retriever)
     assert retriever.add(TEXTS) == 0
-    assert retriever.last_error.startswith("stopped after 0 of 3 texts: nothing was kept")
-    assert len(retriever) == 0 and not retriever.busy
+    assert retriever.status == "stopped after 0 of 3 texts: nothing was kept"
+    assert retriever.last_error == "" and len(retriever) == 0 and not retriever.busy
 
 
 def test_ground_quotes_numbered_sources(retriever: RetrieverSession) -> None:

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import traitlets
 
-from ovnb import layout
+from ovnb import voices
 from ovnb.sentences import MOST
 from ovnb.sessions.tts import PAUSE_SECONDS, Alphabet, SpeakerSession, unsayable
 from tests.conftest import F32
@@ -38,7 +38,7 @@ def bare(pipe: Any, folder: Path, text: str, voice: str | None = "ada", **settin
     embedding = None
     if voice is not None:
         shape = tuple(pipe.get_speaker_embedding_shape())
-        embedding = openvino.Tensor(layout.read_speaker(layout.speakers(folder)[voice], shape))
+        embedding = openvino.Tensor(voices.read_speaker(voices.speakers(folder)[voice], shape))
     return np.array(pipe.generate(text, embedding, **settings).speeches[0].data).reshape(-1)
 
 
@@ -105,7 +105,7 @@ def test_voices_are_the_models_and_the_builtin_one(session, pipe, tiny_speecht5)
 
 
 def test_a_voice_from_a_file_or_an_array(session, pipe, tiny_speecht5, tmp_path) -> None:
-    ben = np.fromfile(layout.speakers(tiny_speecht5)["ben"], np.float32)
+    ben = np.fromfile(voices.speakers(tiny_speecht5)["ben"], np.float32)
     ben.tofile(tmp_path / "mine.bin")
     np.save(tmp_path / "also.npy", ben.reshape(1, 512))
     expected = bare(pipe, tiny_speecht5, "Hello.", "ben")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ovnb
-from ovnb import export, layout
+from ovnb import export, layout, voices
 from ovnb.cache import MANIFEST, read_manifest
 from ovnb.errors import OvnbError
 from ovnb.sources import tiny_speecht5
@@ -40,7 +40,7 @@ def voice(folder: Path, name: str, pipe):  # -> openvino.Tensor [1, 512]
     import openvino
 
     shape = tuple(pipe.get_speaker_embedding_shape())
-    return openvino.Tensor(layout.read_speaker(layout.speakers(folder)[name], shape))
+    return openvino.Tensor(voices.read_speaker(voices.speakers(folder)[name], shape))
 
 
 def speak(pipe, text: str, speaker=None, **settings) -> tuple[np.ndarray, int]:
@@ -57,8 +57,8 @@ def tokens(folder: Path, text: str) -> int:
 
 def test_folder_is_a_speecht5_with_voices(folder: Path, pipe) -> None:
     assert layout.kind_of(folder) == "text-to-speech"
-    assert list(layout.speakers(folder)) == list(tiny_speecht5.VOICES)
-    assert list(pipe.get_speaker_embedding_shape()) == list(layout.SPEECHT5_SPEAKER_SHAPE)
+    assert list(voices.speakers(folder)) == list(tiny_speecht5.VOICES)
+    assert list(pipe.get_speaker_embedding_shape()) == list((1, 512))
     settings = json.loads((folder / "generation_config.json").read_text())
     assert settings["maxlenratio"] == tiny_speecht5.MAXLENRATIO  # carried over by the fixup
     assert pipe.get_generation_config().maxlenratio == tiny_speecht5.MAXLENRATIO
@@ -106,7 +106,7 @@ def test_wrong_speaker_shape_is_one_line(folder: Path, tmp_path: Path) -> None:
     bad = tmp_path / "short.bin"
     np.zeros(100, dtype=np.float32).tofile(bad)
     with pytest.raises(OvnbError, match="short.bin holds 100 float32 values.*1x512"):
-        layout.read_speaker(bad, layout.SPEECHT5_SPEAKER_SHAPE)
+        voices.read_speaker(bad, (1, 512))
 
 
 def test_export_needs_the_vocoder_and_kokoro_its_package(tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_hub_source_downloads_the_vocoder_too(fake_hub: FakeHub, tmp_path: Path,
     source = read_manifest(folder)["source"]
     assert source["repo"] == "microsoft/speecht5_tts"
     assert source["vocoder"] == {"repo": "microsoft/speecht5_hifigan", "revision": vocoder.sha}
-    assert layout.kind_of(folder) == "text-to-speech" and layout.speakers(folder) == {}
+    assert layout.kind_of(folder) == "text-to-speech" and voices.speakers(folder) == {}
     import openvino_genai
 
     pipe = openvino_genai.Text2SpeechPipeline(str(folder), "CPU", **F32)
