@@ -102,7 +102,7 @@ def test_chat_starts_from_the_models_defaults_under_the_callers(tmp_path: Path, 
     chat.wait_loaded()  # the model's defaults are adopted once it is known
     assert chat.do_sample is True and chat.temperature == 0.3
     assert chat.presence_penalty == 0.4  # the caller's value wins
-    assert chat._controls["temperature"].value == 0.3  # the sliders show what will be used
+    assert chat.view.controls["temperature"].value == 0.3  # the sliders show what will be used
     assert chat.send("Hi") and chat.last_error == ""
 
 

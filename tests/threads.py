@@ -35,7 +35,7 @@ def ctrl_c_at_the_first_token(monkeypatch: Any) -> None:
     """Press Ctrl-C for the calling (main) thread when a stream gets its first token, and hold
     generation there until the stop reaches that stream: the run is stopped after one token
     however fast the model is (a tiny model writes 2000 tokens before a plain Ctrl-C lands)."""
-    from ovnb.runtime import TokenStream
+    from ovnb.runtime.streams import TokenStream
 
     main = threading.get_ident()
     first_token = TokenStream.first_token

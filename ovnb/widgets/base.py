@@ -1,102 +1,125 @@
-"""What every pipeline widget shares: it is a view of a session, with one run lifecycle.
+"""What every pipeline widget shares: it holds a session (the work) and a view (what shows).
 
-The widget mirrors its session's traits (settings, state, busy, status, last_error): setting one on
-the widget sets the session's (validated the same way), and a change in the session reaches the
-widget on the view thread, where every view update happens. Widgets are created on the main thread;
-worker and native threads never touch them. The programmatic methods (``send``, ``transcribe``,
-``generate``) are the session's: they run exactly the path a button runs and block until done.
+``Front`` is the object users hold (``ovnb.Chat(...)``): everything its session offers is its own,
+forwarded: the methods (``send``, ``generate``, ``stop``, ``join``...), the settings and state
+(traits: ``chat.max_new_tokens = 64`` sets the session's and the slider follows; a wrong value is
+the session's ``TraitError``), ``observe``. Its ``view`` is an ipywidgets box, shown when the
+widget is displayed and usable in layouts of one's own. Nothing is inherited from the session
+and nothing of its constructor is repeated: a family's widget names its session class and view
+class, and takes the session's arguments as they are.
+
+``View`` is what every view shares: it holds the session, shows its status and error lines, and
+enables run and Stop controls as the session is busy. Its named controls are in ``controls``
+(``view.controls["run"].click()`` presses the main button, as a browser would). Views are built
+on the main thread; the session's changes reach them on the view thread, where every widget
+update happens.
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
-from typing import Any
+import inspect
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import ipywidgets as widgets
 
-from ovnb.runtime import in_view_thread, on_view_thread
-from ovnb.sessions.base import Lifecycle, Session
+from ovnb.sessions.base import Session
 from ovnb.widgets.render import error_html, grey
 
 
-class PipelineWidget(widgets.VBox, Lifecycle):
-    """Base of the pipeline widgets: a view of ``session`` (``widget.session``)."""
+class View(widgets.VBox):
+    """Base of the views: a session, its status and error lines, and busy-aware controls."""
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.session = session
-        self._status = widgets.HTML()
-        self._error = widgets.HTML()
-        self._echo = threading.local()
-        self._mirror(session)
-        self.observe(lambda _: self._show_status(), "status")
-        self.observe(lambda _: self._show_error(), ["last_error", "error_details"])
+        self.controls: dict[str, widgets.Widget] = {}
+        self.status_line = widgets.HTML()
+        self.error_line = widgets.HTML()
+        self._while_busy: list[widgets.Widget] = []
+        self._while_idle: list[widgets.Widget] = []
+        session.observe(self._show_status, "status")
+        session.observe(self._show_error, ["last_error", "error_details"])
+        session.observe(self._show_busy, "busy")
         self._show_status()
         self._show_error()
 
-    # mirroring ---------------------------------------------------------------------------------
-    def _mirrored(self, session: Session) -> list[str]:
-        """The traits the widget shares with its session (not the widget's own front-end state)."""
-        return [n for n in session.trait_names()
-                if self.has_trait(n) and not self.trait_metadata(n, "sync")]
+    def busy_controls(self, run: Iterable[widgets.Widget], stop: Iterable[widgets.Widget] = ()
+                      ) -> None:
+        """``run`` controls disabled while the session is busy, ``stop`` ones enabled only then."""
+        self._while_idle += list(run)
+        self._while_busy += list(stop)
+        self._show_busy()
 
-    def _mirror(self, session: Session) -> None:
-        names = self._mirrored(session)
-        with self.hold_trait_notifications():
-            for name in names:
-                setattr(self, name, getattr(session, name))
-        session.observe(self._from_session, names)
-        self.observe(self._to_session, names)
+    def _show_busy(self, change: Any = None) -> None:
+        busy = self.session.busy
+        for control in self._while_idle:
+            control.disabled = busy
+        for control in self._while_busy:
+            control.disabled = not busy
 
-    def _from_session(self, change: dict[str, Any]) -> None:
-        name, value = change["name"], change["new"]
-        if name in getattr(self._echo, "names", ()):
-            return  # our own change coming back
-        if in_view_thread():
-            setattr(self, name, value)
-        else:  # a change made on the main thread (a setting set on the session directly)
-            on_view_thread(lambda: setattr(self, name, value))
+    def _show_status(self, change: Any = None) -> None:
+        self.status_line.value = grey(self.session.status)
 
-    def _to_session(self, change: dict[str, Any]) -> None:
-        name = change["name"]
-        names = getattr(self._echo, "names", set())
-        self._echo.names = names | {name}
+    def _show_error(self, change: Any = None) -> None:
+        self.error_line.value = error_html(self.session.last_error, self.session.error_details)
+
+
+class Front:
+    """A pipeline widget: ``session`` does the work, ``view`` shows it (see the module)."""
+
+    session_class: ClassVar[type[Session]]
+    view_class: ClassVar[type[View]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        session, options = self._make_session(*args, **kwargs)
+        object.__setattr__(self, "session", session)
+        object.__setattr__(self, "view", self.view_class(session, **options))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "session_class" in cls.__dict__:  # help() and completion show the session's arguments
+            cls.__signature__ = inspect.signature(cls.session_class)  # type: ignore[attr-defined]
+
+    def _make_session(self, *args: Any, **kwargs: Any) -> tuple[Session, dict[str, Any]]:
+        """The session made of the widget's arguments, and what the view needs besides it (a
+        LoRA mixer, for families that take adapters)."""
+        bound = inspect.signature(self.session_class).bind(*args, **kwargs)
+        options: dict[str, Any] = {}
+        if "adapters" in bound.arguments:
+            from ovnb.widgets.lora import mixer_for
+
+            mixer = mixer_for(bound.arguments["adapters"])
+            bound.arguments["adapters"] = mixer.strengths if mixer is not None else None
+            options["mixer"] = mixer
+        elif "adapters" in inspect.signature(self.session_class).parameters:
+            options["mixer"] = None
+        return self.session_class(*bound.args, **bound.kwargs), options
+
+    # the session's, as the widget's own -------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name in ("session", "view"):
+            raise AttributeError(name)
         try:
-            if getattr(self.session, name) != change["new"]:
-                setattr(self.session, name, change["new"])
-        finally:
-            self._echo.names = names
+            return getattr(self.session, name)
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from None
 
-    def limits(self, name: str) -> tuple[float | None, float | None]:
-        """A setting's range is the session's (it narrows once the model is known)."""
-        return self.session.limits(name)  # type: ignore[attr-defined]
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+        elif self.session.has_trait(name):
+            setattr(self.session, name, value)  # validated by the session; the view follows
+        else:
+            raise AttributeError(f"{type(self).__name__} has no setting or state {name!r}: its "
+                                 f"traits are {', '.join(self.session.trait_names())}")
 
-    # the lifecycle -----------------------------------------------------------------------------
-    def wait_loaded(self) -> Any:
-        """The loaded pipeline; raises OvnbError (one line) when loading failed."""
-        return self.session.wait_loaded()
+    def __dir__(self) -> list[str]:
+        public = [n for n in dir(self.session) if not n.startswith("_")]
+        return sorted({*super().__dir__(), *public})
 
-    def stop(self) -> None:
-        """Stop the current run; what it made so far is kept."""
-        self.session.stop()
-
-    def _busy_controls(self, run: Sequence[widgets.Widget], stop: Sequence[widgets.Widget]) -> None:
-        """``run`` controls disabled while busy, ``stop`` controls only enabled then."""
-        def sync(busy: bool) -> None:
-            for control in run:
-                control.disabled = busy
-            for control in stop:
-                control.disabled = not busy
-
-        sync(self.busy)
-        self.observe(lambda change: sync(change["new"]), "busy")
-
-    def _show_status(self) -> None:
-        self._status.value = grey(self.status)
-
-    def _show_error(self) -> None:
-        self._error.value = error_html(self.last_error, self.error_details)
+    # display --------------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.view._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.status or 'new'})"
-
+        return f"{type(self).__name__}({self.session.status or 'new'})"

@@ -1,27 +1,25 @@
-"""``ovnb.Chat``: a view of a ChatSession: the conversation panel, a prompt, settings, metrics.
+"""``ovnb.Chat``: a ChatSession and its view: the conversation panel, a prompt, settings, metrics.
 
-``ConversationWidget`` is what Chat and VisionChat share: the panel (``ChatView``: turns rendered
-at chat scale, the answer streamed in as deltas), Send/Stop/Undo/Clear, the settings panel made
-from the session's setting traits, the metrics line.
+``ConversationView`` is what the Chat and VisionChat views share: the panel (``ChatPanel``: turns
+rendered at chat scale, the answer streamed in as deltas), Send/Stop/Undo/Clear, the settings
+panel made from the session's setting traits, the metrics line.
 """
 from __future__ import annotations
 
 import functools
 import html
 import json
-import os
 from typing import Any
 
 import ipywidgets as widgets
-import traitlets
 
 from ovnb import speculative, structured
 from ovnb import tools as toolkit
-from ovnb.sessions.agent import ToolState
-from ovnb.sessions.chat import ChatSession, ChatState, ConversationSession, LLMSettings, Message
-from ovnb.widgets.base import PipelineWidget
-from ovnb.widgets.chatview import ChatView
-from ovnb.widgets.lora import LoraMixer, connect, mixer_for
+from ovnb.sessions.chat import ChatSession
+from ovnb.sessions.conversation import ConversationSession, Message
+from ovnb.widgets.base import Front, View
+from ovnb.widgets.chatpanel import ChatPanel
+from ovnb.widgets.lora import LoraMixer, connect
 from ovnb.widgets.render import (
     bind, markdown_html, metrics_line, set_slider_max, setting_controls, visible)
 from ovnb.widgets.speculative import AssistantControls
@@ -29,65 +27,69 @@ from ovnb.widgets.speculative import AssistantControls
 WHO = {"user": "You", "assistant": "Model", "system": "System", "tool": "Tool"}
 
 
-class ConversationWidget(PipelineWidget, ChatState, LLMSettings):
+class ConversationView(View):
     """The view of a ConversationSession; subclasses add their inputs (an image picker...)."""
 
-    adapters = traitlets.Dict(help="LoRA adapter file -> strength for the next answers (0: off)")
     placeholder = "Ask something, then press Send"
 
     def __init__(self, session: ConversationSession, mixer: LoraMixer | None = None,
                  assistant: str | None = None) -> None:
         super().__init__(session)
         self.mixer = mixer
-        connect(mixer, self)
-        self._view = ChatView(model_label=WHO["assistant"])
-        self._prompt = widgets.Textarea(placeholder=self.placeholder, continuous_update=False,
-                                        layout=widgets.Layout(width="100%", height="4em"))
-        self._send_btn = widgets.Button(description="Send", button_style="primary",
-                                        icon="paper-plane")
-        self._stop_btn = widgets.Button(description="Stop", icon="stop")
-        self._undo_btn = widgets.Button(description="Undo", icon="undo")
-        self._clear_btn = widgets.Button(description="Clear", icon="trash")
-        self._metrics_line = widgets.HTML()
-        self._controls = setting_controls(self)
-        self._assistant = (AssistantControls(self, assistant == "prompt lookup")
+        connect(mixer, session)
+        self.panel = ChatPanel(model_label=WHO["assistant"])
+        self.controls.update(
+            prompt=widgets.Textarea(placeholder=self.placeholder, continuous_update=False,
+                                    layout=widgets.Layout(width="100%", height="4em")),
+            run=widgets.Button(description="Send", button_style="primary", icon="paper-plane"),
+            stop=widgets.Button(description="Stop", icon="stop"),
+            undo=widgets.Button(description="Undo", icon="undo"),
+            clear=widgets.Button(description="Clear", icon="trash"),
+            **setting_controls(session))
+        self.figures_line = widgets.HTML()
+        self.assistant = (AssistantControls(session, assistant == "prompt lookup")
                            if assistant else None)
         self._wire()
 
     def _wire(self) -> None:
-        self._send_btn.on_click(lambda _: self._submit_from_view())
-        self._stop_btn.on_click(lambda _: self.stop())
-        self._undo_btn.on_click(lambda _: self.undo())
-        self._clear_btn.on_click(lambda _: self.clear())
-        self._busy_controls([self._send_btn, self._undo_btn, self._clear_btn], [self._stop_btn])
-        self.observe(lambda _: self._show_turns(), "messages")
-        self.observe(lambda change: self._show_live(change["new"]), "live")
-        self.observe(lambda _: self._show_metrics(), "metrics")
-        self.observe(lambda change: set_slider_max(self._controls["max_new_tokens"],
-                                                   change["new"]), "context_length")
-        set_slider_max(self._controls["max_new_tokens"], self.context_length)
+        c = self.controls
+        c["run"].on_click(self._on_send)
+        c["stop"].on_click(self._stop)
+        c["undo"].on_click(self._undo)
+        c["clear"].on_click(self.clear)
+        self.busy_controls([c["run"], c["undo"], c["clear"]], [c["stop"]])
+        self.session.observe(self._show_turns, "messages")
+        self.session.observe(self._show_live, "live")
+        self.session.observe(self._show_metrics, "metrics")
+        self.session.observe(self._bound_tokens, "context_length")
+        self._bound_tokens()
 
     def _settings_panel(self, *extra: widgets.Widget) -> widgets.Accordion:
-        self._system = widgets.Textarea(description="System",
-                                        placeholder="a system prompt (optional)",
-                                        layout=widgets.Layout(width="100%"))
-        bind(self._system, self, "system_prompt")
-        body = widgets.VBox([self._system, *self._controls.values(), *extra,
-                             *filter(None, [self._assistant])])
+        system = widgets.Textarea(description="System", placeholder="a system prompt (optional)",
+                                  layout=widgets.Layout(width="100%"))
+        bind(system, self.session, "system_prompt")
+        self.controls["system_prompt"] = system
+        settings = [c for n, c in self.controls.items() if self.session.has_trait(n)
+                    and self.session.trait_metadata(n, "setting")]
+        body = widgets.VBox([system, *settings, *extra, *filter(None, [self.assistant])])
         return widgets.Accordion([body], titles=("Settings",), selected_index=None)
 
     def _layout(self, *inputs: widgets.Widget) -> None:
-        buttons = widgets.HBox([self._send_btn, self._stop_btn, self._undo_btn, self._clear_btn])
+        c = self.controls
+        buttons = widgets.HBox([c["run"], c["stop"], c["undo"], c["clear"]])
         mixer = [self.mixer] if self.mixer is not None else []
-        self.children = [self._view, *inputs, self._prompt, buttons, *mixer, self._metrics_line,
-                         self._status, self._error, self._settings_panel(*self._extra_settings())]
+        self.children = [self.panel, *inputs, c["prompt"], buttons, *mixer, self.figures_line,
+                         self.status_line, self.error_line, self._settings_panel(*self._extra_settings())]
         self._show_turns()
 
     # the views -----------------------------------------------------------------------------------
-    def _show_turns(self) -> None:
-        if self._view.live_text:
-            self._view.end_live()
-        self._view.turns = [self._turn(m) for m in self.messages]
+    def _bound_tokens(self, change: Any = None) -> None:
+        set_slider_max(self.controls["max_new_tokens"], self.session.context_length)
+
+    def _show_turns(self, change: Any = None) -> None:
+        if self.panel.live_text:
+            self.panel.end_live()
+        self.panel.turns = [self._turn(m) for m in self.session.messages]
 
     def _extra_settings(self) -> tuple[widgets.Widget, ...]:
         """Controls a subclass adds to the Settings panel."""
@@ -105,148 +107,125 @@ class ConversationWidget(PipelineWidget, ChatState, LLMSettings):
             turn["sources"] = sources_html(message["sources"])
         return turn
 
-    def _show_live(self, text: str) -> None:
+    def _show_live(self, change: dict[str, Any]) -> None:
+        text = change["new"]
         if text:
-            self._view.show_live(text)
-        elif self._view.live_text:  # a run ended without a new turn (an error): drop its text
-            self._view.end_live()
+            self.panel.show_live(text)
+        elif self.panel.live_text:  # a run ended without a new turn (an error): drop its text
+            self.panel.end_live()
 
-    def _show_metrics(self) -> None:
-        self._metrics_line.value = metrics_line(self._metric_parts(self.metrics)) if self.metrics \
-            else ""
+    def _show_metrics(self, change: Any = None) -> None:
+        m = self.session.metrics
+        self.figures_line.value = metrics_line(self._metric_parts(m)) if m else ""
 
     def _metric_parts(self, m: dict[str, Any]) -> list[str]:
         return [f"first token {m['ttft_ms']:.0f} ms", f"{m['tokens_per_s']:.1f} tokens/s",
                 f"{m['tokens']} tokens"]
 
-    # actions -------------------------------------------------------------------------------------
-    def send(self, text: str, buffers: Any = None, **request: Any) -> str:  # type: ignore[override]
-        """Send ``text`` the way the Send button does; blocks; the answer ('' on error)."""
-        if isinstance(text, dict):  # ipywidgets' own custom message (focus/blur use it)
-            return super().send(text, buffers)
-        return self.session.send(text, **request)
+    # the buttons ---------------------------------------------------------------------------------
+    def _on_send(self, button: Any = None) -> None:
+        if self.session.submit(self.controls["prompt"].value, **self._options()) is not None:
+            self.controls["prompt"].value = ""
 
-    def undo(self) -> None:
-        """Drop the last exchange (question and answer)."""
+    def _stop(self, button: Any = None) -> None:
+        self.session.stop()
+
+    def _undo(self, button: Any = None) -> None:
         self.session.undo()
 
-    def clear(self) -> None:
-        """Start a new conversation."""
+    def clear(self, button: Any = None) -> None:
+        """Start a new conversation (the Clear button)."""
         self.session.clear()
 
-    def _submit_from_view(self) -> None:
-        if self.session.submit(self._prompt.value, **self._view_request()) is not None:
-            self._prompt.value = ""
-
-    def _view_request(self) -> dict[str, Any]:
+    def _options(self) -> dict[str, Any]:
         """What the Send button asks besides the text (a subclass's options)."""
         return {}
 
 
-class Chat(ConversationWidget, ToolState):
-    """Chat with a model: ``Chat("tiny-llm").send("Hello") -> str`` (a view of ``ChatSession``).
+class ChatView(ConversationView):
+    """The view of a ChatSession: a conversation, a schema and tool settings, pending calls."""
 
-    ``model`` is a catalog id or a prepared folder; ``device`` a name (CPU, GPU, NPU, AUTO...) or a
-    DevicePicker: the device's own settings are applied (on NPU: int4-npu weights, prompt and answer
-    limits). ``draft`` a smaller model with the same tokenizer for speculative decoding (checked at
-    load), run on ``draft_device``; ``prompt_lookup=True`` drafts from the prompt instead. The
-    assistant drafts ``num_assistant_tokens`` per step (default 5) or as long as it is confident
-    (``assistant_confidence_threshold``), never both; prompt lookup also takes ``max_ngram_size``.
-    ``adapters`` LoRA files (a list, a dict file -> strength, or a ``LoraMixer`` whose sliders set
-    each answer's strengths; all are registered once, at build); ``properties`` OpenVINO properties
-    (e.g. ``INFERENCE_PRECISION_HINT="f32"``); ``retriever`` an ``ovnb.Retriever``: each answer is
-    grounded on the passages it finds, shown as numbered sources under the answer and kept in its
-    message (``sources``); ``**settings`` generation settings by openvino_genai's names
-    (``max_new_tokens``, ``temperature``...): each is a trait of the widget.
-
-    ``send(text, json_schema=...)`` answers under a JSON schema (a dict, JSON text or a pydantic
-    class) and returns the parsed value, shown as formatted JSON; the Send button does the same
-    with the schema in Settings (``json_schema``, JSON text). ``tools`` are functions the model
-    may call (``tool_choice``: auto, required, none); each call shows in the conversation with its
-    arguments and result. ``approve`` decides from code whether calls run (True, False, a function
-    call -> bool); in the widget, ``ask_tools`` (Settings) shows each call with Approve / Deny
-    before it runs. A thinking model's thinking shows folded above its answer.
-    """
-
-    json_schema = traitlets.Unicode("", help="a JSON schema (JSON text) the Send button's answers "
-                                             "follow ('' for free text)")
-    ask_tools = traitlets.Bool(False, help="the Send button asks (Approve / Deny) before each "
-                                           "tool call runs")
-
-    def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", draft: Any = None,
-                 adapters: Any = None, system_prompt: str = "",
-                 properties: dict[str, Any] | None = None, draft_device: Any = None,
-                 prompt_lookup: bool = False, tools: Any = None, tool_choice: str = "auto",
-                 approve: Any = True, reasoning: bool | None = None, retriever: Any = None,
-                 **settings: Any) -> None:
-        mixer = mixer_for(adapters)
-        session = ChatSession(model, device, draft, mixer.strengths if mixer else None,
-                              system_prompt, properties, draft_device, prompt_lookup, tools=tools,
-                              tool_choice=tool_choice, approve=approve, reasoning=reasoning,
-                              retriever=retriever, **settings)
-        assistant = "draft" if draft is not None else "prompt lookup" if prompt_lookup else None
-        super().__init__(session, mixer, assistant)
-        self._pending = PendingCall(self.session)
-        self.observe(lambda change: self._pending.show(change["new"]), "pending_call")
-        self._layout(self._pending)
+    def __init__(self, session: ChatSession, mixer: LoraMixer | None = None) -> None:
+        super().__init__(session, mixer, session.assistant)
+        self.pending = PendingCall(session)
+        self._layout(self.pending)
 
     def _extra_settings(self) -> tuple[widgets.Widget, ...]:
         schema = widgets.Textarea(
             description="JSON schema", continuous_update=False,
             placeholder=f"answers follow this JSON schema, e.g. {structured.EXAMPLE}",
             layout=widgets.Layout(width="100%", height="6em"))
-        bind(schema, self, "json_schema")
-        controls: list[widgets.Widget] = [schema]
+        self.controls["json_schema"] = schema
+        extra: list[widgets.Widget] = [schema]
         if self.session.tools:
             choice = widgets.ToggleButtons(options=["auto", "required", "none"],
                                            description="tools", tooltip="how the model may call "
                                            f"{', '.join(self.session.tools)}")
             ask = widgets.Checkbox(description="ask before running each tool call", indent=True)
-            bind(choice, self, "tool_choice")
-            bind(ask, self, "ask_tools")
-            controls += [choice, ask]
-        return tuple(controls)
+            bind(choice, self.session, "tool_choice")
+            self.controls.update(tool_choice=choice, ask_tools=ask)
+            extra += [choice, ask]
+        return tuple(extra)
 
-    def _view_request(self) -> dict[str, Any]:
-        request: dict[str, Any] = {}
-        if self.json_schema.strip():
-            request["json_schema"] = self.json_schema
-        if self.ask_tools:
-            request["approve"] = "ask"
-        return request
-
-    @property
-    def device(self) -> str:
-        """The device asked for (a DevicePicker's value when one was given)."""
-        return self.session.device
-
-    @property
-    def plan(self) -> speculative.LLMPlan | None:
-        """How the pipeline was built (devices, properties, assistant), once loaded."""
-        return self.session.plan
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.controls["json_schema"].value.strip():
+            options["json_schema"] = self.controls["json_schema"].value
+        if "ask_tools" in self.controls and self.controls["ask_tools"].value:
+            options["approve"] = "ask"
+        return options
 
     def _metric_parts(self, m: dict[str, Any]) -> list[str]:
-        lookup = self.plan is not None and self.plan.prompt_lookup
+        plan = self.session.plan
+        lookup = plan is not None and plan.prompt_lookup
         drafting = m if "acceptance" in m else {}
         calls = m.get("tool_calls")
         return [*super()._metric_parts(m), speculative.metrics_text(drafting, lookup),
                 f"{calls} tool call{'s' * (calls != 1)}" if calls else ""]
 
 
+class Chat(Front):
+    """Chat with a model: ``Chat("tiny-llm").send("Hello") -> str``; its arguments are
+    ``ChatSession``'s (model, device, draft, adapters, system_prompt, properties, tools,
+    retriever, generation settings...), and ``adapters`` may also be a ``LoraMixer``, whose
+    sliders then set each answer's strengths.
+
+    ``send(text, json_schema=...)`` answers under a JSON schema (a dict, JSON text or a pydantic
+    class) and returns the parsed value, shown as formatted JSON; the Send button does the same
+    with the schema in Settings. Tool calls show in the conversation with their arguments and
+    results; in Settings, "ask before running each tool call" shows each call with Approve / Deny
+    before it runs. A thinking model's thinking shows folded above its answer.
+    """
+
+    session_class = ChatSession
+    view_class = ChatView
+
+
 class PendingCall(widgets.HBox):
     """A tool call waiting for approval: what it would run, with Approve and Deny."""
 
     def __init__(self, session: ChatSession) -> None:
+        self.session = session
         self._what = widgets.HTML()
-        approve = widgets.Button(description="Approve", button_style="success", icon="check")
-        deny = widgets.Button(description="Deny", button_style="danger", icon="times")
-        approve.on_click(lambda _: session.decide(True))
-        deny.on_click(lambda _: session.decide(False))
-        self.approve_button, self.deny_button = approve, deny
-        super().__init__([self._what, approve, deny], layout=widgets.Layout(display="none"))
+        self.approve_button = widgets.Button(description="Approve", button_style="success",
+                                             icon="check")
+        self.deny_button = widgets.Button(description="Deny", button_style="danger",
+                                          icon="times")
+        self.approve_button.on_click(self._approve)
+        self.deny_button.on_click(self._deny)
+        super().__init__([self._what, self.approve_button, self.deny_button],
+                         layout=widgets.Layout(display="none"))
+        session.observe(self._show, "pending_call")
 
-    def show(self, call: dict[str, Any]) -> None:
-        """Show ``call`` ({} hides the box)."""
+    def _approve(self, button: Any = None) -> None:
+        self.session.decide(True)
+
+    def _deny(self, button: Any = None) -> None:
+        self.session.decide(False)
+
+    def _show(self, change: dict[str, Any]) -> None:
+        """Show the call waiting ({} hides the box)."""
+        call = change["new"]
         if call:
             self._what.value = f"Run {call_html(call['name'], call.get('arguments'))}?"
         self.layout.display = "flex" if call else "none"
@@ -308,6 +287,8 @@ def note(message: Message) -> str:
         return "⚠ the call failed: the model reads why, and goes on"
     if status == "declined":
         return "✋ declined: not run"
+    if status == "stopped":
+        return "⏹ stopped while the tool ran: its result is dropped"
     if message.get("stopped"):
         return "⏹ stopped: the answer so far is kept"
     cut = message.get("cut")

@@ -1,4 +1,4 @@
-"""``ChatView``: the conversation panel of Chat and VisionChat (an anywidget).
+"""``ChatPanel``: the conversation panel of Chat and VisionChat (an anywidget).
 
 Finished turns are a synced trait of small HTML fragments (markdown rendered in Python, raw HTML
 escaped). The answer being generated travels as custom messages carrying only the new text since
@@ -18,7 +18,7 @@ from ovnb.widgets.render import visible
 STATIC = Path(__file__).with_name("static")
 
 
-class ChatView(anywidget.AnyWidget):
+class ChatPanel(anywidget.AnyWidget):
     """A scrollable panel of bounded height that follows the stream; user and model turns apart."""
 
     _esm = STATIC / "chat.js"

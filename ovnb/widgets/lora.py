@@ -129,12 +129,12 @@ def mixer_for(adapters: Any) -> LoraMixer | None:
     return LoraMixer(adapters) if adapters else None
 
 
-def connect(mixer: LoraMixer | None, widget: traitlets.HasTraits) -> None:
-    """Sliders -> ``widget.adapters``, and ``widget.adapters`` set from code -> sliders."""
+def connect(mixer: LoraMixer | None, session: traitlets.HasTraits) -> None:
+    """Sliders -> ``session.adapters``, and ``session.adapters`` set from code -> sliders."""
     if mixer is None:
         return
-    mixer.observe(lambda change: setattr(widget, "adapters", dict(change["new"])), "strengths")
-    widget.observe(lambda change: mixer.show(change["new"]), "adapters")
+    mixer.observe(lambda change: setattr(session, "adapters", dict(change["new"])), "strengths")
+    session.observe(lambda change: mixer.show(change["new"]), "adapters")
 
 
 # comparison views --------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ class LoraGrid(widgets.VBox):
 
 def mixer_of(widget: Any) -> LoraMixer:
     """The mixer of a pipeline widget made with adapters; a clear error for one made without."""
-    mixer = getattr(widget, "mixer", None)
+    mixer = getattr(getattr(widget, "view", widget), "mixer", None)
     if mixer is None or not mixer.files:
         raise OvnbError(f"this {type(widget).__name__} has no LoRA adapters: make it with "
                         "adapters=ovnb.LoraMixer(ovnb.adapters(model_id)) or a list of files")

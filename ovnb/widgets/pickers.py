@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,12 +23,14 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ovnb import catalogs
+from ovnb import catalogs, families
 from ovnb import devices as dev  # not `devices`: DevicePicker's argument has that name
-from ovnb.errors import OvnbError
-from ovnb.runtime import FLUSH_INTERVAL, Outcome, check_device, post
+from ovnb.errors import OvnbError, explain
+from ovnb.runtime.jobs import Outcome
+from ovnb.runtime.views import FLUSH_INTERVAL, post
+from ovnb.runtime.jobs import Job
 from ovnb.sessions.base import Session
-from ovnb.widgets.base import PipelineWidget
+from ovnb.widgets.base import View
 
 _PERCENT = re.compile(r"(\d{1,3})%\|")  # a tqdm bar's "45%|" in the child's output
 
@@ -53,18 +54,18 @@ class DevicePicker(widgets.VBox):
     def _build_view(self, description: str) -> None:
         options = [(name if full == name else f"{name} · {full}", name)
                    for name, full in self.devices.items()]
-        self._dropdown = widgets.Dropdown(options=options, description=description,
+        self.dropdown = widgets.Dropdown(options=options, description=description,
                                           layout=widgets.Layout(width="max-content"))
-        self._note = widgets.HTML()
-        traitlets.link((self._dropdown, "value"), (self, "value"))
-        self.children = [self._dropdown, self._note]
+        self.note_line = widgets.HTML()
+        traitlets.link((self.dropdown, "value"), (self, "value"))
+        self.children = [self.dropdown, self.note_line]
 
     @traitlets.validate("value")
     def _check(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]
         if name in self.devices:
             return name
-        check_device(name, list(self.devices))  # absent: one line naming the choices
+        dev.check(name, list(self.devices))  # absent: one line naming the choices
         same = [n for n in self.devices if dev.kind(n) == dev.kind(name) and n != "AUTO"]
         if not same:  # e.g. "HETERO:..." or "AUTO:GPU": not something a learner picks here
             raise OvnbError(f"device {name} is not offered here: choose one of "
@@ -73,7 +74,7 @@ class DevicePicker(widgets.VBox):
 
     @traitlets.observe("value")
     def _describe(self, change: dict[str, Any]) -> None:
-        self._note.value = f"<span style='color:#555'>{html.escape(_device_note(change['new']))}</span>"
+        self.note_line.value = f"<span style='color:#555'>{html.escape(_device_note(change['new']))}</span>"
 
     def pipeline_properties(self, task: str) -> dict[str, Any]:
         """OpenVINO properties a ``task`` pipeline needs on the chosen device."""
@@ -85,8 +86,6 @@ class DevicePicker(widgets.VBox):
 
 
 def _discover(injected: Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
-    from ovnb.runtime import explain
-
     try:
         return dev.discover(injected)
     except Exception as exc:  # a broken OpenVINO: say so in one line, at construction
@@ -97,7 +96,7 @@ def _device_note(name: str) -> str:
     """What choosing ``name`` implies, in one line."""
     kind = dev.kind(name)
     if kind == "NPU":
-        limits = dev.NPU_LLM
+        limits = families.NPU_LLM
         return (f"NPU: chat models use int4-npu weights and compile for prompts up to "
                 f"{limits['MAX_PROMPT_LEN']} tokens; Whisper runs as a static pipeline; the first "
                 "load compiles (minutes), later loads reuse the compiled model")
@@ -108,7 +107,7 @@ def _device_note(name: str) -> str:
     return "CPU: works everywhere, no compile wait"
 
 
-class ModelPicker(PipelineWidget):
+class ModelPicker(View):
     """Pick a catalog model and precision for ``task``, see whether it fits, and prepare it.
 
     ``.value`` (model id), ``.precision``, ``.prepare() -> Path`` (blocks; the Prepare button's
@@ -127,52 +126,51 @@ class ModelPicker(PipelineWidget):
     def __init__(self, task: str, device_picker: DevicePicker | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, value: str | None = None,
                  **kwargs: Any) -> None:
-        from ovnb.staging import TASKS, default_choice
+        from ovnb.staging import default_choice
 
-        if task not in TASKS:
-            raise OvnbError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
+        task = families.family(task).task  # an unknown task: one line naming the known ones
         session = Session()  # preparing needs no pipeline: the session gives the run lifecycle
-        session._no_pipeline()
+        session.no_pipeline("pick a model, then Prepare")
         super().__init__(session, **kwargs)
         self.task = task
         self.cache_dir = cache_dir
         self.device_picker = device_picker
         self.entries = {e["id"]: e for e in catalogs.catalog(task)}
         self._proc: subprocess.Popen[str] | None = None
-        self._cancelled = threading.Event()
         self._build_view()
         choice = None if value else default_choice(task, cache_dir=cache_dir)
         self.note = choice.note if choice else ""
-        self._note.value = (f"<span style='color:#555'>ℹ {html.escape(self.note)}</span>"
-                            if self.note else "")
+        self.note_line.value = (f"<span style='color:#555'>ℹ {html.escape(self.note)}</span>"
+                                if self.note else "")
         self.value = value or choice.entry["id"]
         if device_picker is not None:
-            device_picker.observe(lambda _: self._choose_precision(), "value")
-        self.session.status = "pick a model, then Prepare"
+            device_picker.observe(self._choose_precision, "value")
 
     # the view -------------------------------------------------------------------------------
     def _build_view(self) -> None:
         self._model_dd = widgets.Dropdown(options=[(_label(e), i) for i, e in self.entries.items()],
                                           description="Model", layout=widgets.Layout(width="60%"))
         self._precision_dd = widgets.Dropdown(description="Precision")
-        self._note = widgets.HTML()
-        self._info = widgets.HTML()
-        self._fit = widgets.HTML()
+        self.note_line = widgets.HTML()
+        self.info = widgets.HTML()
+        self.fit = widgets.HTML()
         self._prepare_btn = widgets.Button(description="Prepare", button_style="primary",
                                            icon="download")
         self._cancel_btn = widgets.Button(description="Cancel", icon="stop", disabled=True)
-        self._bar = widgets.IntProgress(value=0, min=0, max=100, layout=widgets.Layout(width="30%"))
-        self._step = widgets.HTML()
+        self.bar = widgets.IntProgress(value=0, min=0, max=100, layout=widgets.Layout(width="30%"))
+        self.step = widgets.HTML()
         traitlets.link((self._model_dd, "value"), (self, "value"))
         traitlets.link((self._precision_dd, "value"), (self, "precision"))
-        self._prepare_btn.on_click(lambda _: self._start_prepare())
-        self._cancel_btn.on_click(lambda _: self.cancel())
-        self._busy_controls([self._prepare_btn, self._model_dd, self._precision_dd],
-                            [self._cancel_btn])
-        self.children = [widgets.HBox([self._model_dd, self._precision_dd]), self._note,
-                         self._info, self._fit,
-                         widgets.HBox([self._prepare_btn, self._cancel_btn, self._bar]),
-                         self._step, self._status, self._error]
+        self._prepare_btn.on_click(self._prepare)
+        self._cancel_btn.on_click(self.cancel)
+        self.controls.update(model=self._model_dd, precision=self._precision_dd,
+                             run=self._prepare_btn, stop=self._cancel_btn)
+        self.busy_controls([self._prepare_btn, self._model_dd, self._precision_dd],
+                           [self._cancel_btn])
+        self.children = [widgets.HBox([self._model_dd, self._precision_dd]), self.note_line,
+                         self.info, self.fit,
+                         widgets.HBox([self._prepare_btn, self._cancel_btn, self.bar]),
+                         self.step, self.status_line, self.error_line]
 
     @traitlets.observe("value")
     def _model_changed(self, change: dict[str, Any]) -> None:
@@ -185,7 +183,7 @@ class ModelPicker(PipelineWidget):
     def _device(self) -> str | None:
         return self.device_picker.value if self.device_picker is not None else None
 
-    def _choose_precision(self) -> None:
+    def _choose_precision(self, change: Any = None) -> None:
         """Offer the entry's precisions, marked for the device; select what the device needs."""
         entry = self.entries[self.value]
         offered = list(entry.get("precisions") or catalogs.PRECISIONS)
@@ -206,7 +204,7 @@ class ModelPicker(PipelineWidget):
 
         entry = self.entries[self.value]
         cached = cached(self.value, self.precision, self.cache_dir)
-        self._info.value = _info_html(entry, self.precision, cached)
+        self.info.value = _info_html(entry, self.precision, cached)
         fit = _fit(entry, self.precision, cached is not None, self.cache_dir)
         notes = fit["problems"] + _device_problems(entry, self.precision, self._device(), self.task)
         notes += _hub_problems(entry, self.precision, self.cache_dir)
@@ -214,51 +212,60 @@ class ModelPicker(PipelineWidget):
         self.warning = "; ".join(notes)
         color = "#b00020" if not self.fits else "#a15c00"
         warning = f"<br><b style='color:{color}'>⚠ {html.escape(self.warning)}</b>" if notes else ""
-        self._fit.value = f"<span style='color:#555'>{html.escape(fit['line'])}</span>{warning}"
+        self.fit.value = f"<span style='color:#555'>{html.escape(fit['line'])}</span>{warning}"
         self._prepare_btn.description = "Prepare anyway" if not self.fits else "Prepare"
         self._prepare_btn.button_style = "warning" if not self.fits else "primary"
 
     # actions --------------------------------------------------------------------------------
     def prepare(self) -> Path | None:
         """Prepare the chosen model as the button does and wait; the folder (None on error)."""
-        outcome = self.session.call(self._start_prepare(queue=True))
-        return outcome.value if outcome.ok else None
+        return self.session.call(self._start_prepare(queue=True), None)
 
-    def cancel(self) -> None:
+    @property
+    def process(self) -> subprocess.Popen[str] | None:
+        """The child process preparing the model now (None when none runs)."""
+        return self._proc
+
+    def cancel(self, button: Any = None) -> None:
         """Stop a running prepare; the cache keeps no partial model."""
-        self._cancelled.set()
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            _signal(proc, signal.SIGTERM)
+        self.session.stop()
 
-    def _start_prepare(self, queue: bool = False) -> Any:
+    def _prepare(self, button: Any = None) -> None:
+        self._start_prepare()
+
+    def _start_prepare(self, queue: bool = False) -> Job[Path] | None:
         model, precision = self.value, self.precision
 
-        def work(_: Any) -> Path:
-            self._cancelled = threading.Event()  # this run's own: an old Cancel does not leak in
-            return self._run_child(model, precision)
+        def work(loaded: Any, job: Job[Path]) -> Path:
+            return self._run_child(job, model, precision)
 
-        def done(outcome: Outcome) -> None:
+        def done(outcome: Outcome[Path]) -> None:
             self._proc = None
             post(lambda: self._show_done(outcome, model, precision))
 
         if not self.session.running:
-            self._bar.value, self._bar.bar_style = 0, ""
+            self.bar.value, self.bar.bar_style = 0, ""
         return self.session.start(work, done, queue=queue)
 
-    def _show_done(self, outcome: Outcome, model: str, precision: str) -> None:
+    def _kill(self) -> None:
+        """Cancel: end the child's whole process group (the cache is atomic: nothing half-made)."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            _signal(proc, signal.SIGTERM)
+
+    def _show_done(self, outcome: Outcome[Path], model: str, precision: str) -> None:
         """On the view thread: the bar, the status (the folder shows once, in the info line)."""
         if outcome.ok:
             self.folder = str(outcome.value)
-            self._bar.value, self._bar.bar_style = 100, "success"
+            self.bar.value, self.bar.bar_style = 100, "success"
             self.session.status = f"ready: {model} ({precision})"
         else:
-            self._bar.bar_style = "danger"
-            self._step.value = ""  # the error line says it all: no cut-off copy above it
+            self.bar.bar_style = "danger"
+            self.step.value = ""  # the error line says it all: no cut-off copy above it
             self.session.status = "not prepared"
         self._refresh()
 
-    def _run_child(self, model: str, precision: str) -> Path:
+    def _run_child(self, job: Job[Path], model: str, precision: str) -> Path:
         """``python -m ovnb prepare`` in its own process group, its progress shown as it goes."""
         from ovnb.models import cached
 
@@ -273,13 +280,12 @@ class ModelPicker(PipelineWidget):
             self._proc = proc = subprocess.Popen(
                 args, stdout=out, stderr=subprocess.PIPE, text=True, errors="replace",
                 env=_child_env(), start_new_session=True)
-            if self._cancelled.is_set():  # Cancel pressed while the child was starting
-                _signal(proc, signal.SIGTERM)
+            job.on_stop(self._kill)  # at once when Cancel came while the child was starting
             self._follow(proc, tail)
             code = _reap(proc)
             out.seek(0)
             printed = out.read().strip().splitlines()
-        if self._cancelled.is_set():
+        if job.stopped:
             raise OvnbError("cancelled: the cache keeps no partial model; Prepare starts over")
         if code != 0 or not printed:
             raise OvnbError(_child_error(tail, code))
@@ -297,13 +303,13 @@ class ModelPicker(PipelineWidget):
             percent = _PERCENT.search(line)
             if percent:
                 value = min(100, int(percent.group(1)))
-                post(lambda: setattr(self._bar, "value", value))
+                post(lambda: setattr(self.bar, "value", value))
             now = time.monotonic()
             if line.startswith("[ovnb]") or now - last >= FLUSH_INTERVAL:
                 last = now
                 text = (f"<span style='color:#555;font-size:90%'>"
                         f"{html.escape(line.removeprefix('[ovnb] ')[:160])}</span>")
-                post(lambda: setattr(self._step, "value", text))
+                post(lambda: setattr(self.step, "value", text))
 
 
 def _label(entry: dict[str, Any]) -> str:

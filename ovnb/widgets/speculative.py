@@ -14,8 +14,8 @@ import ipywidgets as widgets
 import traitlets
 
 from ovnb import speculative as spec
-from ovnb.sessions.speculative import BenchSession, BenchState
-from ovnb.widgets.base import PipelineWidget
+from ovnb.sessions.speculative import BenchSession
+from ovnb.widgets.base import Front, View
 from ovnb.widgets.render import LABEL_WIDTH, bind
 
 STYLE = {"description_width": LABEL_WIDTH}
@@ -70,53 +70,56 @@ class AssistantControls(widgets.VBox):
         return f"{self.owner.num_assistant_tokens} tokens per step{ngram}"
 
 
-class SpeculativeBench(PipelineWidget, BenchState):
+class BenchView(View):
+    """The view of a BenchSession: the prompt, the assistant's settings, both runs' figures."""
+
+    def __init__(self, session: BenchSession) -> None:
+        super().__init__(session)
+        prompt = widgets.Textarea(description="Prompt", style=STYLE,
+                                  layout=widgets.Layout(width="100%"))
+        bind(prompt, session, "prompt")
+        tokens = widgets.IntSlider(session.max_new_tokens, 8, 512, description="max new tokens",
+                                   style=STYLE)
+        bind(tokens, session, "max_new_tokens")
+        self.assistant = AssistantControls(session, session.prompt_lookup)
+        self.controls.update(prompt=prompt, max_new_tokens=tokens,
+                             run=widgets.Button(description="Run both", button_style="primary",
+                                                icon="tachometer"))
+        self.figures, self.verdict, self.answers = (widgets.HTML(), widgets.HTML(),
+                                                       widgets.HTML())
+        self.controls["run"].on_click(self._run)
+        self.busy_controls([self.controls["run"]])
+        session.observe(self._show, "result")
+        self.children = [prompt, tokens, self.assistant, self.controls["run"], self.status_line,
+                         self.error_line, self.figures, self.verdict, self.answers]
+
+    def _run(self, button: Any = None) -> None:
+        self.session.submit()
+
+    def _show(self, change: dict[str, Any]) -> None:
+        result = change["new"]
+        if result is None:
+            return
+        with self.hold_sync():
+            self.figures.value = figures_html(result, self.session.labels,
+                                               self.assistant.describe())
+            self.verdict.value = verdict_html(result)
+            self.answers.value = answers_html(result)
+
+
+class SpeculativeBench(Front):
     """Does a draft pay off here? ``SpeculativeBench(main, draft).run() -> BenchResult``.
 
-    The arguments are ``BenchSession``'s; ``**settings`` takes ``num_assistant_tokens``,
-    ``assistant_confidence_threshold`` or ``max_ngram_size``.
+    The arguments are ``BenchSession``'s; ``**settings`` takes ``max_new_tokens``,
+    ``num_assistant_tokens``, ``assistant_confidence_threshold`` or ``max_ngram_size``.
     """
 
-    def __init__(self, main: Any, draft: Any = None, device: Any = "CPU", draft_device: Any = None,
-                 prompt_lookup: bool = False, properties: dict[str, Any] | None = None,
-                 prompt: str = spec.DEFAULT_PROMPT, max_new_tokens: int = 64, repeats: int = 3,
-                 **settings: Any) -> None:
-        session = BenchSession(main, draft, device, draft_device, prompt_lookup, properties,
-                               prompt, repeats, max_new_tokens=max_new_tokens, **settings)
-        super().__init__(session)
-        self._prompt = widgets.Textarea(description="Prompt", style=STYLE,
-                                        layout=widgets.Layout(width="100%"))
-        bind(self._prompt, self, "prompt")
-        self._max_tokens = widgets.IntSlider(max_new_tokens, 8, 512, description="max new tokens",
-                                             style=STYLE)
-        bind(self._max_tokens, self, "max_new_tokens")
-        self._assistant = AssistantControls(self, prompt_lookup)
-        self._run_btn = widgets.Button(description="Run both", button_style="primary",
-                                       icon="tachometer")
-        self._figures = widgets.HTML()
-        self._verdict = widgets.HTML()
-        self._answers = widgets.HTML()
-        self._run_btn.on_click(lambda _: self.session.submit())
-        self._busy_controls([self._run_btn], [])
-        self.observe(lambda change: self._show(change["new"]), "result")
-        self.children = [self._prompt, self._max_tokens, self._assistant, self._run_btn,
-                         self._status, self._error, self._figures, self._verdict, self._answers]
+    session_class = BenchSession
+    view_class = BenchView
 
     def run(self, prompt: str | None = None) -> spec.BenchResult | None:
         """Run the benchmark as the button does and wait; its result (None on error)."""
         return self.session.measure(prompt)
-
-    @property
-    def plan(self) -> spec.LLMPlan | None:
-        return self.session.plan
-
-    def _show(self, result: spec.BenchResult | None) -> None:
-        if result is None:
-            return
-        with self.hold_sync():
-            self._figures.value = figures_html(result, self.labels, self._assistant.describe())
-            self._verdict.value = verdict_html(result)
-            self._answers.value = answers_html(result)
 
 
 def verdict_html(result: spec.BenchResult) -> str:

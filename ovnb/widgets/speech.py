@@ -1,8 +1,7 @@
-"""``ovnb.Transcriber``: a view of a TranscriberSession: audio in, a player, the transcript."""
+"""``ovnb.Transcriber``: a TranscriberSession and its view: audio in, a player, the transcript."""
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +9,13 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
-from ovnb.audio import Source, sample, to_wav
-from ovnb.errors import OvnbError
-from ovnb.sessions.speech import AUTO, Clip, SpeechState, TranscriberSession, WhisperSettings, clock
-from ovnb.widgets.base import PipelineWidget
+from ovnb.audio import sample, to_wav
+from ovnb.sessions.speech import AUTO, Clip, TranscriberSession, clock
+from ovnb.widgets.base import Front, View
 from ovnb.widgets.render import bind, grey, metrics_line
 
 PLAYBACK_SECONDS = 20 * 60  # longer audio gets no player (its WAV would be too heavy for the page)
 STATIC = Path(__file__).with_name("static")
-SUBTITLE_FORMATS = (".srt", ".vtt")
 
 # Whisper's language codes with their English names (multilingual models list theirs in lang_to_id).
 LANGUAGE_NAMES = dict(pair.split(":") for pair in (
@@ -85,189 +82,179 @@ class WordPlayer(anywidget.AnyWidget):
         return f"WordPlayer({len(self.words)} words)"
 
 
-class Transcriber(PipelineWidget, SpeechState, WhisperSettings):
-    """Speech to text: ``Transcriber("openai/whisper-tiny.en").transcribe("talk.flac") -> str``.
+class TranscriberView(View):
+    """The view of a TranscriberSession: audio in (upload, path, sample), a player, the text."""
 
-    A view of ``TranscriberSession``: audio comes from an upload, a file path, the bundled LibriVox
-    sample, or ``transcribe(audio)`` with a path, file bytes or ``(samples, rate)``.
-    ``properties`` are OpenVINO properties; ``**settings`` WhisperGenerationConfig fields
-    (``language="<|fr|>"``, ``task="translate"``, ``return_timestamps=True``, ``max_new_tokens``),
-    each a trait of the widget. Language and task apply to multilingual models only.
-    """
-
-    def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
-                 properties: dict[str, Any] | None = None, **settings: Any) -> None:
-        super().__init__(TranscriberSession(model, device, properties, **settings))
-        self._reference = ""
+    def __init__(self, session: TranscriberSession) -> None:
+        super().__init__(session)
+        self._sample: Clip | None = None  # the bundled clip, when it was chosen here
+        self._reference = ""  # its reference transcript
         self._build_view()
         self._wire()
 
     def _build_view(self) -> None:
-        self._upload = widgets.FileUpload(accept="audio/*,.wav,.flac,.ogg,.oga,.mp3",
-                                          multiple=False, description="Upload")
-        self._path = widgets.Text(placeholder="or type a file path and press Enter",
-                                  continuous_update=False, layout=widgets.Layout(width="40%"))
-        self._sample_btn = widgets.Button(description="Sample", icon="book",
-                                          tooltip="a public-domain LibriVox clip")
-        self._audio_label = widgets.HTML()
-        self._player = widgets.Audio(format="wav", autoplay=False, loop=False,
+        session = self.session
+        self.controls.update(
+            upload=widgets.FileUpload(accept="audio/*,.wav,.flac,.ogg,.oga,.mp3",
+                                      multiple=False, description="Upload"),
+            path=widgets.Text(placeholder="or type a file path and press Enter",
+                              continuous_update=False, layout=widgets.Layout(width="40%")),
+            sample=widgets.Button(description="Sample", icon="book",
+                                  tooltip="a public-domain LibriVox clip"),
+            language=widgets.Dropdown(options=[("detect", AUTO)], value=AUTO,
+                                      description="language"),
+            task=widgets.ToggleButtons(options=["transcribe"], value="transcribe"),
+            return_timestamps=widgets.Checkbox(session.return_timestamps,
+                                               description="timestamps"),
+            word_timestamps=widgets.Checkbox(session.word_timestamps,
+                                             description="word timestamps"),
+            run=widgets.Button(description="Transcribe", button_style="primary",
+                               icon="microphone"),
+            stop=widgets.Button(description="Stop", icon="stop"))
+        c = self.controls
+        self.audio_label = widgets.HTML()
+        self.player = widgets.Audio(format="wav", autoplay=False, loop=False,
                                      layout=widgets.Layout(display="none"))
-        self._language = widgets.Dropdown(options=[("detect", AUTO)], value=AUTO,
-                                          description="language")
-        self._task = widgets.ToggleButtons(options=["transcribe"], value="transcribe")
-        self._timestamps = widgets.Checkbox(self.return_timestamps, description="timestamps")
-        self._word_box = widgets.Checkbox(self.word_timestamps, description="word timestamps")
-        self._choices = widgets.HBox([self._language, self._task],
+        self.choices = widgets.HBox([c["language"], c["task"]],
                                      layout=widgets.Layout(display="none"))
-        self._transcribe_btn = widgets.Button(description="Transcribe", button_style="primary",
-                                              icon="microphone")
-        self._stop_btn = widgets.Button(description="Stop", icon="stop")
-        self._text = widgets.Textarea(placeholder="the transcript appears here",
+        self.transcript_box = widgets.Textarea(placeholder="the transcript appears here",
                                       layout=widgets.Layout(width="100%", height="8em"))
-        self._chunk_view = widgets.HTML()
-        self._words = WordPlayer(layout=widgets.Layout(display="none"))
-        self._word_list = widgets.HTML()
-        self._metrics_line = widgets.HTML()
+        self.chunk_table = widgets.HTML()
+        self.word_player = WordPlayer(layout=widgets.Layout(display="none"))
+        self.word_list = widgets.HTML()
+        self.figures_line = widgets.HTML()
         self.children = [
-            widgets.HBox([self._upload, self._path, self._sample_btn]), self._audio_label,
-            self._player, self._choices,
-            widgets.HBox([self._timestamps, self._word_box, self._transcribe_btn, self._stop_btn]),
-            self._text, self._words, self._word_list, self._chunk_view, self._metrics_line,
-            self._status, self._error]
+            widgets.HBox([c["upload"], c["path"], c["sample"]]), self.audio_label,
+            self.player, self.choices,
+            widgets.HBox([c["return_timestamps"], c["word_timestamps"], c["run"], c["stop"]]),
+            self.transcript_box, self.word_player, self.word_list, self.chunk_table, self.figures_line,
+            self.status_line, self.error_line]
 
     def _wire(self) -> None:
-        self._upload.observe(lambda change: self._on_upload(change["new"]), "value")
-        self._path.observe(lambda change: self._on_path(change["new"]), "value")
-        self._sample_btn.on_click(lambda _: self.choose_sample())
-        bind(self._timestamps, self, "return_timestamps")
-        bind(self._word_box, self, "word_timestamps")
-        self._transcribe_btn.on_click(lambda _: self.session.submit())
-        self._stop_btn.on_click(lambda _: self.stop())
-        self._busy_controls([self._transcribe_btn], [self._stop_btn])
-        self.observe(lambda _: self._offer_choices(), ["languages", "tasks"])
-        self.observe(lambda change: self._show_audio(change["new"]), "audio")
-        self.observe(lambda change: self._show_text(change["new"], live=True), "live")
-        self.observe(lambda change: self._show_text(change["new"]), "transcript")
-        self.observe(lambda _: self._show_results(), ["chunks", "metrics"])
-        self.observe(lambda _: self._show_words(), "words")
+        c, session = self.controls, self.session
+        c["upload"].observe(self._on_upload, "value")
+        c["path"].observe(self._on_path, "value")
+        c["sample"].on_click(self.choose_sample)
+        bind(c["return_timestamps"], session, "return_timestamps")
+        bind(c["word_timestamps"], session, "word_timestamps")
+        c["run"].on_click(self._transcribe)
+        c["stop"].on_click(self._stop)
+        self.busy_controls([c["run"]], [c["stop"]])
+        session.observe(self._offer_choices, ["languages", "tasks"])
+        session.observe(self._show_audio, "audio")
+        session.observe(self._show_live, "live")
+        session.observe(self._show_transcript, "transcript")
+        session.observe(self._show_results, ["chunks", "metrics"])
+        session.observe(self._show_words, "words")
         self._offer_choices()
 
-    def _offer_choices(self) -> None:
+    def _offer_choices(self, change: Any = None) -> None:
         """Language and task choosers for a multilingual model; hidden for a ``.en`` one."""
-        if not self.languages or not self.tasks:  # (both arrive together, one at a time)
-            self._choices.layout.display = "none"
-            self._language.disabled = self._task.disabled = True
+        session, c = self.session, self.controls
+        if not session.languages or not session.tasks:  # (both arrive together, one at a time)
+            self.choices.layout.display = "none"
+            c["language"].disabled = c["task"].disabled = True
             return
-        self._language.disabled = self._task.disabled = False
-        language, task = self.language, self.task  # before the options reset the controls
-        self._language.options = [("detect", AUTO), *((language_label(t), t) for t in self.languages)]
-        self._task.options = self.tasks or ["transcribe"]
-        self._language.value = language if language in self.languages else AUTO
-        self._task.value = task if task in self._task.options else self._task.options[0]
+        c["language"].disabled = c["task"].disabled = False
+        language, task = session.language, session.task  # before the options reset the controls
+        c["language"].options = [("detect", AUTO),
+                                 *((language_label(t), t) for t in session.languages)]
+        c["task"].options = session.tasks or ["transcribe"]
+        c["language"].value = language if language in session.languages else AUTO
+        c["task"].value = task if task in c["task"].options else c["task"].options[0]
         if not getattr(self, "_bound_choices", False):
-            bind(self._language, self, "language")
-            bind(self._task, self, "task")
+            bind(c["language"], session, "language")
+            bind(c["task"], session, "task")
             self._bound_choices = True
-        self._choices.layout.display = "flex"
+        self.choices.layout.display = "flex"
 
     # audio ---------------------------------------------------------------------------------------
-    def choose(self, source: Source, name: str | None = None) -> Clip | None:
-        """Decode ``source`` and make it the audio of the next run; None (error shown) if not audio."""
-        self._reference = ""
-        return self.session.choose(source, name)
-
-    def choose_sample(self) -> Clip | None:
-        """The bundled clip, with its reference transcript to compare against."""
+    def choose_sample(self, button: Any = None) -> Clip | None:
+        """The bundled clip, with its reference transcript to compare against (the Sample button)."""
         path, reference = sample()
-        clip = self.choose(path, "the LibriVox sample (public domain)")
+        self._reference = reference
+        clip = self._sample = self.session.choose(path, "the LibriVox sample (public domain)")
         if clip is not None:
-            self._reference = reference
-            self._show_audio(clip)
+            self._show_audio()
         return clip
 
-    def _on_upload(self, files: Any) -> None:
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
         if files:
             upload = files[-1]
-            self.choose(bytes(upload["content"]), upload.get("name") or "the uploaded audio")
+            self.session.choose(bytes(upload["content"]), upload.get("name") or "the uploaded audio")
 
-    def _on_path(self, text: str) -> None:
-        if text.strip():
-            self.choose(text.strip(), Path(text.strip()).name)
+    def _on_path(self, change: dict[str, Any]) -> None:
+        text = change["new"].strip()
+        if text:
+            self.session.choose(text, Path(text).name)
 
-    def _show_audio(self, clip: Clip | None) -> None:
+    def _show_audio(self, change: Any = None) -> None:
+        clip = self.session.audio
         if clip is None:
             return
         silent = " · silent: expect an empty transcript" if clip.silent else ""
         label = grey(f"🎧 {clip.name} · {clock(clip.seconds)}{silent}")
-        if self._reference:
+        if clip is self._sample:
             label += "<br>" + grey("reference: ") + f"<i>{html.escape(self._reference)}</i>"
-        self._audio_label.value = label
+        self.audio_label.value = label
         playable = clip.seconds <= PLAYBACK_SECONDS
-        self._player.value = to_wav(clip.samples) if playable else b""
-        self._player.layout.display = None if playable else "none"
-        self._words.layout.display = "none"  # new audio: its words come with its transcript
+        self.player.value = to_wav(clip.samples) if playable else b""
+        self.player.layout.display = None if playable else "none"
+        self.word_player.layout.display = "none"  # new audio: its words come with its transcript
 
     # actions -------------------------------------------------------------------------------------
-    def transcribe(self, audio: Source | None = None, word_timestamps: bool | None = None) -> str:
-        """Transcribe ``audio`` (else the chosen audio) as the Transcribe button does; '' on error.
+    def _transcribe(self, button: Any = None) -> None:
+        self.session.submit()
 
-        ``word_timestamps`` True or False overrides the setting for this call (None: the setting).
-        """
-        if audio is not None:
-            self._reference = ""
-        return self.session.transcribe(audio, word_timestamps)
+    def _stop(self, button: Any = None) -> None:
+        self.session.stop()
 
-    def srt(self) -> str:
-        """The last transcript as SubRip (.srt) subtitles, timed by its words or chunks."""
-        return self.session.srt()
-
-    def vtt(self) -> str:
-        """The last transcript as WebVTT (.vtt) subtitles, timed by its words or chunks."""
-        return self.session.vtt()
-
-    def save_subtitles(self, path: str | os.PathLike[str]) -> Path | None:
-        """Write ``.srt`` or ``.vtt`` subtitles of the last transcript; the path, or None."""
-        target = Path(path).expanduser()
-        try:
-            if target.suffix.lower() not in SUBTITLE_FORMATS:
-                raise OvnbError(f"cannot save subtitles as {target.name!r}: end the name in .srt "
-                                "or .vtt")
-            if not self.transcript.strip():
-                raise OvnbError("no transcript yet: press Transcribe first")
-            text = self.srt() if target.suffix.lower() == ".srt" else self.vtt()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        except (OSError, OvnbError) as exc:
-            self.session.fail(str(exc) if isinstance(exc, OvnbError)
-                              else f"cannot write {target} ({exc.strerror}): choose another folder")
-            return None
-        self.session.publish_now(last_error="", error_details="", status=f"saved {target.name}")
-        return target
-
-    def _show_words(self) -> None:
+    def _show_words(self, change: Any = None) -> None:
         """The word player (the audio with its words) replaces the plain player while shown."""
-        words = [[float(a), float(b), w] for a, b, w in self.words]
-        self._word_list.value = word_table(self.words)
-        clip = self.audio
+        session = self.session
+        words = [[float(a), float(b), w] for a, b, w in session.words]
+        self.word_list.value = word_table(session.words)
+        clip = session.audio
         playable = bool(words) and clip is not None and clip.seconds <= PLAYBACK_SECONDS
-        self._words.words = words
-        self._words.wav = bytes(self._player.value) if playable else b""
-        self._words.layout.display = None if playable else "none"
+        self.word_player.words = words
+        self.word_player.wav = bytes(self.player.value) if playable else b""
+        self.word_player.layout.display = None if playable else "none"
         if clip is not None and clip.seconds <= PLAYBACK_SECONDS:
-            self._player.layout.display = "none" if playable else None
+            self.player.layout.display = "none" if playable else None
 
-    def _show_text(self, text: str, live: bool = False) -> None:
-        if live and not text:
-            return
-        self._text.value = f"{text} ▌" if live else text
+    def _show_live(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.transcript_box.value = f"{change['new']} ▌"
 
-    def _show_results(self) -> None:
-        self._chunk_view.value = chunk_table(self.chunks, self.audio_seconds)
-        m = self.metrics
+    def _show_transcript(self, change: dict[str, Any]) -> None:
+        self.transcript_box.value = change["new"]
+
+    def _show_results(self, change: Any = None) -> None:
+        session = self.session
+        self.chunk_table.value = chunk_table(session.chunks, session.audio_seconds)
+        m = session.metrics
         if not m:
-            self._metrics_line.value = ""
+            self.figures_line.value = ""
             return
-        self._metrics_line.value = metrics_line([
+        self.figures_line.value = metrics_line([
             f"{clock(m['audio_s'])} of audio in {m['seconds']:.2f} s ({m['realtime']:.1f}× real time)",
             f"{m['tokens']} tokens", f"first token {m['ttft_ms']:.0f} ms",
             f"language {m['language']}" if m.get("language") else ""])
+
+
+class Transcriber(Front):
+    """Speech to text: ``Transcriber("openai/whisper-tiny.en").transcribe("talk.flac") -> str``.
+
+    Its arguments are ``TranscriberSession``'s. Audio comes from an upload, a file path, the
+    bundled LibriVox sample (with its reference transcript), or ``transcribe(audio)`` with a path,
+    file bytes or ``(samples, rate)``; ``srt()`` / ``vtt()`` / ``save_subtitles(path)`` give the
+    last transcript as subtitles.
+    """
+
+    session_class = TranscriberSession
+    view_class = TranscriberView
+
+    def choose_sample(self) -> Clip | None:
+        """The bundled clip, with its reference transcript to compare against."""
+        return self.view.choose_sample()

@@ -1,21 +1,20 @@
-"""``ovnb.VisionChat``: a view of a VisionSession: the conversation, image and video pickers,
+"""``ovnb.VisionChat``: a VisionSession and its view: the conversation, image and video pickers,
 settings. A video shows as a strip of the frames the model gets, each with its time."""
 from __future__ import annotations
 
 import base64
 import html
-import os
 from typing import Any
 
 import ipywidgets as widgets
-import traitlets
 
 from ovnb import video as videos
-from ovnb.images import Picture, Source, samples
-from ovnb.sessions.vision import MOST_VIDEO_FRAMES, VideoInput, VisionSession
-from ovnb.video import MAX_FRAMES, VideoClip, VideoSource
-from ovnb.widgets.chat import ConversationWidget, Message
-from ovnb.widgets.lora import mixer_for
+from ovnb.images import Picture, samples
+from ovnb.sessions.vision import MOST_VIDEO_FRAMES, VisionSession
+from ovnb.video import VideoClip
+from ovnb.widgets.base import Front
+from ovnb.widgets.chat import ConversationView, Message
+from ovnb.widgets.lora import LoraMixer
 from ovnb.widgets.render import LABEL_WIDTH, bind, grey
 
 STRIP_SIDE = 64  # pixels: the longest side of a frame in the strip under the video picker
@@ -23,39 +22,23 @@ TURN_STRIP_SIDE = 48  # in the conversation
 NO_VIDEO = "no video: upload one, type a path or pick a sample"
 
 
-class VisionChat(ConversationWidget, VideoInput):
-    """Chat about images and videos: ``VisionChat("tiny-vlm").send("What is this?",
-    image="cat.jpg") -> str``; ``send(text, video="clip.mp4")`` on a video model (Qwen2-VL...).
+class VisionChatView(ConversationView):
+    """The view of a VisionSession: the conversation, with an image and a video to ask about."""
 
-    ``model`` is a catalog id or a prepared folder. Images come from an upload, a file path, the
-    bundled samples, or ``send(text, image=...)`` with a path, file bytes, a PIL image or an array.
-    Videos likewise (mp4, webm, gif... or a sequence of frames), sampled evenly to
-    ``max_video_frames`` with their times; a model that takes no video says so in one line.
-    ``adapters`` LoRA files for the language model (a list, a dict file -> strength, or a
-    ``LoraMixer``). ``system_prompt`` applies from the next conversation on (after Clear);
-    ``properties`` OpenVINO properties; ``**settings`` generation settings by openvino_genai's names.
-    """
-
-    picture = traitlets.Any(None, allow_none=True, help="the image the next question carries")
     placeholder = "Ask about the image or video, then press Send"
 
-    def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", adapters: Any = None,
-                 system_prompt: str = "", properties: dict[str, Any] | None = None,
-                 max_video_frames: int = MAX_FRAMES, **settings: Any) -> None:
-        mixer = mixer_for(adapters)
-        session = VisionSession(model, device, mixer.strengths if mixer else None, system_prompt,
-                                properties, max_video_frames, **settings)
+    def __init__(self, session: VisionSession, mixer: LoraMixer | None = None) -> None:
         super().__init__(session, mixer)
         self._thumbs: dict[str, str] = {}  # image name -> data URI of its thumbnail, for turns
         self._strips: dict[str, str] = {}  # video name -> HTML of its frame strip, for turns
         self._shown: Picture | None = None  # the image in the preview (sent or not)
         self._shown_clip: VideoClip | None = None  # the video in the strip (sent or not)
-        self._undo_btn.layout.display = "none"  # the model keeps each turn's images: Clear only
+        self.controls["undo"].layout.display = "none"  # the model keeps each turn's images
         self._build_picker()
         self._build_video_picker()
-        self._layout(self._image_row, self._video_row)
-        self.observe(lambda change: self._on_picture(change["new"]), "picture")
-        self.observe(lambda change: self._on_clip(change["new"]), "video_clip")
+        self._layout(self.image_row, self.video_row)
+        session.observe(self._on_picture, "picture")
+        session.observe(self._on_clip, "video_clip")
 
     def _build_picker(self) -> None:
         """Upload, path box and samples, beside a small preview of the chosen image."""
@@ -67,15 +50,17 @@ class VisionChat(ConversationWidget, VideoInput):
                                          value=None, layout=widgets.Layout(width="160px"))
         self._drop_btn = widgets.Button(icon="times", tooltip="remove the image",
                                         layout=widgets.Layout(width="36px"))
-        self._preview = widgets.Image(format="png", layout=widgets.Layout(display="none"))
-        self._image_label = widgets.HTML(grey("no image: upload one, type a path or pick a sample"))
-        self._upload.observe(lambda change: self._on_upload(change["new"]), "value")
-        self._path.observe(lambda change: self._on_path(change["new"]), "value")
-        self._samples.observe(lambda change: self._on_sample(change["new"]), "value")
-        self._drop_btn.on_click(lambda _: self.remove_image())
+        self.preview = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+        self.image_label = widgets.HTML(grey("no image: upload one, type a path or pick a sample"))
+        self._upload.observe(self._on_upload, "value")
+        self._path.observe(self._on_path, "value")
+        self._samples.observe(self._on_sample, "value")
+        self._drop_btn.on_click(self.remove_image)
+        self.controls.update(upload=self._upload, image_path=self._path, samples=self._samples,
+                             remove_image=self._drop_btn)
         pickers = widgets.HBox([self._upload, self._samples, self._drop_btn])
-        self._image_row = widgets.HBox(
-            [self._preview, widgets.VBox([pickers, self._path, self._image_label])])
+        self.image_row = widgets.HBox(
+            [self.preview, widgets.VBox([pickers, self._path, self.image_label])])
 
     def _build_video_picker(self) -> None:
         """Upload, path box and samples for a video, above a strip of the frames it gives."""
@@ -88,51 +73,55 @@ class VisionChat(ConversationWidget, VideoInput):
             value=None, layout=widgets.Layout(width="160px"))
         self._drop_video_btn = widgets.Button(icon="times", tooltip="remove the video",
                                               layout=widgets.Layout(width="36px"))
-        self._frames_slider = widgets.IntSlider(
-            self.max_video_frames, min=1, max=MOST_VIDEO_FRAMES, description="video frames",
-            style={"description_width": LABEL_WIDTH}, continuous_update=False,
+        self.frames_slider = widgets.IntSlider(
+            self.session.max_video_frames, min=1, max=MOST_VIDEO_FRAMES,
+            description="video frames", style={"description_width": LABEL_WIDTH},
+            continuous_update=False,
             tooltip="frames a video is sampled to (from the next video chosen)")
-        bind(self._frames_slider, self, "max_video_frames")
-        self._video_label = widgets.HTML(grey(NO_VIDEO))
-        self._strip = widgets.HTML()
-        self._video_upload.observe(lambda change: self._on_video_upload(change["new"]), "value")
-        self._video_path.observe(lambda change: self._on_video_path(change["new"]), "value")
-        self._video_samples.observe(lambda change: self._on_video_sample(change["new"]), "value")
-        self._drop_video_btn.on_click(lambda _: self.remove_video())
+        bind(self.frames_slider, self.session, "max_video_frames")
+        self.video_label = widgets.HTML(grey(NO_VIDEO))
+        self.strip = widgets.HTML()
+        self._video_upload.observe(self._on_video_upload, "value")
+        self._video_path.observe(self._on_video_path, "value")
+        self._video_samples.observe(self._on_video_sample, "value")
+        self._drop_video_btn.on_click(self.remove_video)
+        self.controls.update(video_upload=self._video_upload, video_path=self._video_path,
+                             video_samples=self._video_samples,
+                             remove_video=self._drop_video_btn,
+                             max_video_frames=self.frames_slider)
         pickers = widgets.HBox([self._video_upload, self._video_samples, self._drop_video_btn])
-        self._video_row = widgets.VBox([widgets.HBox([pickers, self._video_path]),
-                                        self._video_label, self._strip])
+        self.video_row = widgets.VBox([widgets.HBox([pickers, self._video_path]),
+                                        self.video_label, self.strip])
 
     def _settings_panel(self, *extra: widgets.Widget) -> widgets.Accordion:
-        return super()._settings_panel(self._frames_slider, *extra)
+        return super()._settings_panel(self.frames_slider, *extra)
 
     # choosing an image ---------------------------------------------------------------------------
-    def choose(self, source: Source, name: str | None = None) -> Picture | None:
-        """Make ``source`` the image of the next question; None (error shown) if unreadable."""
-        return self.session.choose(source, name)
-
-    def remove_image(self) -> None:
+    def remove_image(self, button: Any = None) -> None:
         """Ask the next question without an image (images already sent stay in the history)."""
         self._shown = None
         self._samples.value = None
         self.session.remove_image()
         self._show_picture()
 
-    def _on_upload(self, files: Any) -> None:
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
         if files:
             upload = files[-1]
-            if self.choose(bytes(upload["content"]), upload.get("name")) is not None:
+            if self.session.choose(bytes(upload["content"]), upload.get("name")) is not None:
                 self._samples.value = None
 
-    def _on_path(self, text: str) -> None:
-        if text.strip() and self.choose(text.strip()) is not None:
+    def _on_path(self, change: dict[str, Any]) -> None:
+        text = change["new"].strip()
+        if text and self.session.choose(text) is not None:
             self._samples.value = None
 
-    def _on_sample(self, path: Any) -> None:
-        if path is not None:
-            self.choose(path)
+    def _on_sample(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            self.session.choose(change["new"])
 
-    def _on_picture(self, picture: Picture | None) -> None:
+    def _on_picture(self, change: dict[str, Any]) -> None:
+        picture = change["new"]
         if picture is not None:  # None means sent (the preview keeps it) or removed (see below)
             self._shown = picture
             self._thumbs[picture.name] = _data_uri(picture.thumbnail_png(96))
@@ -141,46 +130,44 @@ class VisionChat(ConversationWidget, VideoInput):
     def _show_picture(self) -> None:
         """A thumbnail of the shown image and a line saying whether the next question carries it."""
         picture = self._shown
-        self._preview.layout.display = "none" if picture is None else "block"
-        self._preview.value = b"" if picture is None else picture.thumbnail_png()
+        self.preview.layout.display = "none" if picture is None else "block"
+        self.preview.value = b"" if picture is None else picture.thumbnail_png()
         if picture is None:
-            self._image_label.value = grey("no image: upload one, type a path or pick a sample")
+            self.image_label.value = grey("no image: upload one, type a path or pick a sample")
             return
         size = "×".join(map(str, picture.size))
         if picture.downscaled:
             size += f" (downscaled from {'×'.join(map(str, picture.original_size))})"
-        when = ("sent with your next question" if picture is self.picture
+        when = ("sent with your next question" if picture is self.session.picture
                 else "in the conversation: later questions are about it too")
-        self._image_label.value = grey(f"🖼 {picture.name} · {size} · {when}")
+        self.image_label.value = grey(f"🖼 {picture.name} · {size} · {when}")
 
     # choosing a video ----------------------------------------------------------------------------
-    def choose_video(self, source: VideoSource, name: str | None = None) -> VideoClip | None:
-        """Make ``source`` the video of the next question; None (error shown) if unreadable or
-        the model takes no video."""
-        return self.session.choose_video(source, name)
-
-    def remove_video(self) -> None:
+    def remove_video(self, button: Any = None) -> None:
         """Ask the next question without a video (videos already sent stay in the history)."""
         self._shown_clip = None
         self._video_samples.value = None
         self.session.remove_video()
         self._show_clip()
 
-    def _on_video_upload(self, files: Any) -> None:
+    def _on_video_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
         if files:
             upload = files[-1]
-            if self.choose_video(bytes(upload["content"]), upload.get("name")) is not None:
+            if self.session.choose_video(bytes(upload["content"]), upload.get("name")) is not None:
                 self._video_samples.value = None
 
-    def _on_video_path(self, text: str) -> None:
-        if text.strip() and self.choose_video(text.strip()) is not None:
+    def _on_video_path(self, change: dict[str, Any]) -> None:
+        text = change["new"].strip()
+        if text and self.session.choose_video(text) is not None:
             self._video_samples.value = None
 
-    def _on_video_sample(self, path: Any) -> None:
-        if path is not None:
-            self.choose_video(path)
+    def _on_video_sample(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            self.session.choose_video(change["new"])
 
-    def _on_clip(self, clip: VideoClip | None) -> None:
+    def _on_clip(self, change: dict[str, Any]) -> None:
+        clip = change["new"]
         if clip is not None:  # None means sent (the strip keeps it) or removed
             self._shown_clip = clip
             self._strips[clip.name] = strip_html(clip, TURN_STRIP_SIDE)
@@ -190,19 +177,20 @@ class VisionChat(ConversationWidget, VideoInput):
         """The strip of the frames the model gets, and whether the next question carries them."""
         clip = self._shown_clip
         if clip is None:
-            self._video_label.value, self._strip.value = grey(NO_VIDEO), ""
+            self.video_label.value, self.strip.value = grey(NO_VIDEO), ""
             return
-        when = ("sent with your next question" if clip is self.video_clip
+        when = ("sent with your next question" if clip is self.session.video_clip
                 else "in the conversation: later questions are about it too")
-        self._video_label.value = grey(f"🎞 {clip_line(clip)} · {when}")
-        self._strip.value = strip_html(clip, STRIP_SIDE)
+        self.video_label.value = grey(f"🎞 {clip_line(clip)} · {when}")
+        self.strip.value = strip_html(clip, STRIP_SIDE)
 
     # the views -----------------------------------------------------------------------------------
-    def _show_turns(self) -> None:
+    def _show_turns(self, change: Any = None) -> None:
         super()._show_turns()
-        if hasattr(self, "_system"):  # the system prompt opens a conversation: fixed until Clear
-            self._system.disabled = bool(self.messages)
-            self._system.placeholder = "applies from the next conversation (after Clear)"
+        system = self.controls.get("system_prompt")
+        if system is not None:  # the system prompt opens a conversation: fixed until Clear
+            system.disabled = bool(self.session.messages)
+            system.placeholder = "applies from the next conversation (after Clear)"
 
     def _turn(self, message: Message) -> dict[str, str]:
         turn = super()._turn(message)
@@ -223,21 +211,40 @@ class VisionChat(ConversationWidget, VideoInput):
                  else [])
         return [*image, *super()._metric_parts(m)]
 
-    def send(self, text: str, image: Source | None = None,  # type: ignore[override]
-             buffers: Any = None, video: VideoSource | None = None, **request: Any) -> str:
-        """Ask ``text`` (about ``image`` and/or ``video``, else the chosen ones) as the Send button
-        does; the answer, '' on error."""
-        if isinstance(text, dict):  # ipywidgets' own custom message (focus/blur use it)
-            return super().send(text, buffers)
-        return self.session.send(text, image=image, video=video, **request)
+    def clear(self, button: Any = None) -> None:
+        """Start a new conversation; the image and video shown go with its first question."""
+        self.session.clear()
+        if self._shown is not None and self.session.picture is None:
+            self.session.publish_now(picture=self._shown)
+        if self._shown_clip is not None and self.session.video_clip is None:
+            self.session.publish_now(video_clip=self._shown_clip)
+
+
+class VisionChat(Front):
+    """Chat about images and videos: ``VisionChat("tiny-vlm").send("What is this?",
+    image="cat.jpg") -> str``; ``send(text, video="clip.mp4")`` on a video model (Qwen2-VL...).
+
+    Its arguments are ``VisionSession``'s (``adapters`` may also be a ``LoraMixer``). Images come
+    from an upload, a file path, the bundled samples, or ``send(text, image=...)`` with a path,
+    file bytes, a PIL image or an array; videos likewise (mp4, webm, gif... or a sequence of
+    frames), sampled evenly to ``max_video_frames`` with their times; a model that takes no video
+    says so in one line.
+    """
+
+    session_class = VisionSession
+    view_class = VisionChatView
+
+    def remove_image(self) -> None:
+        """Ask the next question without an image (images already sent stay in the history)."""
+        self.view.remove_image()
+
+    def remove_video(self) -> None:
+        """Ask the next question without a video (videos already sent stay in the history)."""
+        self.view.remove_video()
 
     def clear(self) -> None:
         """Start a new conversation; the image and video shown go with its first question."""
-        self.session.clear()
-        if self._shown is not None and self.picture is None:
-            self.session.publish_now(picture=self._shown)
-        if self._shown_clip is not None and self.video_clip is None:
-            self.session.publish_now(video_clip=self._shown_clip)
+        self.view.clear()
 
 
 def _data_uri(png: bytes) -> str:

@@ -179,7 +179,7 @@ def write_fixture_notebook(path: Path, image: bool, edit: bool = False) -> None:
             'from PIL import Image\nfrom ovnb.images import samples\n\n'
             'editor = ovnb.ImageGenerator("tiny-sd", width=64, height=48, num_inference_steps=3)\n'
             'editor.choose_image(Image.open(samples()["house"]).resize((64, 48)), "house")\n'
-            f'editor._brush.value = {EDIT_BRUSH}\n'
+            f'editor.view.controls["brush"].value = {EDIT_BRUSH}\n'
             'editor.add_class("browser-image-edit")\neditor'))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",

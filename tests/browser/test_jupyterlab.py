@@ -365,7 +365,7 @@ _m = editor.input_mask.pixels
 _ys, _xs = np.nonzero(_m)
 print(json.dumps({"size": [_m.shape[1], _m.shape[0]], "x": [int(_xs.min()), int(_xs.max())],
                   "y": [int(_ys.min()), int(_ys.max())], "line": bool(_m[24, 16:49].all()),
-                  "strokes": editor._painter.strokes, "mode": editor.mode}))"""
+                  "strokes": editor.view.painter.strokes, "mode": editor.mode}))"""
 
 
 @pytest.mark.skipif(not (has_image_widget() and has_mask_painter()),

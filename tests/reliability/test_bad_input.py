@@ -54,7 +54,7 @@ def assert_one_line(widget: Any, expect: str) -> None:
     """The widget shows one line holding ``expect`` and is free for the next run."""
     assert expect in widget.last_error, widget.last_error
     assert "\n" not in widget.last_error
-    assert html.escape(expect) in widget._error.value
+    assert html.escape(expect) in widget.view.error_line.value
     assert not widget.busy
 
 
@@ -139,15 +139,15 @@ def test_chat_refuses_a_conversation_longer_than_the_context(models: dict[str, P
     """genai would run it (seen: 5000 tokens into tiny-llm's 2048, garbage out, no error)."""
     chat = ovnb.Chat(models["llm"], properties=F32, max_new_tokens=4, repetition_penalty=1.0)
     first = chat.send("Hello")
-    kept, shown = list(chat.messages), chat._view.turns
+    kept, shown = list(chat.messages), chat.view.panel.turns
     assert chat.send(LONG) == ""
     assert_one_line(chat, "more than this model's context of 2048")
-    assert chat.messages == kept and chat._view.turns == shown
+    assert chat.messages == kept and chat.view.panel.turns == shown
     assert chat.send("Hello again") and chat.last_error == "" and len(chat.messages) == 4
     while chat.send("hello world " * 60):  # a conversation growing past the context is refused too
         assert len(chat.messages) < 40
     assert_one_line(chat, "press Clear")
-    chat._clear_btn.click()
+    chat.view.controls["clear"].click()
     assert chat.send("Hello") == first  # a fresh conversation answers as the first one did
 
 
@@ -183,7 +183,7 @@ import ovnb
 widget = getattr(ovnb, sys.argv[1])(sys.argv[2], max_new_tokens=4,
                                     properties={"INFERENCE_PRECISION_HINT": "f32"})
 answer = widget.send("hello")
-print(json.dumps({"answer": answer, "error": widget.last_error, "status": widget._status.value}))
+print(json.dumps({"answer": answer, "error": widget.last_error, "status": widget.view.status_line.value}))
 """
 NO_TOKENIZER = {
     "chat-no-detokenizer": ("Chat", "llm", "openvino_detokenizer"),
@@ -237,13 +237,13 @@ def test_vision_refuses_bad_input_and_keeps_the_conversation(models: dict[str, P
     vision = ovnb.VisionChat(models["vlm"], properties=F32, max_new_tokens=6,
                              repetition_penalty=1.0)
     first = vision.send("What is this?", image=HOUSE)
-    vision._samples.value = samples()["sailboat"]  # chosen for the next question
+    vision.view.controls["samples"].value = samples()["sailboat"]  # chosen for the next question
     kept = (list(vision.messages), vision.session._history.get_messages(), vision.picture)
     bad = make(tmp_path)
     if how == "send":
         assert vision.send("And this?", image=bad) == ""
     elif how == "upload":
-        vision._upload.value = bad
+        vision.view.controls["upload"].value = bad
     elif how == "path":
         vision._path.value = bad
     else:
@@ -275,7 +275,7 @@ def test_transcriber_refuses_a_bad_model_in_one_line(models: dict[str, Path], tm
     widget = ovnb.Transcriber(model, device=device, properties=F32, max_new_tokens=4)
     assert widget.transcribe(audio.SAMPLE) == ""
     assert_one_line(widget, expect)
-    assert widget._player.value[:4] == b"RIFF"  # the audio itself was taken
+    assert widget.view.player.value[:4] == b"RIFF"  # the audio itself was taken
     assert_intact(*models.values())
 
 
@@ -284,7 +284,7 @@ def test_transcriber_refuses_an_unknown_language_before_ready(models: dict[str, 
     widget = ovnb.Transcriber(models["whisper"], language="xx", properties=F32, max_new_tokens=4)
     assert widget.transcribe(audio.SAMPLE) == ""
     assert_one_line(widget, "language 'xx' is not one this model knows")
-    assert "not loaded" in widget._status.value
+    assert "not loaded" in widget.view.status_line.value
 
 
 def _eight_bit_48k_stereo(tmp: Path) -> Path:
@@ -337,7 +337,7 @@ def test_transcriber_takes_odd_audio_or_refuses_it_in_one_line(models: dict[str,
         assert widget.transcribe() == before and widget.last_error == ""
     else:
         assert isinstance(text, str) and widget.last_error == "" and not widget.busy
-        assert label in widget._audio_label.value
+        assert label in widget.view.audio_label.value
         assert widget.metrics["audio_s"] == pytest.approx(len(widget.audio.samples) / RATE)
 
 
@@ -350,7 +350,7 @@ def test_ten_minutes_of_audio_finish_and_reach_the_end(models: dict[str, Path]) 
     text = widget.transcribe((np.concatenate([hush.astype(np.float32), clip]), RATE))
     assert widget.last_error == "" and widget.metrics["audio_s"] == 600
     assert "Dashwood" in text and text.rstrip().endswith("for them."), text[-200:]
-    assert "10:00.00" in widget._audio_label.value and widget._player.value[:4] == b"RIFF"
+    assert "10:00.00" in widget.view.audio_label.value and widget.view.player.value[:4] == b"RIFF"
 
 
 # ---------------------------------------------------------------------------------- Speaker
@@ -396,9 +396,9 @@ def test_speaker_refuses_text_it_cannot_say_and_keeps_the_speech(tiny_speecht5: 
     samples, _ = speaker.speak(text)
     assert samples.size == 0
     assert_one_line(speaker, expect)
-    assert _spoken_state(speaker) == kept and len(speaker._sentence_list.children) == 1
+    assert _spoken_state(speaker) == kept and len(speaker.view.sentence_list.children) == 1
     np.testing.assert_array_equal(speaker.speak("Good words first.")[0], first)
-    assert speaker.last_error == "" and speaker._error.value == ""
+    assert speaker.last_error == "" and speaker.view.error_line.value == ""
     assert_intact(tiny_speecht5)
 
 
@@ -411,7 +411,7 @@ def test_speaker_refuses_a_voice_that_does_not_fit(tiny_speecht5: Path, tmp_path
     kept = _spoken_state(speaker)
     assert speaker.load_voice(make(tmp_path, tiny_speecht5)) is None
     assert_one_line(speaker, expect)
-    assert _spoken_state(speaker) == kept and speaker._voice.value == "cleo"
+    assert _spoken_state(speaker) == kept and speaker.view.controls["voice"].value == "cleo"
     np.testing.assert_array_equal(speaker.speak("Good words first.")[0], first)
     assert speaker.last_error == ""
 
@@ -425,7 +425,7 @@ def test_speaker_refuses_a_voice_the_model_does_not_have(tiny_speecht5: Path) ->
     assert speaker.speech is None and speaker.ready
     with pytest.raises(traitlets.TraitError, match="voice 'max' is not one this model offers"):
         speaker.voice = "max"  # once the voices are known, setting one is checked at once
-    speaker._voice.value = "ada"
+    speaker.view.controls["voice"].value = "ada"
     assert speaker.speak("Hello.")[0].size and speaker.last_error == ""
 
 
@@ -443,7 +443,7 @@ def test_speaker_refuses_a_bad_model_in_one_line(models: dict[str, Path], tmp_pa
     speaker = ovnb.Speaker(make(models, tmp_path), properties=F32)
     assert speaker.speak("Hello.")[0].size == 0
     assert_one_line(speaker, expect)
-    assert speaker.sentences == [] and speaker._player.value == b""
+    assert speaker.sentences == [] and speaker.view.player.value == b""
     assert_intact(*models.values())
 
 
@@ -470,7 +470,7 @@ def test_image_generator_refuses_a_bad_model_in_one_line(models: dict[str, Path]
     gen = ovnb.ImageGenerator(model, properties=F32, **SMALL, **kwargs)
     assert gen.generate("a red cat") is None
     assert_one_line(gen, expect)
-    assert gen.results == [] and gen._gallery.children == ()
+    assert gen.results == [] and gen.view.gallery.children == ()
     assert_intact(*models.values())
 
 
@@ -530,15 +530,15 @@ def test_vision_refuses_a_bad_video_and_keeps_the_conversation(
     how, make, expect = VIDEO_INPUT[case]
     vision = ovnb.VisionChat(qwen, properties=F32, max_new_tokens=6, repetition_penalty=1.0)
     first = vision.send("What happens?", video=SAILING)
-    vision._video_samples.value = SAILING  # chosen again for the next question
+    vision.view.controls["video_samples"].value = SAILING  # chosen again for the next question
     kept = (list(vision.messages), vision.session._history.get_messages(), vision.video_clip)
     bad = make(tmp_path, monkeypatch)
     if how == "send":
         assert vision.send("And this?", video=bad) == ""
     elif how == "upload":
-        vision._video_upload.value = bad
+        vision.view.controls["video_upload"].value = bad
     else:
-        vision._video_path.value = bad
+        vision.view.controls["video_path"].value = bad
     assert_one_line(vision, expect)
     assert (vision.messages, vision.session._history.get_messages(), vision.video_clip) == kept
     assert vision.send("And this?") and vision.last_error == ""  # the sample goes with it
@@ -551,10 +551,10 @@ def test_a_long_video_is_sampled_without_decoding_it_whole(qwen: Path, tmp_path:
     long = video_files.encode_file(tmp_path / "long.mp4", 3600)
     vision = ovnb.VisionChat(qwen, properties=F32, max_new_tokens=6)
     assert vision.send("What happens?", video=long) and vision.last_error == ""
-    clip = vision._shown_clip
+    clip = vision.view._shown_clip
     assert clip.total_frames == 3600 and clip.count == 8 and clip.indices[-1] == 3599
     assert clip.decoded <= 8 * video_files.GOP < 3600 / 16
-    assert "8 of 3600 frames" in vision._video_label.value
+    assert "8 of 3600 frames" in vision.view.video_label.value
 
 
 def test_a_video_sent_to_a_model_without_video_is_refused_before_decoding(
@@ -585,10 +585,10 @@ def test_video_generator_refuses_what_ltx_cannot_make_and_keeps_the_clip(
     opts, expect = VIDEO_SETTINGS[case]
     gen = ovnb.VideoGenerator(ltx, properties=F32, num_frames=9, **SMALL)
     clip = gen.generate("a red cat")
-    shown, progress = gen._player.value, gen.progress
+    shown, progress = gen.view.player.value, gen.progress
     assert gen.generate("a red cat", **opts) == []
     assert_one_line(gen, expect)
-    assert gen.frames == clip and gen._player.value == shown and gen.progress == progress
+    assert gen.frames == clip and gen.view.player.value == shown and gen.progress == progress
     assert len(gen.generate("a red cat")) == 9 and gen.last_error == ""
     assert_intact(ltx)
 
@@ -643,21 +643,21 @@ def test_image_editing_refuses_bad_input_and_keeps_its_state(models: dict[str, P
     how, given, expect = EDIT_INPUT[case]
     gen = ovnb.ImageGenerator(models["sd"], properties=F32, **SMALL)
     gen.choose_image(_house(), "house")
-    gen._mask_upload.value = upload("patch.png", _png(_mask()))
+    gen.view.controls["mask_upload"].value = upload("patch.png", _png(_mask()))
     first = gen.generate("a red cat", image=_house(), mask=_mask())
     kept = (gen.input_image, gen.input_mask, list(gen.results), gen.image)
     if how == "upload":
         data = given["mask"]
-        gen._mask_upload.value = upload("wide.png", data if isinstance(data, bytes) else _png(data))
+        gen.view.controls["mask_upload"].value = upload("wide.png", data if isinstance(data, bytes) else _png(data))
     else:
         call = {"image": _house(), **given}
         assert gen.generate("a red cat", **call) is None
     assert_one_line(gen, expect)
     assert (gen.input_image, gen.input_mask, gen.results, gen.image) == kept
     assert first is gen.image and gen.mode == "inpainting"
-    gen._prompt.value = "a red cat"
-    gen._generate_btn.click()  # the chosen image and mask still work
-    assert gen.session.call(gen.session._job).ok and gen.last_error == ""
+    gen.view.controls["prompt"].value = "a red cat"
+    gen.view.controls["run"].click()  # the chosen image and mask still work
+    assert gen.session.join().ok and gen.last_error == ""
     assert len(gen.results) == 2 and gen.results[0].mode == "inpainting"
     assert_intact(models["sd"])
 
@@ -671,8 +671,8 @@ def test_a_strength_setting_out_of_range_is_refused_and_kept(models: dict[str, P
             gen.strength = bad
         assert "strength must be more than 0 and at most 1" in str(error.value)
         assert "\n" not in str(error.value)
-    assert gen.strength == gen.session.strength == gen._controls["strength"].value == 0.5
-    gen._controls["strength"].value = 0.05  # the slider's lowest: fine
+    assert gen.strength == gen.session.strength == gen.view.controls["strength"].value == 0.5
+    gen.view.controls["strength"].value = 0.05  # the slider's lowest: fine
     assert gen.session.strength == 0.05
     with pytest.raises(TypeError, match="has no setting 'strenght'"):
         ovnb.ImageGenerator(models["sd"], strenght=0.5)
@@ -684,7 +684,7 @@ def test_a_mask_of_another_scale_is_scaled_and_said(models: dict[str, Path]) -> 
     image = gen.generate("a red cat", image=_house(), mask=_mask(96, 72))
     assert image is not None and image.size == (48, 36) and gen.last_error == ""
     assert "the mask array scaled from 96×72 to the image's 48×36" in gen.metrics["notes"]
-    assert "the mask array scaled from 96×72" in gen._metrics_line.value
+    assert "the mask array scaled from 96×72" in gen.view.figures_line.value
 
 
 # ------------------------------------------------------------------------- Retriever and RAG
@@ -736,7 +736,7 @@ def test_retriever_refuses_bad_documents_and_keeps_its_index(tiny_embed: Path, t
     if how == "add":
         assert retriever.add(bad) == 0
     else:
-        retriever._upload.value = bad
+        retriever.view.controls["upload"].value = bad
     assert_one_line(retriever, expect)
     assert (retriever.passages, retriever.sources, retriever.results) == (kept[0], kept[2],
                                                                           kept[3])
@@ -748,8 +748,8 @@ def test_retriever_says_a_search_needs_documents_first(tiny_embed: Path) -> None
     retriever = ovnb.Retriever(tiny_embed)
     assert retriever.search("ferns") == []
     assert_one_line(retriever, NOTHING_YET)
-    retriever._query.value = "ferns"  # the search box (a run on a worker) says the same
-    retriever.session.call(retriever.session._job)
+    retriever.view.controls["query"].value = "ferns"  # the search box (a run on a worker) says the same
+    retriever.session.join()
     assert_one_line(retriever, NOTHING_YET)
     assert retriever.add(DOCS / "fern-house.md") == 2 and len(retriever.search("ferns")) == 2
 
@@ -764,10 +764,10 @@ def test_retriever_cuts_a_query_longer_than_the_embedder_reads_and_says_so(tiny_
     assert len(found) == 3 and retriever.last_error == ""
     expect = ("the query is 302 tokens, more than the 128 this model reads: it was embedded "
               "from its first 128 tokens")
-    assert retriever.note == expect and html.escape(expect) in retriever._note.value
+    assert retriever.note == expect and html.escape(expect) in retriever.view.note.value
     first = " ".join(long.split()[:126])  # the 128 tokens it read
     assert [str(p) for p, _ in retriever.search(first)] == [str(p) for p, _ in found]
-    assert retriever.note == "" and retriever._note.value == ""
+    assert retriever.note == "" and retriever.view.note.value == ""
 
 
 def test_embedder_and_reranker_refuse_empty_lists(tiny_embed: Path) -> None:
@@ -783,7 +783,7 @@ def test_a_grounded_chat_before_any_document_keeps_the_conversation(models: dict
     chat = ovnb.Chat(models["llm"], properties=F32, retriever=retriever, max_new_tokens=4)
     assert chat.send("Who founded the station?") == ""
     assert_one_line(chat, NOTHING_YET)
-    assert chat.messages == [] and chat._view.turns == []
+    assert chat.messages == [] and chat.view.panel.turns == []
     retriever.add(DOCS)
     assert chat.send("Who founded the station?") and chat.last_error == ""
     assert len(chat.messages[1]["sources"]) == 3

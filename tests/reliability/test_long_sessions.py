@@ -26,7 +26,7 @@ def test_live_updates_never_come_from_a_native_thread(models: dict[str, Path]) -
         kinds.add(type(threading.current_thread()).__name__)
 
     chat = ovnb.Chat(models["llm"], properties=F32, max_new_tokens=30)
-    chat._view.observe(note, "turns")
+    chat.view.panel.observe(note, "turns")
     chat.observe(note, "live")
     widget = ovnb.Transcriber(models["whisper"], properties=F32, max_new_tokens=20)
     widget._text.observe(note, "value")

@@ -45,7 +45,7 @@ def bare_chat(pipe: Any, messages: list[dict[str, str]], tokens: int) -> str:
 
 def wait_run(widget: Any) -> Any:
     """The outcome of the widget's current run, once it has ended."""
-    return widget.session.call(widget.session._job)
+    return widget.session.join()
 
 
 def test_chat_survives_twenty_stops(models: dict[str, Path]) -> None:
@@ -58,10 +58,10 @@ def test_chat_survives_twenty_stops(models: dict[str, Path]) -> None:
         where = f"press {press} at {delay:.3f} s (seed {SEED})"
         chat.clear()
         chat.max_new_tokens = chat.min_new_tokens = 2000
-        chat._prompt.value = "Tell me everything"
-        chat._send_btn.click()
+        chat.view.controls["prompt"].value = "Tell me everything"
+        chat.view.controls["run"].click()
         time.sleep(delay)
-        chat._stop_btn.click()
+        chat.view.controls["stop"].click()
         wait_run(chat)
         assert chat.last_error == "" and not chat.busy, where
         assert chat.metrics["tokens"] < 2000 and chat.messages[-1]["stopped"], where
@@ -69,7 +69,7 @@ def test_chat_survives_twenty_stops(models: dict[str, Path]) -> None:
         chat.min_new_tokens, chat.max_new_tokens = 0, 6
         answer = chat.send("Still there?")
         assert answer == bare_chat(bare, chat.messages[:3], 6) and answer, where
-        assert chat.last_error == "" and chat._stop_btn.disabled and not chat._send_btn.disabled
+        assert chat.last_error == "" and chat.view.controls["stop"].disabled and not chat.view.controls["run"].disabled
 
 
 def test_transcriber_survives_twenty_stops(models: dict[str, Path]) -> None:
@@ -81,9 +81,9 @@ def test_transcriber_survives_twenty_stops(models: dict[str, Path]) -> None:
     for press, delay in enumerate(moments(0.6)):
         where = f"press {press} at {delay:.3f} s (seed {SEED})"
         widget.choose((clip, RATE), "clip")
-        widget._transcribe_btn.click()
+        widget.view.controls["run"].click()
         time.sleep(delay)
-        widget._stop_btn.click()
+        widget.view.controls["stop"].click()
         wait_run(widget)
         assert widget.last_error == "" and not widget.busy, where
         assert full.startswith(widget.transcript), f"{where}: {widget.transcript!r}"
@@ -96,11 +96,11 @@ def test_image_generator_survives_twenty_stops(models: dict[str, Path]) -> None:
     expected = np.asarray(gen.generate("a red cat"))
     for press, delay in enumerate(moments(0.3)):
         where = f"press {press} at {delay:.3f} s (seed {SEED})"
-        gen._prompt.value = "a long walk on the beach"
+        gen.view.controls["prompt"].value = "a long walk on the beach"
         gen.num_inference_steps = 500  # seconds of work: every press lands while it runs
-        gen._generate_btn.click()
+        gen.view.controls["run"].click()
         time.sleep(delay)
-        gen._stop_btn.click()
+        gen.view.controls["stop"].click()
         outcome = wait_run(gen)
         assert gen.last_error == "" and not gen.busy, where
         assert outcome.value is None and gen.status.startswith("stopped at step"), where
@@ -120,10 +120,10 @@ def test_stop_is_heard_while_the_run_waits_for_another_widget(models: dict[str, 
     loaded = first.wait_loaded()
     assert loaded is second.wait_loaded()
     with loaded.lock:  # the pipeline is busy with another widget's run
-        second._prompt.value = "And you?"
-        second._send_btn.click()
+        second.view.controls["prompt"].value = "And you?"
+        second.view.controls["run"].click()
         assert second.session.running  # queued behind the lock
-        second._stop_btn.click()
+        second.view.controls["stop"].click()
     outcome = wait_run(second)
     assert outcome.ok and second.last_error == "" and second.messages[-1]["stopped"]
     assert second.metrics["tokens"] < 5  # stopped at the first token it streamed

@@ -24,12 +24,12 @@ def test_settings_are_traits_that_move_their_controls(llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, **SHORT)
     chat.wait_loaded()
     chat.max_new_tokens = 64
-    assert chat._controls["max_new_tokens"].value == 64 and chat.session.max_new_tokens == 64
-    chat._controls["temperature"].value = 1.25
+    assert chat.view.controls["max_new_tokens"].value == 64 and chat.session.max_new_tokens == 64
+    chat.view.controls["temperature"].value = 1.25
     assert chat.temperature == 1.25 and chat.session.temperature == 1.25
     chat.session.top_p = 0.5  # set on the session from code: the widget follows
-    assert chat.top_p == 0.5 and chat._controls["top_p"].value == 0.5
-    assert chat._controls["max_new_tokens"].max == chat.context_length == 2048
+    assert chat.top_p == 0.5 and chat.view.controls["top_p"].value == 0.5
+    assert chat.view.controls["max_new_tokens"].max == chat.context_length == 2048
     with pytest.raises(TraitError, match="max_new_tokens must be between 1 and 2048, not 5000"):
         chat.max_new_tokens = 5000
     assert chat.max_new_tokens == chat.session.max_new_tokens == 64
@@ -43,17 +43,17 @@ def test_an_unknown_setting_is_refused_when_the_widget_is_made(llm: Path) -> Non
 def test_send_click_fills_the_panel_and_the_buttons_follow(llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, **SHORT)
     chat.wait_loaded()
-    assert chat._stop_btn.disabled and not chat._send_btn.disabled
-    chat._prompt.value = "Hello there"
-    chat._send_btn.click()
-    assert chat._prompt.value == ""  # taken
-    chat.session.call(chat.session._job)
+    assert chat.view.controls["stop"].disabled and not chat.view.controls["run"].disabled
+    chat.view.controls["prompt"].value = "Hello there"
+    chat.view.controls["run"].click()
+    assert chat.view.controls["prompt"].value == ""  # taken
+    chat.session.join()
     answer = chat.messages[-1]["content"]
-    turns = chat._view.turns
+    turns = chat.view.panel.turns
     assert [t["role"] for t in turns] == ["user", "assistant"] and answer
     assert turns[1]["note"] == note({"cut": "max_new_tokens"}) != ""
-    assert "tokens/s" in chat._metrics_line.value and not chat.busy
-    assert chat._stop_btn.disabled and not chat._send_btn.disabled
+    assert "tokens/s" in chat.view.figures_line.value and not chat.busy
+    assert chat.view.controls["stop"].disabled and not chat.view.controls["run"].disabled
 
 
 def test_markdown_renders_at_chat_scale_and_raw_html_is_text() -> None:
@@ -69,12 +69,12 @@ def test_markdown_renders_at_chat_scale_and_raw_html_is_text() -> None:
 def test_streaming_sends_only_what_is_new(front_end: None, llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=1500, min_new_tokens=1500)
     answer = chat.send("Tell me everything")
-    live = [m for m in custom_messages(chat._view) if m["kind"] == "live"]
+    live = [m for m in custom_messages(chat.view.panel) if m["kind"] == "live"]
     sent = "".join(m["text"] for m in live if not m["reset"])
     assert live and not any(m["reset"] for m in live)
     assert answer.startswith(sent) and len(sent) <= len(answer)  # deltas: each part sent once
-    assert len(live) == chat._view.live_messages < chat.metrics["tokens"]
-    assert custom_messages(chat._view)[-1] == {"kind": "end"}
+    assert len(live) == chat.view.panel.live_messages < chat.metrics["tokens"]
+    assert custom_messages(chat.view.panel)[-1] == {"kind": "end"}
 
 
 def test_a_view_opened_mid_answer_gets_the_text_so_far(front_end: None, llm: Path) -> None:
@@ -83,10 +83,10 @@ def test_a_view_opened_mid_answer_gets_the_text_so_far(front_end: None, llm: Pat
     chat.observe(lambda change: change["new"] and streaming.set(), "live")
     job = chat.session.submit("Tell me everything")
     streaming.wait()
-    chat._view._on_front(chat._view, {"kind": "hello"}, [])
+    chat.view.panel._on_front(chat.view.panel, {"kind": "hello"}, [])
     chat.stop()
     chat.session.call(job)
-    resets = [m for m in custom_messages(chat._view) if m.get("reset")]
+    resets = [m for m in custom_messages(chat.view.panel) if m.get("reset")]
     assert resets and resets[0]["text"]
 
 
@@ -94,30 +94,30 @@ def test_undo_clear_and_errors_show_in_the_view(llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=4)
     chat.send("one")
     chat.send("two")
-    chat._undo_btn.click()
-    assert [t["role"] for t in chat._view.turns] == ["user", "assistant"]
+    chat.view.controls["undo"].click()
+    assert [t["role"] for t in chat.view.panel.turns] == ["user", "assistant"]
     assert chat.send("   ") == ""
     assert chat.last_error == "empty prompt: type a question first"
-    assert chat.last_error in chat._error.value  # the line shown is the line kept
-    chat._clear_btn.click()
-    assert chat.messages == [] and chat._view.turns == []
+    assert chat.last_error in chat.view.error_line.value  # the line shown is the line kept
+    chat.view.controls["clear"].click()
+    assert chat.messages == [] and chat.view.panel.turns == []
 
 
 def test_a_click_while_busy_is_ignored(llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=400, min_new_tokens=400)
-    chat._prompt.value = "first"
-    chat._send_btn.click()
-    chat._prompt.value = "second"
-    chat._send_btn.click()
-    chat.session.call(chat.session._job)
+    chat.view.controls["prompt"].value = "first"
+    chat.view.controls["run"].click()
+    chat.view.controls["prompt"].value = "second"
+    chat.view.controls["run"].click()
+    chat.session.join()
     assert [m["content"] for m in chat.messages if m["role"] == "user"] == ["first"]
-    assert chat._prompt.value == "second"  # refused: the text stays for the next try
+    assert chat.view.controls["prompt"].value == "second"  # refused: the text stays for the next try
 
 
 def test_load_errors_show_in_the_widget(cache: Path) -> None:
     chat = ovnb.Chat(ovnb.prepare("tiny-whisper", cache_dir=cache))
     assert chat.send("hello") == ""
-    assert "not one for LLMPipeline" in chat.last_error and chat.last_error in chat._error.value
+    assert "not one for LLMPipeline" in chat.last_error and chat.last_error in chat.view.error_line.value
     assert chat.status == "not loaded" and "/" not in chat.status
 
 
@@ -134,7 +134,7 @@ def test_speculative_draft_matches_greedy(cache: Path, llm: Path) -> None:
     chat = ovnb.Chat(llm, draft=draft, properties=F32, max_new_tokens=16, repetition_penalty=1.0)
     assert chat.send("Hello there") == bare_greedy(llm, [{"role": "user",
                                                           "content": "Hello there"}])
-    assert "accepted" in chat._metrics_line.value and "estimated" not in chat._metrics_line.value
+    assert "accepted" in chat.view.figures_line.value and "estimated" not in chat.view.figures_line.value
 
 
 # structured answers, tools, thinking ------------------------------------------------------------
@@ -162,16 +162,16 @@ def test_a_schema_in_settings_makes_the_send_button_answer_json(llm: Path) -> No
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=256, repetition_penalty=1.0)
     chat.json_schema = '{"type": "object", "properties": {"ok": {"type": "boolean"}}, ' \
                        '"required": ["ok"]}'
-    chat._prompt.value = "Is it?"
-    chat._send_btn.click()
-    chat.session.call(chat.session._job)
+    chat.view.controls["prompt"].value = "Is it?"
+    chat.view.controls["run"].click()
+    chat.session.join()
     assert chat.messages[-1]["format"] == "json_schema"
-    assert chat._view.turns[-1]["html"].startswith("<pre class='ovnb-json'>")
+    assert chat.view.panel.turns[-1]["html"].startswith("<pre class='ovnb-json'>")
     chat.json_schema = '{"type": '
-    chat._prompt.value = "Again?"
-    chat._send_btn.click()
+    chat.view.controls["prompt"].value = "Again?"
+    chat.view.controls["run"].click()
     assert chat.last_error.startswith("the schema is not JSON (Expecting value at line 1")
-    assert html.escape(chat.last_error) in chat._error.value and chat._prompt.value == "Again?"
+    assert html.escape(chat.last_error) in chat.view.error_line.value and chat.view.controls["prompt"].value == "Again?"
     assert len(chat.messages) == 2
 
 
@@ -182,10 +182,10 @@ def test_tool_calls_wait_for_approve_or_deny_in_the_widget(llm: Path) -> None:
                      tool_choice="required")
     texts = [getattr(c, "description", "") for c in chat.children[-1].children[0].children]
     assert "ask before running each tool call" in texts
-    assert chat._pending.layout.display == "none"
+    assert chat.view.pending.layout.display == "none"
     chat.ask_tools = True
-    for button, status in ((chat._pending.approve_button, "ok"),
-                           (chat._pending.deny_button, "declined")):
+    for button, status in ((chat.view.pending.approve_button, "ok"),
+                           (chat.view.pending.deny_button, "declined")):
         pending = threading.Event()
 
         def asked(change: dict, pending: threading.Event = pending) -> None:
@@ -193,16 +193,16 @@ def test_tool_calls_wait_for_approve_or_deny_in_the_widget(llm: Path) -> None:
                 pending.set()
 
         chat.observe(asked, "pending_call")
-        chat._prompt.value = "2 + 3?"
-        chat._send_btn.click()
+        chat.view.controls["prompt"].value = "2 + 3?"
+        chat.view.controls["run"].click()
         wait_for_call(pending, chat.session._job)
-        assert chat._pending.layout.display == "flex" and "add(a=" in chat._pending._what.value
+        assert chat.view.pending.layout.display == "flex" and "add(a=" in chat.view.pending._what.value
         button.click()
-        chat.session.call(chat.session._job)
+        chat.session.join()
         chat.unobserve(asked, "pending_call")
         tools = [m for m in chat.messages if m["role"] == "tool"]
-        assert tools[-1]["status"] == status and chat._pending.layout.display == "none"
-    assert "tool call" in chat._metrics_line.value
+        assert tools[-1]["status"] == status and chat.view.pending.layout.display == "none"
+    assert "tool call" in chat.view.figures_line.value
 
 
 def test_a_chat_without_tools_offers_no_tool_settings(llm: Path) -> None:

@@ -79,11 +79,11 @@ def test_image_equals_the_bare_pipeline_and_progress_reaches_the_total(sd: Path)
     assert image.size == (48, 32) and image.mode == "RGB"
     expected = bare(sd, rng_seed=7, guidance_scale=7.5, **SMALL)
     assert np.array_equal(pixels(image), expected)
-    assert np.array_equal(shown(gen._preview), expected)  # the final image replaces the preview
+    assert np.array_equal(shown(gen.view.preview), expected)  # the final image replaces the preview
     total = gen.metrics["steps"]
     assert total == SMALL["num_inference_steps"] + 1  # PNDM: one step more, read from the callback
-    assert gen._progress.value == gen._progress.max == total
-    assert "done" in gen._status.value and gen.last_error == ""
+    assert gen.view.progress.value == gen.view.progress.max == total
+    assert "done" in gen.view.status_line.value and gen.last_error == ""
     negative = gen.generate(PROMPT, negative_prompt="blue sky")
     assert np.array_equal(pixels(negative),
                           bare(sd, rng_seed=7, negative_prompt="blue sky", **SMALL))
@@ -95,14 +95,14 @@ def test_seeds_differ_and_the_gallery_grows_newest_first(sd: Path,
     monkeypatch.setattr(image_mod, "GALLERY_SIZE", 2)
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
     one = gen.generate(PROMPT, rng_seed=1)
-    assert len(gen._gallery.children) == 1
+    assert len(gen.view.gallery.children) == 1
     two = gen.generate(PROMPT, rng_seed=2)
     assert distance(one, two) > 5
     assert gen.rng_seed == 42  # per-call settings do not stick to the controls
     gen.generate("a green tree", rng_seed=3)
     assert [r.settings["rng_seed"] for r in gen.results] == [3, 2]  # bounded, newest first
-    assert len(gen._gallery.children) == 2
-    caption = gen._gallery.children[0].children[1].value
+    assert len(gen.view.gallery.children) == 2
+    caption = gen.view.gallery.children[0].children[1].value
     assert "a green tree" in caption and "seed 3" in caption and "48×32" in caption
     assert "3 steps" in caption and gen.results[0].steps == 4  # asked 3; PNDM ran 4
     assert gen.image is gen.results[0].image
@@ -111,11 +111,11 @@ def test_seeds_differ_and_the_gallery_grows_newest_first(sd: Path,
 def test_the_button_reads_the_controls(sd: Path) -> None:
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
     gen.wait_loaded()
-    gen._prompt.value = PROMPT
-    gen._controls["rng_seed"].value = 5
-    gen._controls["guidance_scale"].value = 3.0
-    gen._generate_btn.click()
-    outcome = gen.session.call(gen.session._job)
+    gen.view.controls["prompt"].value = PROMPT
+    gen.view.controls["rng_seed"].value = 5
+    gen.view.controls["guidance_scale"].value = 3.0
+    gen.view.controls["run"].click()
+    outcome = gen.session.join()
     assert outcome.ok and outcome.value is gen.image
     assert np.array_equal(pixels(gen.image), bare(sd, rng_seed=5, guidance_scale=3.0, **SMALL))
 
@@ -125,20 +125,20 @@ def test_defaults_come_from_the_model(sd: Path) -> None:
     gen.wait_loaded()
     # tiny-sd's UNet sample size 32 × VAE scale 2; genai's 50 steps capped for a quick first image
     assert (gen.width, gen.height) == (64, 64)
-    assert gen._controls["width"].value == 64 and gen.num_inference_steps == 20
+    assert gen.view.controls["width"].value == 64 and gen.num_inference_steps == 20
 
 
 def test_live_previews_are_decoded_and_can_be_switched_off(sd: Path) -> None:
     gen = ovnb.ImageGenerator(sd, properties=F32, **{**SMALL, "num_inference_steps": 8})
     gen.session.preview_interval = 0  # every step the callback sees, but the last
     seen: list[bytes] = []
-    gen._preview.observe(lambda change: seen.append(change["new"]), "value")
+    gen.view.preview.observe(lambda change: seen.append(change["new"]), "value")
     final = gen.generate(PROMPT)
     # genai drops callback calls still queued when the loop ends: some previews may be skipped
     assert 1 <= gen.metrics["previews"] <= gen.metrics["steps"] - 1 == 8
-    assert len(seen) == gen.metrics["previews"] + 1 and distance(shown(gen._preview), final) == 0
+    assert len(seen) == gen.metrics["previews"] + 1 and distance(shown(gen.view.preview), final) == 0
     assert distance(from_png(seen[0]), final) > 1  # a preview is not the final image
-    gen._live.value = False
+    gen.view.controls["live_preview"].value = False
     gen.generate(PROMPT)
     assert gen.metrics["previews"] == 0
 
@@ -164,15 +164,15 @@ def test_stop_midway_leaves_the_widget_usable(sd: Path) -> None:
     answer: list[Any] = []
     runner = threading.Thread(target=lambda: answer.append(gen.generate(PROMPT)))
     runner.start()
-    wait_for(lambda: gen._progress.max > 100 and gen._progress.value >= 2)
-    at_click = gen._progress.value
-    gen._stop_btn.click()
+    wait_for(lambda: gen.view.progress.max > 100 and gen.view.progress.value >= 2)
+    at_click = gen.view.progress.value
+    gen.view.controls["stop"].click()
     runner.join(60)
     assert answer == [None]  # genai returned its empty tensor: no image
-    assert gen.last_error == "" and "stopped" in gen._status.value
+    assert gen.last_error == "" and "stopped" in gen.view.status_line.value
     assert at_click <= gen.metrics["steps"] < 400  # counted in steps: no clock raced
-    assert len(gen.results) == 1 and gen._preview.value  # the stop-time preview stays
-    assert not gen.busy and gen._stop_btn.disabled and not gen._generate_btn.disabled
+    assert len(gen.results) == 1 and gen.view.preview.value  # the stop-time preview stays
+    assert not gen.busy and gen.view.controls["stop"].disabled and not gen.view.controls["run"].disabled
     again = gen.generate(PROMPT, num_inference_steps=2, rng_seed=9)
     assert np.array_equal(pixels(again), bare(sd, rng_seed=9, width=32, height=32,
                                               num_inference_steps=2))
@@ -205,8 +205,8 @@ def test_save_writes_a_png_that_reads_back(sd: Path, tmp_path: Path) -> None:
     with Image.open(path) as saved:
         assert saved.format == "PNG" and np.array_equal(np.asarray(saved), pixels(image))
         assert PROMPT in saved.info["parameters"] and "seed 42" in saved.info["parameters"]
-    gen._filename.value = str(tmp_path / "sub" / "button.png")
-    gen._save_btn.click()
+    gen.view.controls["filename"].value = str(tmp_path / "sub" / "button.png")
+    gen.view.controls["save"].click()
     assert Image.open(tmp_path / "sub" / "button.png").size == (48, 32)
 
 
@@ -218,18 +218,18 @@ def test_bad_settings_show_one_line_and_keep_the_gallery(sd: Path) -> None:
                         ({"seed": 3}, ("unknown setting 'seed'", "rng_seed"))):
         assert gen.generate(PROMPT, **opts) is None
         assert all(w in gen.last_error for w in words) and "\n" not in gen.last_error
-        assert html.escape(words[0]) in gen._error.value
+        assert html.escape(words[0]) in gen.view.error_line.value
         assert len(gen.results) == 1 and gen.image is first and not gen.busy
     assert gen.generate("   ") is None and "empty prompt" in gen.last_error
     assert gen.generate(PROMPT, rng_seed=3) is not None and gen.last_error == ""
-    assert gen._error.value == "" and len(gen._gallery.children) == 2
+    assert gen.view.error_line.value == "" and len(gen.view.gallery.children) == 2
 
 
 def test_a_chat_folder_is_refused(cache: Path) -> None:
     gen = ovnb.ImageGenerator(ovnb.prepare("tiny-llm", cache_dir=cache))
     assert gen.generate(PROMPT) is None
     assert "Text2ImagePipeline" in gen.last_error and "--task image" in gen.last_error
-    assert gen.last_error in gen._error.value and gen.results == []
+    assert gen.last_error in gen.view.error_line.value and gen.results == []
 
 
 def test_an_absent_device_is_refused(sd: Path) -> None:
@@ -329,7 +329,7 @@ def mask_png(w: int = 48, h: int = 36, box: tuple[int, int, int, int] = (10, 5, 
 
 def stroke(gen: Any, data: bytes) -> None:
     """One stroke ending in the page: the painter's state message, as the front end sends it."""
-    gen._painter.set_state({"mask": memoryview(data), "strokes": gen._painter.strokes + 1})
+    gen.view.painter.set_state({"mask": memoryview(data), "strokes": gen.view.painter.strokes + 1})
 
 
 def upload(name: str, data: bytes) -> tuple[dict[str, Any], ...]:
@@ -343,35 +343,35 @@ def test_a_sample_becomes_the_image_to_edit(sd: Path) -> None:
     from ovnb.images import samples
 
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
-    assert gen.mode == "text2image" and gen._edit_box.layout.display == "none"
-    assert "mode: text to image" in gen._mode_label.value
-    gen._samples.value = samples()["sailboat"]
-    assert gen.mode == "image2image" and gen._edit_box.layout.display == "flex"
-    assert "image to image on sailboat.png (320×240)" in gen._mode_label.value
-    assert from_png(gen._painter.image).shape == (240, 320, 3) and gen._painter.mask == b""
-    gen._drop_btn.click()
-    assert gen.mode == "text2image" and gen._painter.image == b"" and gen._samples.value is None
+    assert gen.mode == "text2image" and gen.view.edit_box.layout.display == "none"
+    assert "mode: text to image" in gen.view.mode_label.value
+    gen.view.controls["samples"].value = samples()["sailboat"]
+    assert gen.mode == "image2image" and gen.view.edit_box.layout.display == "flex"
+    assert "image to image on sailboat.png (320×240)" in gen.view.mode_label.value
+    assert from_png(gen.view.painter.image).shape == (240, 320, 3) and gen.view.painter.mask == b""
+    gen.view.controls["remove_image"].click()
+    assert gen.mode == "text2image" and gen.view.painter.image == b"" and gen.view.controls["samples"].value is None
 
 
 def test_a_painted_stroke_is_the_mask_and_generate_inpaints(front_end: None, sd: Path) -> None:
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
     gen.choose_image(small_house(), "house")
-    sent = len(gen._painter.comm.messages)
+    sent = len(gen.view.painter.comm.messages)
     stroke(gen, mask_png())
     assert gen.mode == "inpainting" and gen.input_mask.size == (48, 36)
-    assert "(painted, 1 stroke)" in gen._mask_label.value
-    assert [m for m in gen._painter.comm.messages[sent:] if m.get("method") == "update"] == []
-    gen._prompt.value = PROMPT
-    gen._generate_btn.click()
-    outcome = gen.session.call(gen.session._job)
+    assert "(painted, 1 stroke)" in gen.view.mask_label.value
+    assert [m for m in gen.view.painter.comm.messages[sent:] if m.get("method") == "update"] == []
+    gen.view.controls["prompt"].value = PROMPT
+    gen.view.controls["run"].click()
+    outcome = gen.session.join()
     assert outcome.ok and outcome.value.size == (48, 36) and gen.results[0].mode == "inpainting"
     same = gen.generate(PROMPT, image=small_house(), mask=mask_png())  # code: the same path
     assert np.array_equal(pixels(same), pixels(outcome.value))
-    assert gen._before_box.layout.display == "flex" and shown(gen._before).shape == (36, 48, 3)
-    assert np.array_equal(shown(gen._preview), pixels(same))  # after, beside before
-    assert gen._metrics_line.value.count("inpainting · ") == 1
+    assert gen.view.before_box.layout.display == "flex" and shown(gen.view.before).shape == (36, 48, 3)
+    assert np.array_equal(shown(gen.view.preview), pixels(same))  # after, beside before
+    assert gen.view.figures_line.value.count("inpainting · ") == 1
     gen.generate(PROMPT)  # text to image: no before
-    assert gen._before_box.layout.display == "none"
+    assert gen.view.before_box.layout.display == "none"
 
 
 def test_strokes_erased_away_and_a_refused_one_leave_the_right_mask(front_end: None,
@@ -383,42 +383,42 @@ def test_strokes_erased_away_and_a_refused_one_leave_the_right_mask(front_end: N
     stroke(gen, mask_png(box=(-60, -60, 110, 100)))  # painted all over: refused, one line
     assert "is all white" in gen.last_error and "\n" not in gen.last_error
     assert gen.input_mask is kept  # the mask before it stays, and the painter shows it again
-    assert np.array_equal(from_png(gen._painter.mask), kept.pixels)
+    assert np.array_equal(from_png(gen.view.painter.mask), kept.pixels)
     stroke(gen, mask_png(fill=0))  # everything erased: no mask, image to image
     assert gen.input_mask is None and gen.mode == "image2image"
 
 
 def test_a_mask_file_is_uploaded_scaled_or_refused(sd: Path) -> None:
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
-    gen._mask_upload.value = upload("early.png", mask_png())
+    gen.view.controls["mask_upload"].value = upload("early.png", mask_png())
     assert gen.last_error.startswith("a mask needs an image first")
     gen.choose_image(small_house(), "house")
-    gen._mask_upload.value = upload("big.png", mask_png(96, 72, (20, 10, 60, 50)))
+    gen.view.controls["mask_upload"].value = upload("big.png", mask_png(96, 72, (20, 10, 60, 50)))
     assert gen.mode == "inpainting" and gen.input_mask.size == (48, 36)
     assert "big.png scaled from 96×72 to the image's 48×36" in gen.status
-    assert from_png(gen._painter.mask).shape == (36, 48)  # the page shows the uploaded mask
+    assert from_png(gen.view.painter.mask).shape == (36, 48)  # the page shows the uploaded mask
     kept = gen.input_mask
-    gen._mask_upload.value = upload("wide.png", mask_png(96, 36))
+    gen.view.controls["mask_upload"].value = upload("wide.png", mask_png(96, 36))
     assert "wide.png is 96×36 but the image is 48×36, another shape" in gen.last_error
     assert gen.input_mask is kept
-    gen._clear_mask_btn.click()
-    assert gen.mode == "image2image" and gen._painter.mask == b""
+    gen.view.controls["clear_mask"].click()
+    assert gen.mode == "image2image" and gen.view.painter.mask == b""
 
 
 def test_strength_slider_and_editing_the_result(sd: Path) -> None:
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
-    slider = gen._controls["strength"]
+    slider = gen.view.controls["strength"]
     assert slider.value == gen.strength == 0.8 and slider.min == 0.05 and slider.max == 1.0
     slider.value = 0.4
     assert gen.session.strength == 0.4
-    gen._reuse_btn.click()
+    gen.view.controls["edit_result"].click()
     assert gen.last_error == "no image yet: press Generate first"
     first = gen.generate(PROMPT)
-    gen._reuse_btn.click()
+    gen.view.controls["edit_result"].click()
     assert gen.mode == "image2image" and gen.input_image.name == "the last result"
     assert np.array_equal(gen.input_image.pixels, pixels(first))
-    gen._prompt.value = "a blue cat"
-    gen._generate_btn.click()
-    again = gen.session.call(gen.session._job).value
+    gen.view.controls["prompt"].value = "a blue cat"
+    gen.view.controls["run"].click()
+    again = gen.session.join().value
     assert again.size == first.size and gen.results[0].settings["strength"] == 0.4
-    assert "image to image · strength 0.4" in gen._gallery.children[0].children[1].value
+    assert "image to image · strength 0.4" in gen.view.gallery.children[0].children[1].value

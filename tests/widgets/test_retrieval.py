@@ -30,55 +30,55 @@ def upload(name: str, data: bytes) -> dict:
 
 def test_the_embedder_ranks_the_lines_typed(tiny_embed: Path) -> None:
     embedder = ovnb.Embedder(tiny_embed, properties=F32)
-    embedder._texts.value = LINES
-    embedder._query.value = "capital of france"  # Enter: the view ranks on a worker
-    embedder.session.call(embedder.session._job)
+    embedder.view.controls["texts"].value = LINES
+    embedder.view.controls["query"].value = "capital of france"  # Enter: the view ranks on a worker
+    embedder.session.join()
     texts = ["the cat sat on the mat", "paris is the capital of france", "rivers run to the sea"]
     assert embedder.texts == texts and embedder.ranking == embedder.rank("capital of france",
                                                                           texts)
-    table = embedder._table.value
+    table = embedder.view.table.value
     assert table.count("<tr>") == 4 and "line 2" in table and "paris is the capital" in table
-    assert "texts/s" in embedder._metrics_line.value and not embedder.busy
+    assert "texts/s" in embedder.view.figures_line.value and not embedder.busy
     assert embedder.embed(texts).shape == (3, embedder.dim) == (3, 32)
 
 
 def test_the_embedder_view_says_what_it_cut(tiny_embed: Path) -> None:
     embedder = ovnb.Embedder(tiny_embed, properties=F32)
-    embedder._texts.value = " ".join(["river"] * 300) + "\nsea"
-    embedder._run_btn.click()
-    embedder._query.value = "sea"
-    embedder.session.call(embedder.session._job)
-    assert "1 of 2 texts are longer than the 128 tokens" in embedder._note.value
-    embedder._texts.value = ""
-    embedder._run_btn.click()
+    embedder.view.controls["texts"].value = " ".join(["river"] * 300) + "\nsea"
+    embedder.view.controls["run"].click()
+    embedder.view.controls["query"].value = "sea"
+    embedder.session.join()
+    assert "1 of 2 texts are longer than the 128 tokens" in embedder.view.note.value
+    embedder.view.controls["texts"].value = ""
+    embedder.view.controls["run"].click()
     assert embedder.last_error.startswith("no texts to rank") and embedder.last_error in \
-        embedder._error.value
+        embedder.view.error_line.value
 
 
 def test_the_reranker_view_and_method_agree(tiny_rerank: Path) -> None:
     reranker = ovnb.Reranker(tiny_rerank, properties=F32)
-    reranker._texts.value = LINES
-    reranker._query.value = "capital of france"
-    reranker.session.call(reranker.session._job)
+    reranker.view.controls["texts"].value = LINES
+    reranker.view.controls["query"].value = "capital of france"
+    reranker.session.join()
     shown = reranker.ranking
     assert reranker.rerank("capital of france", reranker.texts) == shown and len(shown) == 3
-    assert reranker._table.value.count("<tr>") == 4 and reranker._run_btn.description == "Rerank"
+    assert reranker.view.table.value.count("<tr>") == 4 and reranker.view.controls["run"].description == "Rerank"
 
 
 def test_the_retriever_adds_uploads_and_searches_from_its_box(tiny_embed: Path) -> None:
     retriever = ovnb.Retriever(ovnb.Embedder(tiny_embed, properties=F32), k=2)
-    assert "no documents yet" in retriever._sources.value
-    retriever._upload.value = (upload("notes.txt", b"Ferns grow spores.\n\nSeals rest on sand."),
+    assert "no documents yet" in retriever.view.sources.value
+    retriever.view.controls["upload"].value = (upload("notes.txt", b"Ferns grow spores.\n\nSeals rest on sand."),
                                upload("more.md", (DATA / "visiting.md").read_bytes()))
-    retriever.session.call(retriever.session._job)
+    retriever.session.join()
     assert retriever.sources == ["notes.txt", "more.md"] and len(retriever) == 3
-    assert "notes.txt, more.md" in retriever._sources.value
+    assert "notes.txt, more.md" in retriever.view.sources.value
     assert retriever.status == "3 passages from 2 documents"
-    retriever._query.value = "when does the ferry leave?"
-    retriever.session.call(retriever.session._job)
-    assert len(retriever.results) == 2 and retriever._table.value.count("<tr>") == 3
-    assert retriever.results[0][0].label in retriever._table.value
-    retriever._controls["k"].value = 3  # the slider is the trait
+    retriever.view.controls["query"].value = "when does the ferry leave?"
+    retriever.session.join()
+    assert len(retriever.results) == 2 and retriever.view.table.value.count("<tr>") == 3
+    assert retriever.results[0][0].label in retriever.view.table.value
+    retriever.view.controls["k"].value = 3  # the slider is the trait
     assert retriever.k == retriever.session.k == 3
     assert len(retriever.search("ferry")) == 3
 
@@ -86,9 +86,9 @@ def test_the_retriever_adds_uploads_and_searches_from_its_box(tiny_embed: Path) 
 def test_a_bad_upload_is_one_line_and_adds_nothing(tiny_embed: Path) -> None:
     retriever = ovnb.Retriever(tiny_embed)
     retriever.add(DATA / "wildlife.md")
-    retriever._upload.value = (upload("scan.pdf", b"%PDF-1.7\x00\x01\x02\x03"),)
+    retriever.view.controls["upload"].value = (upload("scan.pdf", b"%PDF-1.7\x00\x01\x02\x03"),)
     assert retriever.last_error.startswith("scan.pdf is not a text file (it holds binary data)")
-    assert retriever.last_error in retriever._error.value
+    assert retriever.last_error in retriever.view.error_line.value
     assert retriever.sources == ["wildlife.md"] and len(retriever) == 2
 
 
@@ -98,7 +98,7 @@ def test_chat_shows_numbered_sources_under_a_grounded_answer(tiny_embed: Path, l
     chat = ovnb.Chat(llm, properties=F32, retriever=retriever, max_new_tokens=8)
     answer = chat.send("Who is Lumen?")
     assert answer and chat.session.retriever is retriever.session
-    user, model = chat._view.turns
+    user, model = chat.view.panel.turns
     assert "sources" not in user and model["html"]
     shown = model["sources"]
     first, second = chat.messages[1]["sources"]  # ranked by a random embedder: either order
@@ -106,8 +106,8 @@ def test_chat_shows_numbered_sources_under_a_grounded_answer(tiny_embed: Path, l
     assert {first["source"], second["source"]} == {"text 1", "text 2"} and "Sources" in shown
     assert "&lt;b&gt;bold&lt;/b&gt;" in shown and "<b>bold</b>" not in shown  # escaped
     assert [s["n"] for s in chat.messages[1]["sources"]] == [1, 2]
-    chat._clear_btn.click()
-    assert chat._view.turns == []
+    chat.view.controls["clear"].click()
+    assert chat.view.panel.turns == []
 
 
 @pytest.mark.parametrize("name", ["Embedder", "Reranker", "Retriever"])

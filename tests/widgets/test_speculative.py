@@ -36,7 +36,7 @@ def test_draft_answer_is_the_greedy_answer_and_acceptance_shows(
     metrics = chat.metrics
     assert 0 < metrics["acceptance"] <= 1 and metrics["accepted"] > 0
     assert metrics["tokens_per_step"] > 1 and metrics["estimated_speedup"] > 0
-    line = chat._metrics_line.value
+    line = chat.view.figures_line.value
     assert f"{metrics['acceptance']:.0%} of draft tokens accepted" in line
     assert "speed-up" not in line  # one answer cannot measure it: the benchmark view does
 
@@ -70,7 +70,7 @@ def test_a_draft_with_another_tokenizer_is_refused_in_the_widget(llm: Path, alie
     assert chat.send("Hello") == ""
     assert chat.last_error.startswith("draft alien-draft does not share the tokenizer of tiny-llm")
     assert "\n" not in chat.last_error and "use tiny-llm-draft" in chat.last_error
-    assert html.escape("does not share the tokenizer") in chat._error.value
+    assert html.escape("does not share the tokenizer") in chat.view.error_line.value
     assert chat.messages == [] and not chat.busy
 
 
@@ -86,7 +86,7 @@ def test_prompt_lookup_answer_is_the_greedy_answer(llm: Path, plain_answer: str)
     controls._ngram.value = 2
     assert chat.send("Hello there") == plain_answer
     assert chat.max_ngram_size == 2 and chat.num_assistant_tokens == 5
-    assert chat.plan.prompt_lookup and "prompt lookup" in chat._metrics_line.value
+    assert chat.plan.prompt_lookup and "prompt lookup" in chat.view.figures_line.value
 
 
 def test_the_draft_runs_on_its_own_device(llm: Path, draft: Path, plain_answer: str,
@@ -105,7 +105,7 @@ def test_the_benchmark_view(llm: Path, draft: Path) -> None:
     result = bench.run()
     assert result is not None and bench.result is result and bench.last_error == ""
     assert result.identical and result.plain_tokens == result.spec_tokens == 32
-    shown = bench._figures.value
+    shown = bench.view.figures.value
     assert "tiny-llm fp16 alone" in shown
     assert "with tiny-llm-draft fp16 (5 tokens per step)" in shown
     assert f"<td>{result.plain_tps:.1f}</td>" in shown
@@ -113,20 +113,20 @@ def test_the_benchmark_view(llm: Path, draft: Path) -> None:
     assert f"measured ratio <b>×{result.ratio:.2f}</b>" in shown and "identical ✓" in shown
     assert f"acceptance {result.figures['acceptance']:.0%}" in shown
     head, _, rest = result.verdict.partition(". ")
-    assert f"<b>{html.escape(head)}.</b> {html.escape(rest)}" in bench._verdict.value
-    assert "word-break:normal" in bench._verdict.value  # never broken mid-word
-    assert html.escape(result.plain_text) in bench._answers.value
+    assert f"<b>{html.escape(head)}.</b> {html.escape(rest)}" in bench.view.verdict.value
+    assert "word-break:normal" in bench.view.verdict.value  # never broken mid-word
+    assert html.escape(result.plain_text) in bench.view.answers.value
 
 
 def test_the_benchmark_button_reruns_with_new_settings(llm: Path, draft: Path) -> None:
     bench = ovnb.SpeculativeBench(llm, draft, properties=F32, max_new_tokens=16, repeats=1)
     bench.wait_loaded()
     bench._assistant._tokens.value = 2
-    bench._prompt.value = "Once more"
-    bench._run_btn.click()
-    bench.session.call(bench.session._job)
+    bench.view.controls["prompt"].value = "Once more"
+    bench.view.controls["run"].click()
+    bench.session.join()
     assert bench.result is not None and bench.result.prompt == "Once more"
-    assert "(2 tokens per step)" in bench._figures.value and not bench._run_btn.disabled
+    assert "(2 tokens per step)" in bench.view.figures.value and not bench.view.controls["run"].disabled
 
 
 def test_the_benchmark_of_prompt_lookup(llm: Path) -> None:
@@ -134,14 +134,14 @@ def test_the_benchmark_of_prompt_lookup(llm: Path) -> None:
                                   repeats=1)
     result = bench.run("abc abc abc")
     assert result is not None and result.identical and result.mode == "prompt lookup"
-    assert "with prompt lookup (5 tokens per step, n-grams up to 3)" in bench._figures.value
-    assert "Prompt lookup costs almost nothing" in bench._verdict.value
+    assert "with prompt lookup (5 tokens per step, n-grams up to 3)" in bench.view.figures.value
+    assert "Prompt lookup costs almost nothing" in bench.view.verdict.value
 
 
 def test_the_benchmark_refuses_what_cannot_be_compared(llm: Path, alien: Path) -> None:
     bench = ovnb.SpeculativeBench(llm, alien, properties=F32)
     assert bench.run() is None and "does not share the tokenizer" in bench.last_error
-    assert bench._figures.value == "" and not bench.busy
+    assert bench.view.figures.value == "" and not bench.busy
     with pytest.raises(OvnbError, match="give a draft model, or prompt_lookup=True"):
         ovnb.SpeculativeBench(llm)
     empty = ovnb.SpeculativeBench(llm, prompt_lookup=True, properties=F32)

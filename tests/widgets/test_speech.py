@@ -56,13 +56,13 @@ def test_sample_button_streams_and_ends_with_the_pipelines_text(tiny_en: Path, c
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     widget.wait_loaded()
     assert widget.languages == [] and widget._choices.layout.display == "none"
-    assert widget._language.disabled and widget._task.disabled  # .en: no language, no task
-    widget._sample_btn.click()
-    assert widget._player.value[:4] == b"RIFF" and "0:07.10" in widget._audio_label.value
-    assert reference in widget._audio_label.value and widget._player.layout.display is None
+    assert widget.view.controls["language"].disabled and widget.view.controls["task"].disabled  # .en: no language, no task
+    widget.view.controls["sample"].click()
+    assert widget.view.player.value[:4] == b"RIFF" and "0:07.10" in widget.view.audio_label.value
+    assert reference in widget.view.audio_label.value and widget.view.player.layout.display is None
     seen = record_text(widget)
-    widget._transcribe_btn.click()
-    widget.session.call(widget.session._job)
+    widget.view.controls["run"].click()
+    widget.session.join()
     text = widget.transcript
     assert text == bare(tiny_en, samples).texts[0]
     assert wer([reference], [text]) <= 0.2, text  # measured 1/22: "Mr." for "mister"
@@ -70,8 +70,8 @@ def test_sample_button_streams_and_ends_with_the_pipelines_text(tiny_en: Path, c
     live = [value[:-2] for value in seen if value.endswith(" ▌")]
     assert live and all(text.startswith(part) for part in live)
     assert len(live[0]) < len(text)  # it streamed: the first text shown was partial
-    assert widget.metrics["tokens"] > 0 and "real time" in widget._metrics_line.value
-    assert widget._chunk_view.value == ""  # no timestamps asked
+    assert widget.metrics["tokens"] > 0 and "real time" in widget.view.figures_line.value
+    assert widget.view.chunk_table.value == ""  # no timestamps asked
 
 
 def test_paths_bytes_uploads_and_arrays_give_the_same_text(tiny_en: Path, clip) -> None:
@@ -83,12 +83,12 @@ def test_paths_bytes_uploads_and_arrays_give_the_same_text(tiny_en: Path, clip) 
     assert widget.transcribe(path.read_bytes()) == from_path
     assert widget.transcribe((samples, RATE)) == from_path
     data = path.read_bytes()
-    widget._upload.value = ({"name": "clip.flac", "type": "audio/flac", "size": len(data),
+    widget.view.controls["upload"].value = ({"name": "clip.flac", "type": "audio/flac", "size": len(data),
                              "content": memoryview(data), "last_modified": datetime.datetime.now()},)
-    assert "clip.flac" in widget._audio_label.value
+    assert "clip.flac" in widget.view.audio_label.value
     widget.transcript = ""
-    widget._transcribe_btn.click()
-    widget.session.call(widget.session._job)
+    widget.view.controls["run"].click()
+    widget.session.join()
     assert widget.transcript == from_path
 
 
@@ -118,7 +118,7 @@ def test_long_audio_transcribes_with_a_chunk_table(tiny_en: Path, long_clip) -> 
     plain = widget.transcribe((samples, RATE))
     assert plain == bare(tiny_en, samples).texts[0]
     assert wer([reference], [plain]) <= 0.2
-    widget._timestamps.value = True
+    widget.view.controls["return_timestamps"].value = True
     timed = widget.transcribe((samples, RATE))
     expected = bare(tiny_en, samples, return_timestamps=True)
     assert timed == expected.texts[0]
@@ -126,8 +126,8 @@ def test_long_audio_transcribes_with_a_chunk_table(tiny_en: Path, long_clip) -> 
     starts = [start for start, _, _ in widget.chunks]
     assert len(widget.chunks) >= 4 and starts == sorted(starts)
     assert all(start < end <= seconds + 0.5 for start, end, _ in widget.chunks)
-    assert widget._chunk_view.value.count("<tr>") == len(widget.chunks) + 1  # + the header
-    assert words(widget.chunks[1][2])[0] in widget._chunk_view.value.lower()
+    assert widget.view.chunk_table.value.count("<tr>") == len(widget.chunks) + 1  # + the header
+    assert words(widget.chunks[1][2])[0] in widget.view.chunk_table.value.lower()
     assert not any(value.endswith("▌") for value in seen)  # over 30 s: no live text
 
 
@@ -136,13 +136,13 @@ def test_stop_keeps_the_text_so_far_and_the_widget_goes_on(tiny_en: Path, clip) 
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     full = widget.transcribe((samples, RATE))
     # stop as soon as the first words show (the streamer hears it on the same token)
-    widget._text.observe(lambda change: change["new"].endswith("▌") and widget._stop_btn.click(),
+    widget._text.observe(lambda change: change["new"].endswith("▌") and widget.view.controls["stop"].click(),
                          "value")
-    widget._transcribe_btn.click()
-    widget.session.call(widget.session._job)
+    widget.view.controls["run"].click()
+    widget.session.join()
     stopped = widget.transcript
     assert stopped and len(words(stopped)) < len(words(full)) / 2
-    assert full.startswith(stopped) and "stopped" in widget._status.value
+    assert full.startswith(stopped) and "stopped" in widget.view.status_line.value
     widget._text.unobserve_all("value")
     assert widget.transcribe((samples, RATE)) == full and not widget.busy
 
@@ -175,8 +175,8 @@ def test_audio_errors_show_as_one_line_and_the_widget_stays_usable(tiny_en: Path
     sf.write(empty, np.zeros(0, np.int16), RATE)
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     good = widget.transcribe((samples, RATE))
-    widget._transcribe_btn.click()  # the chosen audio stays chosen
-    widget.session.call(widget.session._job)
+    widget.view.controls["run"].click()  # the chosen audio stays chosen
+    widget.session.join()
     assert widget.transcript == good
     for source, message in [(tmp_path / "missing.wav", "no such audio file"),
                             (text_file, "notes.txt is not audio"),
@@ -184,21 +184,21 @@ def test_audio_errors_show_as_one_line_and_the_widget_stays_usable(tiny_en: Path
                             ((np.zeros(0, np.float32), RATE), "the audio is empty")]:
         assert widget.transcribe(source) == ""
         assert message in widget.last_error and "\n" not in widget.last_error
-        assert message in widget._error.value and not widget.busy
+        assert message in widget.view.error_line.value and not widget.busy
     assert widget.transcribe((samples, RATE)) == good and widget.last_error == ""
-    assert widget._error.value == ""
+    assert widget.view.error_line.value == ""
 
 
 def test_silence_transcribes_with_a_note(tiny_en: Path) -> None:
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     text = widget.transcribe((np.zeros(2 * RATE, np.float32), RATE))
     assert isinstance(text, str) and widget.last_error == ""
-    assert "silent" in widget._audio_label.value
+    assert "silent" in widget.view.audio_label.value
 
 
 def test_transcribe_button_without_audio_asks_for_some(tiny_en: Path) -> None:
     widget = ovnb.Transcriber(tiny_en, properties=F32)
-    widget._transcribe_btn.click()
+    widget.view.controls["run"].click()
     assert "no audio yet" in widget.last_error and not widget.busy
 
 
@@ -213,8 +213,8 @@ def test_load_errors_show_in_the_widget(cache: Path, tiny_en: Path, clip, case: 
     widget = ovnb.Transcriber(model, device=device)
     assert widget.transcribe((samples, RATE)) == ""
     assert expect in widget.last_error and "\n" not in widget.last_error
-    assert expect in widget._error.value and not widget.busy
-    assert widget._player.value[:4] == b"RIFF"  # the audio itself was fine
+    assert expect in widget.view.error_line.value and not widget.busy
+    assert widget.view.player.value[:4] == b"RIFF"  # the audio itself was fine
 
 
 def test_english_only_model_ignores_language_and_task_settings(tiny_en: Path, clip) -> None:
@@ -230,19 +230,19 @@ def test_multilingual_language_and_task_reach_the_pipeline(tiny_whisper: Path, c
                               max_new_tokens=16)
     widget.wait_loaded()
     assert len(widget.languages) == 99 and widget._choices.layout.display == "flex"
-    assert ("French (fr)", "<|fr|>") in widget._language.options
-    assert (widget._language.value, widget._task.value) == ("<|de|>", "translate")
-    assert widget._task.options == ("transcribe", "translate")
+    assert ("French (fr)", "<|fr|>") in widget.view.controls["language"].options
+    assert (widget.view.controls["language"].value, widget.view.controls["task"].value) == ("<|de|>", "translate")
+    assert widget.view.controls["task"].options == ("transcribe", "translate")
     results = {}
     for language, task in (("<|fr|>", "transcribe"), ("<|fr|>", "translate"),
                            ("<|en|>", "transcribe")):
-        widget._language.value, widget._task.value = language, task
+        widget.view.controls["language"].value, widget.view.controls["task"].value = language, task
         results[language, task] = widget.transcribe((samples, RATE))
         assert results[language, task] == bare(tiny_whisper, samples, language=language, task=task,
                                               max_new_tokens=16).texts[0]
         assert widget.metrics["language"] == language.strip("<|>")
     assert len(set(results.values())) == 3  # each choice changed the decoder's prompt
-    widget._language.value = "auto"
+    widget.view.controls["language"].value = "auto"
     detected = bare(tiny_whisper, samples, max_new_tokens=16).texts[0]
     assert widget.transcribe((samples, RATE)) == detected
 
@@ -262,7 +262,7 @@ def test_word_timestamps_list_each_word_and_play_along(tiny_en: Path, clip) -> N
     samples, _ = clip
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     plain = widget.transcribe((samples, RATE))
-    assert widget.words == [] and widget._words.layout.display == "none"
+    assert widget.words == [] and widget.view.word_player.layout.display == "none"
     text = widget.transcribe((samples, RATE), word_timestamps=True)
     expected = bare_words(tiny_en, samples)
     assert text == plain == expected.texts[0]
@@ -271,16 +271,16 @@ def test_word_timestamps_list_each_word_and_play_along(tiny_en: Path, clip) -> N
     starts = [start for start, _, _ in widget.words]
     assert len(starts) == 22 and starts == sorted(starts)
     assert all(start <= end <= len(samples) / RATE + 0.05 for start, end, _ in widget.words)
-    assert widget._words.layout.display is None and widget._player.layout.display == "none"
-    assert widget._words.wav[:4] == b"RIFF" and len(widget._words.words) == 22
-    assert widget._word_list.value.count("<tr>") == 22 + 1 and "Dashwood" in widget._word_list.value
+    assert widget.view.word_player.layout.display is None and widget.view.player.layout.display == "none"
+    assert widget.view.word_player.wav[:4] == b"RIFF" and len(widget.view.word_player.words) == 22
+    assert widget.view.word_list.value.count("<tr>") == 22 + 1 and "Dashwood" in widget.view.word_list.value
     cues = parse_srt(widget.srt())
     assert " ".join(t for _, _, t in cues) == " ".join(text.split())
     assert cues[0][0] == 0.0 and cues[-1][1] == pytest.approx(widget.words[-1][1], abs=1e-3)
     assert [c[:2] for c in parse_vtt(widget.vtt())] == [c[:2] for c in cues]
     assert widget.word_timestamps is False  # the call's choice, not the setting
     assert widget.transcribe((samples, RATE)) == plain and widget.words == []
-    assert widget._words.layout.display == "none" and widget._player.layout.display is None
+    assert widget.view.word_player.layout.display == "none" and widget.view.player.layout.display is None
 
 
 def test_the_word_pipeline_is_built_once_and_shared(tiny_en: Path, clip) -> None:
@@ -289,7 +289,7 @@ def test_the_word_pipeline_is_built_once_and_shared(tiny_en: Path, clip) -> None
     second = ovnb.Transcriber(tiny_en, properties=F32, word_timestamps=True)
     assert second.wait_loaded() is second.session._with_words  # built with them from the start
     assert first.session._with_words is None
-    first._word_box.value = True  # the checkbox is the setting
+    first.view.controls["word_timestamps"].value = True  # the checkbox is the setting
     assert first.word_timestamps and first.session.word_timestamps
     assert first.transcribe((samples, RATE)) and len(first.words) == 22
     assert first.session._with_words is second.session._with_words  # one pipeline for both
@@ -327,6 +327,6 @@ def test_subtitles_without_word_timestamps(tiny_en: Path, long_clip, tmp_path: P
     assert len(cues) == len(widget.chunks) and cues[0][2] == widget.chunks[0][2].strip()
     path = widget.save_subtitles(tmp_path / "talk.vtt")
     assert path.read_text(encoding="utf-8") == widget.vtt() and "saved talk.vtt" in \
-        widget._status.value
+        widget.view.status_line.value
     assert widget.save_subtitles(tmp_path / "talk.txt") is None
     assert "end the name in .srt or .vtt" in widget.last_error

@@ -61,7 +61,7 @@ def chat(vlm: Path, **kwargs: Any) -> ovnb.VisionChat:
 
 def shown(vision: ovnb.VisionChat) -> str:
     """What the conversation panel shows (its turns' HTML)."""
-    return "\n".join(turn["html"] for turn in vision._view.turns)
+    return "\n".join(turn["html"] for turn in vision.view.panel.turns)
 
 
 def image_turns(vision: ovnb.VisionChat) -> list[int]:
@@ -81,12 +81,12 @@ def test_answers_equal_the_bare_pipeline_and_later_turns_keep_the_image(
     # the widget kept the first image for the second turn: without it the answer differs
     assert second != _without_image(bare_pipe, first)
     assert vision.messages[1] == {"role": "assistant", "content": first, "cut": "max_new_tokens"}
-    turns = vision._view.turns
+    turns = vision.view.panel.turns
     assert [t["html"] for t in turns[1::2]] == [_rendered(first), _rendered(second)]
     assert "house.png" in turns[0]["html"]
-    assert vision.picture is None and "in the conversation" in vision._image_label.value
+    assert vision.picture is None and "in the conversation" in vision.view.image_label.value
     assert vision.metrics["tokens"] == 12 and vision.metrics["image_ms"] is None
-    assert "tokens/s" in vision._metrics_line.value and vision.last_error == ""
+    assert "tokens/s" in vision.view.figures_line.value and vision.last_error == ""
 
 
 def _without_image(pipe: Any, first: str) -> str:
@@ -105,25 +105,25 @@ def _without_image(pipe: Any, first: str) -> str:
 def test_the_send_button_runs_the_same_turn_with_a_sample_and_a_preview(
         vlm: Path, bare_pipe: Any) -> None:
     vision = chat(vlm)
-    vision._samples.value = BOAT
-    thumb = Image.open(io.BytesIO(vision._preview.value))
+    vision.view.controls["samples"].value = BOAT
+    thumb = Image.open(io.BytesIO(vision.view.preview.value))
     assert max(thumb.size) == THUMB_SIDE and thumb.size != (320, 240)
-    label = vision._image_label.value
+    label = vision.view.image_label.value
     assert "sailboat.png" in label and "next question" in label
     vision.wait_loaded()
-    vision._prompt.value = Q1
-    vision._send_btn.click()
-    vision.session.call(vision.session._job)
-    assert vision._prompt.value == ""
+    vision.view.controls["prompt"].value = Q1
+    vision.view.controls["run"].click()
+    vision.session.join()
+    assert vision.view.controls["prompt"].value == ""
     assert vision.messages[1]["content"] == bare(bare_pipe, [(Q1, BOAT)])[0]
-    assert "image encoded in" in vision._metrics_line.value and vision.metrics["image_ms"] >= 0
+    assert "image encoded in" in vision.view.figures_line.value and vision.metrics["image_ms"] >= 0
 
 
 def test_two_images_give_different_answers_and_clear_starts_afresh(
         vlm: Path, bare_pipe: Any) -> None:
     vision = chat(vlm)
     house = vision.send(Q1, image=HOUSE)
-    vision._clear_btn.click()
+    vision.view.controls["clear"].click()
     assert vision.messages == [] and vision.picture is not None  # the shown image goes again
     assert "🖼" not in shown(vision)
     boat = vision.send(Q1, image=BOAT)
@@ -133,9 +133,9 @@ def test_two_images_give_different_answers_and_clear_starts_afresh(
 
 def test_an_image_goes_with_the_turn_that_introduced_it(vlm: Path, bare_pipe: Any) -> None:
     vision = chat(vlm, system_prompt="Be brief.")
-    vision._samples.value = HOUSE
-    vision._drop_btn.click()  # changed my mind: the first question has no image
-    assert vision.picture is None and vision._preview.layout.display == "none"
+    vision.view.controls["samples"].value = HOUSE
+    vision.view.controls["remove_image"].click()  # changed my mind: the first question has no image
+    assert vision.picture is None and vision.view.preview.layout.display == "none"
     answers = [vision.send(Q1), vision.send(Q2, image=BOAT), vision.send(Q3)]
     assert answers == bare(bare_pipe, [(Q1, None), (Q2, BOAT), (Q3, None)], system="Be brief.")
     assert image_turns(vision) == [2]
@@ -145,14 +145,14 @@ def test_an_image_goes_with_the_turn_that_introduced_it(vlm: Path, bare_pipe: An
 def test_upload_and_path_box_choose_the_image(vlm: Path, tmp_path: Path) -> None:
     vision = chat(vlm)
     data = BOAT.read_bytes()
-    vision._upload.value = ({"name": "my boat.png", "type": "image/png", "size": len(data),
+    vision.view.controls["upload"].value = ({"name": "my boat.png", "type": "image/png", "size": len(data),
                              "content": memoryview(data),
                              "last_modified": datetime.now(timezone.utc)},)
     assert vision.picture.name == "my boat.png"
     np.testing.assert_array_equal(vision.picture.pixels, pixels(BOAT))
-    vision._samples.value = HOUSE
+    vision.view.controls["samples"].value = HOUSE
     vision._path.value = str(BOAT)
-    assert vision.picture.name == "sailboat.png" and vision._samples.value is None
+    assert vision.picture.name == "sailboat.png" and vision.view.controls["samples"].value is None
     vision._path.value = str(tmp_path / "gone.png")
     assert "no such image file" in vision.last_error
     assert vision.picture.name == "sailboat.png"  # the previous choice stays
@@ -179,10 +179,10 @@ def test_errors_show_as_one_line_and_keep_the_history(
     question = "word " * 600 if case == "generation" else Q2  # longer than tiny-vlm's context
     assert vision.send(question, image=image) == ""
     assert expect in vision.last_error and "\n" not in vision.last_error
-    assert html.escape(vision.last_error) in vision._error.value
+    assert html.escape(vision.last_error) in vision.view.error_line.value
     assert (vision.messages, history(vision)) == before and not vision.busy
     assert [first, vision.send(Q2)] == bare(bare_pipe, [(Q1, HOUSE), (Q2, None)])
-    assert vision.last_error == "" and vision._error.value == ""
+    assert vision.last_error == "" and vision.view.error_line.value == ""
 
 
 def test_a_huge_image_is_downscaled_not_refused(vlm: Path, huge: Path) -> None:
@@ -190,7 +190,7 @@ def test_a_huge_image_is_downscaled_not_refused(vlm: Path, huge: Path) -> None:
     vision.send(Q1, image=HOUSE)
     assert vision.send(Q2, image=huge)
     assert vision.last_error == "" and len(vision.messages) == 4
-    assert "downscaled from 8000×8000" in vision._image_label.value
+    assert "downscaled from 8000×8000" in vision.view.image_label.value
 
 
 @pytest.mark.parametrize("case", ["missing", "wrong-kind", "device"])
@@ -203,19 +203,19 @@ def test_load_errors_show_in_the_widget(cache: Path, vlm: Path, tmp_path: Path, 
     vision = ovnb.VisionChat(model, device=device)
     assert vision.send("hello", image=HOUSE) == ""
     assert expect in vision.last_error and "\n" not in vision.last_error
-    assert expect in vision._error.value
+    assert expect in vision.view.error_line.value
     assert vision.messages == [] and not vision.busy
 
 
 def test_stop_ends_the_answer_and_the_chat_goes_on(vlm: Path) -> None:
     vision = chat(vlm, max_new_tokens=20000, min_new_tokens=20000)
     vision.wait_loaded()
-    vision._samples.value = HOUSE
-    vision._prompt.value = "Tell me everything"
+    vision.view.controls["samples"].value = HOUSE
+    vision.view.controls["prompt"].value = "Tell me everything"
     # press Stop as soon as text shows: the answer stays inside tiny-vlm's 512-token context
-    vision.observe(lambda change: change["new"] and vision._stop_btn.click(), "live")
-    vision._send_btn.click()
-    vision.session.call(vision.session._job)
+    vision.observe(lambda change: change["new"] and vision.view.controls["stop"].click(), "live")
+    vision.view.controls["run"].click()
+    vision.session.join()
     assert vision.last_error == ""
     assert 0 < vision.metrics["tokens"] < 20000 and vision.messages[-1]["stopped"]
     assert vision.messages[-1]["role"] == "assistant" and len(history(vision)) == 2
@@ -252,7 +252,7 @@ def test_empty_prompt_is_refused_politely(vlm: Path) -> None:
     vision = chat(vlm, max_new_tokens=4)
     vision.send("kept", image=HOUSE)
     assert vision.send("   ") == ""
-    assert "empty prompt" in vision._error.value and len(vision.messages) == 2
+    assert "empty prompt" in vision.view.error_line.value and len(vision.messages) == 2
 
 
 def test_undo_is_refused_with_a_reason(vlm: Path) -> None:
@@ -306,7 +306,7 @@ def test_a_video_goes_with_its_question_and_stays_in_the_conversation(
     vision = chat(qwen)
     first = vision.send(V1, video=SAILING)
     assert vision.metrics["video_frames"] == 8 and vision.metrics["image_ms"] is not None
-    assert "video frames encoded in" in vision._metrics_line.value
+    assert "video frames encoded in" in vision.view.figures_line.value
     second = vision.send(V2)
     clip = videos.load_video(SAILING)
     assert [first, second] == bare_video(qwen_pipe, [(V1, clip), (V2, None)]) and first
@@ -319,18 +319,18 @@ def test_a_video_goes_with_its_question_and_stays_in_the_conversation(
 
 def test_the_strip_shows_the_frames_sent_with_their_times(qwen: Path) -> None:
     vision = chat(qwen, max_video_frames=4)
-    vision._video_samples.value = SAILING
+    vision.view.controls["video_samples"].value = SAILING
     clip = vision.video_clip
     assert clip.count == 4 and clip.timestamps == pytest.approx((0.0, 1.0, 1.9, 2.9))
-    strip = vision._strip.value
+    strip = vision.view.strip.value
     assert strip.count("<img") == 4 and all(f"{t:.1f} s" in strip for t in clip.timestamps)
-    label = vision._video_label.value
+    label = vision.view.video_label.value
     assert "sailboat.mp4 · 4 of 30 frames · 320×240 · 3.0 s" in label and "next question" in label
     vision.send("What happens?")
-    turn = vision._view.turns[0]["html"]
+    turn = vision.view.panel.turns[0]["html"]
     assert turn.count("<img") == 4 and "sailboat.mp4 · 4 frames" in turn
-    assert "in the conversation" in vision._video_label.value and vision.video_clip is None
-    vision._clear_btn.click()  # a new conversation: the video shown goes with its first question
+    assert "in the conversation" in vision.view.video_label.value and vision.video_clip is None
+    vision.view.controls["clear"].click()  # a new conversation: the video shown goes with its first question
     assert vision.video_clip is clip
 
 
@@ -338,11 +338,11 @@ def test_upload_path_box_and_frames_choose_the_video(qwen: Path, qwen_pipe: Any,
                                                      tmp_path: Path) -> None:
     vision = chat(qwen)
     data = SAILING.read_bytes()
-    vision._video_upload.value = ({"name": "my trip.mp4", "type": "video/mp4", "size": len(data),
+    vision.view.controls["video_upload"].value = ({"name": "my trip.mp4", "type": "video/mp4", "size": len(data),
                                    "content": memoryview(data),
                                    "last_modified": datetime.now(timezone.utc)},)
     assert vision.video_clip.name == "my trip.mp4" and vision.video_clip.count == 8
-    vision._video_path.value = str(tmp_path / "gone.mp4")
+    vision.view.controls["video_path"].value = str(tmp_path / "gone.mp4")
     assert "no such video file" in vision.last_error and vision.video_clip.name == "my trip.mp4"
     frames = [Image.open(HOUSE), Image.open(BOAT), Image.open(HOUSE)]
     answer = vision.send(V1, video=frames)
@@ -367,7 +367,7 @@ def test_a_model_without_video_says_so_before_decoding_anything(
     kept = (list(vision.messages), history(vision))
     assert vision.send(V1, video=SAILING) == ""
     assert vision.last_error.startswith("tiny-vlm takes no video") and "\n" not in vision.last_error
-    vision._video_samples.value = SAILING  # the picker says the same
+    vision.view.controls["video_samples"].value = SAILING  # the picker says the same
     assert vision.video_clip is None and decoded == []
     assert (vision.messages, history(vision)) == kept and vision.session.takes_video is False
     assert vision.send(Q2) and vision.messages[1]["content"] == first
