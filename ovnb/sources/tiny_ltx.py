@@ -15,6 +15,7 @@ from typing import Any
 from ovnb.progress import say
 from ovnb.sources.tiny_llm import uniform
 
+REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 CHANNELS = 8  # latent channels, and the VAE's width
 TEXT_DIM = 32  # T5 d_model = the transformer's caption channels
 MAX_TOKENS = 128  # what LTX pads prompts to (openvino_genai's default max_sequence_length)

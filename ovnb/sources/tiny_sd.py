@@ -15,6 +15,7 @@ import numpy as np
 
 from ovnb.progress import say
 
+REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 SEED = 20240611
 RANK = 4
 # adapter name -> (UNet attention projections it targets, text-encoder projections it targets)
