@@ -154,20 +154,29 @@ def _raise_if_full(folder: Path, exc: Exception) -> None:
                         "space, or set OVNB_CACHE to a folder on a bigger disk") from exc
 
 
-def build_entry(final: Path, build: Callable[[Path], dict[str, Any]], what: str) -> Path:
+def build_entry(final: Path, build: Callable[[Path], dict[str, Any]], what: str,
+                stale: Callable[[Path], str | None] | None = None) -> Path:
     """Return the complete entry at ``final``, building it with ``build(tmp_dir) -> info`` if needed.
 
-    ``build`` fills an empty temporary folder and returns facts for the manifest. A broken entry
-    is reported and rebuilt.
+    ``build`` fills an empty temporary folder and returns facts for the manifest. A broken entry,
+    or a complete one that ``stale(final)`` says is out of date (its reason), is reported and
+    rebuilt.
     """
-    if problem(final) is None:
+    def why() -> str | None:
+        reason = problem(final)
+        if reason is not None:
+            return reason if reason == "missing" else f"is incomplete ({reason})"
+        late = stale(final) if stale else None
+        return f"is out of date ({late})" if late else None
+
+    if why() is None:
         return final
     with _locked(final, what):
-        reason = problem(final)
+        reason = why()
         if reason is None:
             return final
         if reason != "missing":
-            say(f"{what}: cached entry is incomplete ({reason}); rebuilding it")
+            say(f"{what}: cached entry {reason}; rebuilding it")
             _discard(final)
         _clear_leftovers(final)
         tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")

@@ -36,6 +36,7 @@ SAMPLES = Path(__file__).parent / "data" / "images"
 _TRANSPOSED = {5, 6, 7, 8}
 # full scale of Pillow's 32-bit integer mode "I" for values past 16 bits (it is signed)
 I32_FULL = 2**31 - 1
+F32_FIX = 'properties={"INFERENCE_PRECISION_HINT": "f32"}'  # what a blank result should try
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | np.ndarray | Any
 
@@ -155,6 +156,33 @@ def to_tensor(pixels: np.ndarray) -> Any:
         raise OvnbError(f"expected RGB pixels (H, W, 3) uint8, got {pixels.shape} {pixels.dtype}: "
                         "read the image with ovnb.images.load_image")
     return openvino.Tensor(np.ascontiguousarray(pixels))
+
+
+def blank(pixels: np.ndarray) -> str | None:
+    """Why a generated image (H, W, 3) or clip (F, H, W, 3) is no result, in one line naming the
+    fix; None when it is one. Leading batch axes of size 1 are fine.
+
+    A diffusion run whose latents went NaN (an overflow in fp16/bf16, or a scheduler pushed past
+    its range) raises nothing: it decodes to one flat colour, black for NaN, and would be shown as
+    if it were the picture. Non-finite values (a float result) are refused likewise. Cheap: one
+    comparison with the first pixel. Call it on a finished run: a stopped run's empty tensor is no
+    result either, but not a broken one.
+    """
+    array = np.asarray(pixels)
+    what = "clip" if array.ndim >= 4 and array.shape[-4] > 1 else "image"
+    fix = f"run the model in f32 ({F32_FIX}), or try another size or seed"
+    if not array.size:
+        return f"the {what} is empty: nothing was generated; generate again"
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        return f"the {what} holds NaN or infinite values (the model's numbers overflowed): {fix}"
+    channels = array.shape[-1] if array.ndim >= 3 else 1
+    flat = array.reshape(-1, channels)
+    if (flat != flat[0]).any():
+        return None
+    values = [f"{v:g}" for v in flat[0].tolist()]
+    colour = values[0] if len(values) == 1 else f"({', '.join(values)})"
+    return (f"the {what} came out blank (every pixel is {colour}; NaN latents decode to black): "
+            f"{fix}")
 
 
 def thumbnail_png(pixels: np.ndarray, side: int = THUMB_SIDE) -> bytes:

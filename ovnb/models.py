@@ -44,7 +44,7 @@ def prepare(model_id: str | os.PathLike[str], precision: str | None = None,
         entry["export"] = {**entry.get("export", {}), "trust_remote_code": True}
     final = root / "models" / slug(entry["id"]) / precision
     return build_entry(final, lambda tmp: _build(entry, precision, tmp, root),
-                       f"{entry['id']} ({precision})")
+                       f"{entry['id']} ({precision})", stale)
 
 
 def adapters(model_id: str | os.PathLike[str], precision: str | None = None,
@@ -179,7 +179,7 @@ def _offline_models() -> str:
 
 def cached(model_id: str, precision: str | None = None,
            cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """The complete cached folder of a model, or None; reads the cache and nothing else.
+    """The complete, up-to-date cached folder of a model, or None; reads the cache and nothing else.
 
     A hub id outside the catalog has no known default precision: any complete one will do, so a
     model prepared once reopens with no network.
@@ -193,9 +193,17 @@ def cached(model_id: str, precision: str | None = None,
         wanted = [precision] if precision else list(catalogs.PRECISIONS)
     for name in wanted:
         folder = root / "models" / slug(model_id) / name
-        if problem(folder) is None:
+        if problem(folder) is None and stale(folder) is None:
             return folder
     return None
+
+
+def stale(folder: Path) -> str | None:
+    """Why a complete cache entry is out of date (None if it is not): a tiny model built by
+    another revision of its module. ``prepare`` rebuilds it, so no old build lingers silently."""
+    from ovnb.sources import outdated
+
+    return outdated((read_manifest(folder) or {}).get("source"))
 
 
 def _from_source(entry: dict[str, Any], source: dict[str, Any], precision: str,
@@ -232,4 +240,4 @@ def source_folder(entry: dict[str, Any], source: dict[str, Any], root: Path) -> 
 
         return {"source": build_local(source, entry["id"], tmp, root)}
 
-    return build_entry(final, build, f"{entry['id']} source ({source['kind']})")
+    return build_entry(final, build, f"{entry['id']} source ({source['kind']})", stale)

@@ -64,6 +64,26 @@ def test_damaged_entry_is_reported_and_rebuilt(tmp_path: Path, damage: str, caps
     assert "incomplete" in capsys.readouterr().err
 
 
+def test_stale_entry_is_reported_and_rebuilt(tmp_path: Path, capsys) -> None:
+    """A complete entry that ``stale`` says is out of date (a tiny model of an older revision)
+    is rebuilt once, said in one line; the rebuilt one stays."""
+    final = cache.build_entry(tmp_path / "m", _fill, "m")
+    builds: list[Path] = []
+
+    def rebuild(folder: Path) -> dict:
+        builds.append(folder)
+        return {**_fill(folder), "what": "new"}
+
+    def stale(folder: Path) -> str | None:
+        return None if cache.read_manifest(folder)["what"] == "new" else "made by the old recipe"
+
+    for _ in range(2):
+        assert cache.build_entry(final, rebuild, "m", stale) == final
+    assert len(builds) == 1 and cache.read_manifest(final)["what"] == "new"
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said == ["[ovnb] m: cached entry is out of date (made by the old recipe); rebuilding it"]
+
+
 def test_unwritable_cache_says_how_to_fix(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from ovnb.errors import OvnbError
-from ovnb.images import (MAX_SIDE, THUMB_SIDE, load_image, load_mask, samples, thumbnail_png,
-                         to_tensor)
+from ovnb.images import (MAX_SIDE, THUMB_SIDE, blank, load_image, load_mask, samples,
+                         thumbnail_png, to_tensor)
 
 SKY = (135, 195, 240)  # the house sample's top-left pixel, as drawn
 
@@ -245,3 +245,39 @@ def test_a_bad_mask_is_one_line(source: object, expect: str) -> None:
     with pytest.raises(OvnbError) as error:
         load_mask(source)
     assert expect in str(error.value) and "\n" not in str(error.value)
+
+
+# blank: a broken generation (NaN latents decode to one flat colour) is named, not shown ----------
+F32_HINT = '"INFERENCE_PRECISION_HINT": "f32"'
+
+
+@pytest.mark.parametrize("shape, what", [((32, 48, 3), "image"), ((1, 32, 48, 3), "image"),
+                                         ((25, 32, 48, 3), "clip"), ((1, 9, 32, 32, 3), "clip")])
+def test_an_all_black_result_is_refused_in_one_line_naming_the_fix(shape: tuple, what: str) -> None:
+    reason = blank(np.zeros(shape, np.uint8))
+    assert reason is not None and "\n" not in reason
+    assert reason.startswith(f"the {what} came out blank (every pixel is (0, 0, 0)")
+    assert F32_HINT in reason and "another size or seed" in reason
+
+
+def test_one_flat_colour_is_blank_but_one_differing_value_is_not() -> None:
+    flat = np.full((9, 32, 32, 3), (200, 30, 90), np.uint8)
+    assert "every pixel is (200, 30, 90)" in blank(flat)
+    flat[8, 31, 31, 2] = 91  # the last value of the last frame
+    assert blank(flat) is None
+    assert blank(np.asarray(Image.open(house()).convert("RGB"))) is None
+    assert blank(np.full((4, 4), 7, np.uint8)).startswith("the image came out blank (every pixel is 7;")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_are_refused(bad: float) -> None:
+    pixels = np.random.default_rng(0).random((2, 8, 8, 3), dtype=np.float32)
+    assert blank(pixels) is None
+    pixels[1, 3, 3, 0] = bad
+    assert blank(pixels).startswith("the clip holds NaN or infinite values")
+    assert F32_HINT in blank(pixels)
+
+
+def test_an_empty_result_is_no_result() -> None:
+    assert blank(np.zeros((0, 32, 32, 3), np.uint8)) == ("the image is empty: nothing was "
+                                                         "generated; generate again")

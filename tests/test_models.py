@@ -65,6 +65,45 @@ def test_corrupt_entry_is_rebuilt(cache: Path, tmp_path: Path, capsys) -> None:
     assert isinstance(pipe.generate("hi", max_new_tokens=3), str)
 
 
+def test_a_tiny_build_of_an_older_revision_is_rebuilt(cache: Path, tmp_path: Path, capsys,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache built before a tiny model changed (a user's, or Binder's staged one) must not keep
+    serving the old model: its manifest's revision differs from the module's, so it is rebuilt."""
+    import json
+
+    from ovnb.cache import MANIFEST
+    from ovnb.models import cached
+    from ovnb.sources import tiny_llm
+
+    ovnb.prepare("tiny-llm", cache_dir=cache)
+    private = tmp_path / "cache"
+    for part in ("models", "sources"):
+        shutil.copytree(cache / part / "tiny-llm", private / part / "tiny-llm")
+        for manifest in (private / part / "tiny-llm").glob(f"*/{MANIFEST}"):
+            facts = json.loads(manifest.read_text())
+            source = facts["source"]
+            assert source == {"kind": "tiny", "module": "ovnb.sources.tiny_llm", "revision": 1}
+            del source["revision"]  # as written before revisions were recorded: revision 1
+            manifest.write_text(json.dumps(facts))
+    assert cached("tiny-llm", cache_dir=private) is not None
+
+    monkeypatch.setattr(tiny_llm, "REVISION", 2)
+    assert cached("tiny-llm", cache_dir=private) is None
+    folder = ovnb.prepare("tiny-llm", cache_dir=private)
+    said = [line for line in capsys.readouterr().err.splitlines() if "out of date" in line]
+    assert len(said) == 2 and all("revision 1 of ovnb.sources.tiny_llm, which is now at revision 2"
+                                  in line and line.endswith("rebuilding it") for line in said)
+    assert read_manifest(folder)["source"]["revision"] == 2
+    assert cached("tiny-llm", cache_dir=private) == folder
+
+
+def test_every_tiny_source_has_a_revision() -> None:
+    import importlib
+
+    modules = {s["module"] for e in ovnb.catalog() for s in e["sources"] if s["kind"] == "tiny"}
+    assert modules and all(type(importlib.import_module(m).REVISION) is int for m in modules)
+
+
 def test_precision_outside_the_entry_is_refused(tmp_path: Path) -> None:
     draft = next(e for e in ovnb.catalog("chat") if e.get("draft_only") and "fp16" not in
                  e["precisions"])

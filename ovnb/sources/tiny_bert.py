@@ -25,6 +25,7 @@ import numpy as np
 from ovnb.errors import OvnbError
 from ovnb.progress import say
 
+REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 HIDDEN = 32
 LAYERS = 2
 MAX_LENGTH = 512

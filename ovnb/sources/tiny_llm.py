@@ -23,6 +23,7 @@ import numpy as np
 from ovnb.errors import OvnbError
 from ovnb.progress import say
 
+REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 LAYERS = {"tiny-llm": 4, "tiny-llm-draft": 2}
 DRAFT_LAYERS = LAYERS["tiny-llm-draft"]
 HIDDEN = 64

@@ -1,10 +1,15 @@
 """A tiny random LTX-Video pipeline (diffusers layout) for Text2VideoPipeline, built offline.
 
 The parts follow the recipe seen working with openvino_genai (GENAI-FACTS): a one-layer LTX
-transformer on 8 latent channels, an LTX video VAE with 8 channels per block that compresses 4x in
-space and 4x in time (so 32x32 frames and 8k+1 frame counts still map onto whole latents), a one-layer
-T5 encoder and a Unigram T5 tokenizer built from a word list. Weights come from ``tiny_llm.uniform``
-(numpy's frozen legacy stream, seeded by tensor name), so every machine builds the same bytes.
+transformer on 8 latent channels, a one-layer T5 encoder and a Unigram T5 tokenizer built from a
+word list. The video VAE is narrow (8 channels, one layer per block) but compresses exactly as
+LTX-Video's does (diffusers' ``AutoencoderKLLTXVideo`` defaults): 4x4 patches, then three blocks
+that halve height, width and time, so 32x32 pixels and 8 frames make one latent pixel. The sizes the
+pipeline works at (latent sequence length, hence the scheduler's resolution-dependent shift) are the
+real model's: a VAE that shrank less made a 512x320, 25-frame clip so long a sequence that the shift
+rounded every float32 sigma to 1 and the latents went NaN (all-black frames).
+Weights come from ``tiny_llm.uniform`` (numpy's frozen legacy stream, seeded by tensor name), so
+every machine builds the same bytes.
 """
 from __future__ import annotations
 
@@ -15,7 +20,12 @@ from typing import Any
 from ovnb.progress import say
 from ovnb.sources.tiny_llm import uniform
 
+REVISION = 2  # bump when the built model changes: cached builds of an older revision are rebuilt
 CHANNELS = 8  # latent channels, and the VAE's width
+PATCH = 4  # the VAE's pixel patches (LTX-Video: 4)
+SCALINGS = (True, True, True, False)  # blocks that halve height, width and time (LTX-Video: 3 of 4)
+SPATIAL = PATCH * 2 ** sum(SCALINGS)  # 32 pixels a side per latent pixel
+TEMPORAL = 2 ** sum(SCALINGS)  # 8 frames per latent frame (after the first)
 TEXT_DIM = 32  # T5 d_model = the transformer's caption channels
 MAX_TOKENS = 128  # what LTX pads prompts to (openvino_genai's default max_sequence_length)
 # Unigram pieces: a few whole words (high score) over single characters, so any prompt encodes
@@ -72,11 +82,10 @@ def _vae() -> Any:
     model = AutoencoderKLLTXVideo(
         latent_channels=CHANNELS, block_out_channels=(CHANNELS,) * 4,
         decoder_block_out_channels=(CHANNELS,) * 4, layers_per_block=(1,) * 5,
-        decoder_layers_per_block=(1,) * 5,
-        spatio_temporal_scaling=(True, True, False, False),
-        decoder_spatio_temporal_scaling=(True, True, False, False),
-        decoder_inject_noise=(False,) * 5, upsample_residual=(False,) * 4,
-        upsample_factor=(1,) * 4, timestep_conditioning=False, patch_size=1, patch_size_t=1)
+        decoder_layers_per_block=(1,) * 5, spatio_temporal_scaling=SCALINGS,
+        decoder_spatio_temporal_scaling=SCALINGS, decoder_inject_noise=(False,) * 5,
+        upsample_residual=(False,) * 4, upsample_factor=(1,) * 4, timestep_conditioning=False,
+        patch_size=PATCH, patch_size_t=1)
     fill(model, "vae.")
     return model
 

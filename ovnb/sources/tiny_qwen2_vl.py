@@ -16,6 +16,7 @@ from ovnb.progress import say
 from ovnb.sources.tiny_llm import MAX_NEW_TOKENS, printable_head
 from ovnb.sources.tinytok import make_tokenizer
 
+REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 SEED = 2411
 # Qwen2-VL's vision tokens, ids 259-262 after the 256 bytes and tinytok's three specials
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")

@@ -1,8 +1,11 @@
 """A tiny random Stable Diffusion 1.x pipeline (diffusers layout) with two LoRA adapters.
 
-Weights come from numpy's PCG64 generator, seeded per tensor name, rather than from torch's
-initializers: PCG64 streams are specified bit for bit, so every machine builds the same files.
-Init scales are chosen so the image stays away from saturation and follows the seed and the prompt.
+The VAE is narrow but has Stable Diffusion's four levels, so it shrinks 8x a side as SD's does:
+the UNet then works on the latent sizes a real SD model sees (a 2x VAE made 512x512 a 256x256
+latent, and one step took minutes). Weights come from numpy's PCG64 generator, seeded per tensor
+name, rather than from torch's initializers: PCG64 streams are specified bit for bit, so every
+machine builds the same files. Init scales are chosen so the image stays away from saturation and
+follows the seed and the prompt.
 """
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ import numpy as np
 
 from ovnb.progress import say
 
+REVISION = 2  # bump when the built model changes: cached builds of an older revision are rebuilt
 SEED = 20240611
+VAE_WIDTHS = (16, 16, 32, 32)  # SD's four VAE levels (128, 256, 512, 512), narrow: 8x a side
+SAMPLE_SIZE = 64  # the UNet's latent side, as in SD 1.5: pipelines default to 64 * 8 = 512 pixels
 RANK = 4
 # adapter name -> (UNet attention projections it targets, text-encoder projections it targets)
 ADAPTERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -79,7 +85,7 @@ def _unet() -> Any:
     from diffusers import UNet2DConditionModel
 
     unet = UNet2DConditionModel(
-        sample_size=32, in_channels=4, out_channels=4, layers_per_block=1,
+        sample_size=SAMPLE_SIZE, in_channels=4, out_channels=4, layers_per_block=1,
         block_out_channels=(32, 64), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32,
         attention_head_dim=8, norm_num_groups=8)
@@ -90,10 +96,12 @@ def _unet() -> Any:
 def _vae() -> Any:
     from diffusers import AutoencoderKL
 
+    levels = len(VAE_WIDTHS)
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, block_out_channels=(32, 64), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        latent_channels=4, norm_num_groups=8, sample_size=64)
+        in_channels=3, out_channels=3, block_out_channels=VAE_WIDTHS, layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * levels,
+        up_block_types=("UpDecoderBlock2D",) * levels, latent_channels=4, norm_num_groups=8,
+        sample_size=SAMPLE_SIZE * 2 ** (levels - 1))
     _fill(vae, "vae.", {"decoder.conv_out": 0.5})
     return vae
 

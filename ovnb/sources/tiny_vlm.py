@@ -17,6 +17,7 @@ from ovnb.progress import say
 from ovnb.sources.tiny_llm import MAX_NEW_TOKENS, printable_head
 from ovnb.sources.tinytok import make_tokenizer
 
+REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 SEED = 1234
 IMAGE_TOKEN = "<image>"
 IMAGE_SIZE = 32

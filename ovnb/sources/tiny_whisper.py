@@ -18,6 +18,7 @@ from typing import Any
 from ovnb.errors import OvnbError
 from ovnb.progress import say
 
+REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 SEED = 20240531
 
 # Whisper's 99 languages (v1/v2), in token order: <|en|> comes right after <|startoftranscript|>.

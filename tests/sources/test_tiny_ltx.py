@@ -1,5 +1,9 @@
 """tiny-ltx: a seeded random LTX-Video that prepares offline and runs in Text2VideoPipeline.
 
+Its VAE compresses as LTX-Video's (32x32 pixels and 8 frames per latent pixel), so the pipeline
+works on the real model's latent sizes: with a VAE that shrank 4x, the video session's defaults
+made a latent sequence so long that the scheduler's shift turned every latent NaN (black frames).
+
 Besides the model itself, these tests pin what the video session must know about the installed
 openvino_genai (2026.4.1): ``rng_seed`` is ignored (pass ``generator=``), a frame count that is not
 8k+1 is silently rounded down, and a first call with ``guidance_scale=1.0`` breaks later guided calls.
@@ -14,12 +18,15 @@ import numpy as np
 import pytest
 
 import ovnb
+from ovnb.images import blank
 from ovnb.layout import kind_of
 from tests.conftest import F32
 
 pytestmark = pytest.mark.slow  # builds and exports a model
 
 CLIP = {"height": 32, "width": 32, "num_frames": 9, "num_inference_steps": 2}
+# VideoSession's defaults (what ovnb.VideoGenerator("tiny-ltx") runs when given nothing)
+DEFAULTS = {"height": 320, "width": 512, "num_frames": 25, "num_inference_steps": 20}
 PROMPT = "a red cat running on the sea"
 
 
@@ -61,9 +68,60 @@ def test_prepares_a_small_video_folder(folder: Path) -> None:
     assert size < 4_000_000
 
 
+def latents(pipe: Any, **settings: Any) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every step's latent (as the callback sees it) and the clip."""
+    import openvino_genai
+
+    seen: list[np.ndarray] = []
+
+    def keep(step: int, num_steps: int, latent: Any) -> bool:
+        try:  # never raise here: it would abort the process
+            seen.append(np.array(latent.data, copy=True))
+        except Exception:  # noqa: BLE001 - an unreadable latent shows as a missing step
+            pass
+        return False
+
+    clip = pipe.generate(PROMPT, generator=openvino_genai.CppStdGenerator(1), callback=keep,
+                         **{**CLIP, **settings}).video.data.copy()
+    return seen, clip
+
+
+def test_vae_compresses_like_ltx_video(folder: Path) -> None:
+    """4x4 patches and three halvings of height, width and time, as Lightricks/LTX-Video
+    (diffusers' AutoencoderKLLTXVideo defaults): 32x32 pixels and 8 frames per latent pixel."""
+    import json
+
+    config = json.loads((folder / "vae_decoder" / "config.json").read_text())
+    assert (config["patch_size"], config["patch_size_t"]) == (4, 1)
+    assert config["decoder_spatio_temporal_scaling"] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("settings, frames, height, width", [
+    (DEFAULTS, 4, 10, 16), (CLIP, 2, 1, 1), ({"height": 64, "width": 32, "num_frames": 17}, 3, 2, 1)])
+def test_latents_are_ltx_video_sized(pipe: Any, settings: dict[str, int], frames: int,
+                                     height: int, width: int) -> None:
+    """genai hands the callback the packed latent: one row of 8 channels per latent pixel,
+    (F - 1) / 8 + 1 frames of H / 32 x W / 32 pixels."""
+    seen, _ = latents(pipe, **{**settings, "num_inference_steps": 1})
+    assert [x.shape for x in seen] == [(1, frames * height * width, 8)]
+
+
+def test_the_sessions_defaults_give_a_finite_clip_that_is_not_blank(pipe: Any) -> None:
+    """The bug this model's VAE fixes: at 512x320, 25 frames, every latent was NaN from the
+    first step and all 25 frames came out black, with no error."""
+    seen, clip = latents(pipe, **DEFAULTS)
+    assert len(seen) == DEFAULTS["num_inference_steps"]
+    assert all(np.isfinite(x).all() for x in seen)
+    assert clip.shape == (1, 25, 320, 512, 3) and blank(clip) is None
+    assert all(blank(frame) is None for frame in clip[0])
+    assert np.isin(clip, (0, 255)).mean() < 0.2 and clip.std() > 10  # alive, not saturated
+    assert distance(clip[:, 1:], clip[:, :-1]) > 5  # frames differ from each other
+
+
 def test_clip_has_the_asked_shape_and_moves(pipe: Any) -> None:
     clip = video(pipe)
     assert clip.shape == (1, 9, 32, 32, 3) and clip.dtype == np.uint8
+    assert blank(clip) is None
     assert np.isin(clip, (0, 255)).mean() < 0.2 and clip.std() > 10  # alive, not saturated
     assert distance(clip[:, 1:], clip[:, :-1]) > 5  # frames differ from each other
 

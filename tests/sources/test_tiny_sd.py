@@ -1,4 +1,8 @@
-"""tiny-sd: a tiny random SD 1.x that Text2ImagePipeline runs, follows seed and prompt, and takes LoRA."""
+"""tiny-sd: a tiny random SD 1.x that Text2ImagePipeline runs, follows seed and prompt, and takes LoRA.
+
+Its VAE shrinks 8x a side as SD's does, so the UNet sees a real SD model's latent sizes (with the
+old 2x VAE one step at 512x512 took minutes), and all three image pipelines run on it.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +13,7 @@ import numpy as np
 import pytest
 
 import ovnb
+from ovnb.images import blank
 from ovnb.layout import kind_of
 from tests.conftest import F32
 
@@ -60,9 +65,74 @@ def test_prepared_folder_is_an_image_model(folder: Path) -> None:
     assert (folder / "tokenizer" / "openvino_tokenizer.xml").is_file()
 
 
+def test_vae_has_sd_s_four_levels(folder: Path) -> None:
+    import json
+
+    for part in ("vae_decoder", "vae_encoder"):
+        config = json.loads((folder / part / "config.json").read_text())
+        assert len(config["block_out_channels"]) == 4  # three halvings: 8x a side, as SD's VAE
+
+
+@pytest.mark.parametrize("width, height", [(512, 512), (64, 96), (48, 32)])
+def test_latents_are_an_eighth_of_the_image_a_side(pipe: Any, width: int, height: int) -> None:
+    import openvino_genai
+
+    shapes: list[tuple[int, ...]] = []
+
+    def keep(step: int, num_steps: int, latent: Any) -> bool:
+        shapes.append(tuple(latent.shape))  # never raise here: it would abort the process
+        return False
+
+    pipe.generate(PROMPT, width=width, height=height, num_inference_steps=1, rng_seed=1,
+                  adapters=openvino_genai.AdapterConfig(), callback=keep)
+    assert set(shapes) == {(1, 4, height // 8, width // 8)}
+
+
+def test_default_size_is_sd_1_5_s_512(pipe: Any) -> None:
+    import openvino_genai
+
+    image = pipe.generate(PROMPT, num_inference_steps=1, rng_seed=1,
+                          adapters=openvino_genai.AdapterConfig()).data
+    assert image.shape == (1, 512, 512, 3) and blank(image) is None
+
+
+@pytest.fixture(scope="module")
+def editing(folder: Path) -> tuple[Any, Any, Any]:
+    """Text2Image, Image2Image and Inpainting pipelines, built as ovnb's image session builds
+    them: an InpaintingPipeline from the folder, the other two from it."""
+    import openvino_genai
+
+    inpainting = openvino_genai.InpaintingPipeline(str(folder), "CPU", **F32)
+    return (openvino_genai.Text2ImagePipeline(inpainting),
+            openvino_genai.Image2ImagePipeline(inpainting), inpainting)
+
+
+@pytest.mark.parametrize("width, height", [(512, 512), (48, 32), (64, 48), (40, 40)])
+def test_all_three_pipelines_run_and_give_real_images(editing: tuple[Any, Any, Any], width: int,
+                                                      height: int) -> None:
+    """Sizes need only be multiples of 8 (40: an odd latent side of 5)."""
+    import openvino
+
+    text, image, inpainting = editing
+    photo = np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
+    mask = np.zeros((1, height, width, 1), np.uint8)
+    mask[:, height // 4:3 * height // 4, width // 4:3 * width // 4] = 255
+    size = {"width": width, "height": height, "num_inference_steps": 2, "rng_seed": 1}
+    made = {
+        "text": text.generate(PROMPT, **size),
+        "image": image.generate(PROMPT, openvino.Tensor(photo), strength=0.6, **size),
+        "inpaint": inpainting.generate(PROMPT, openvino.Tensor(photo), openvino.Tensor(mask),
+                                       **size),
+    }
+    for mode, tensor in made.items():
+        assert tensor.data.shape == (1, height, width, 3), mode
+        assert blank(tensor.data) is None, mode
+        assert np.isin(tensor.data, (0, 255)).mean() < 0.1, mode  # not saturated
+
+
 def test_image_has_the_asked_size_and_is_not_saturated(pipe: Any) -> None:
     image = _image(pipe)
-    assert image.shape == (1, 96, 64, 3) and image.dtype == np.uint8
+    assert image.shape == (1, 96, 64, 3) and image.dtype == np.uint8 and blank(image) is None
     # random weights can push every pixel to 0 or 255: the init scales must keep the image alive
     assert np.isin(image, (0, 255)).mean() < 0.05
     assert image.std() > 10

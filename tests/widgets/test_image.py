@@ -123,9 +123,10 @@ def test_the_button_reads_the_controls(sd: Path) -> None:
 def test_defaults_come_from_the_model(sd: Path) -> None:
     gen = ovnb.ImageGenerator(sd, properties=F32)
     gen.wait_loaded()
-    # tiny-sd's UNet sample size 32 × VAE scale 2; genai's 50 steps capped for a quick first image
-    assert (gen.width, gen.height) == (64, 64)
-    assert gen.view.controls["width"].value == 64 and gen.num_inference_steps == 20
+    # tiny-sd's UNet sample size 64 × VAE scale 8, as SD 1.5; genai's 50 steps capped for a quick
+    # first image
+    assert (gen.width, gen.height) == (512, 512)
+    assert gen.view.controls["width"].value == 512 and gen.num_inference_steps == 20
 
 
 def test_live_previews_are_decoded_and_can_be_switched_off(sd: Path) -> None:
@@ -155,7 +156,7 @@ def test_previews_of_big_images_decode_a_shrunken_latent(sd: Path) -> None:
     assert shrink(few, 32 * 32) is few  # small enough already: decoded as is
     decode = preview_decoder(ov_genai.Text2ImagePipeline(str(sd), "CPU", **F32))
     big = np.random.default_rng(0).standard_normal((1, 4, 48, 40)).astype(np.float32)
-    assert list(decode(openvino.Tensor(big)).shape) == [1, 48, 40, 3]  # 24×20 latent, VAE ×2
+    assert list(decode(openvino.Tensor(big)).shape) == [1, 192, 160, 3]  # 24×20 latent, VAE ×8
 
 
 def test_stop_midway_leaves_the_widget_usable(sd: Path) -> None:
@@ -214,7 +215,7 @@ def test_save_writes_a_png_that_reads_back(sd: Path, tmp_path: Path) -> None:
 def test_bad_settings_show_one_line_and_keep_the_gallery(sd: Path) -> None:
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
     first = gen.generate(PROMPT)
-    for opts, words in (({"width": 33}, ("width 33", "multiple of 2")),
+    for opts, words in (({"width": 33}, ("width 33", "multiple of 8")),
                         ({"seed": 3}, ("unknown setting 'seed'", "rng_seed"))):
         assert gen.generate(PROMPT, **opts) is None
         assert all(w in gen.last_error for w in words) and "\n" not in gen.last_error
