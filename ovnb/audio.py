@@ -76,7 +76,7 @@ def _mono(source: Source, name: str | None) -> tuple[str, int, np.ndarray]:
         return name or "the audio", _rate(source[1]), to_mono(np.asarray(source[0]))
     if isinstance(source, np.ndarray) and source.ndim == 1:
         return name or "the audio", RATE, to_mono(source)
-    raise OvnbError(f"cannot read audio from {type(source).__name__}: give a file path, the bytes "
+    raise TypeError(f"cannot read audio from {type(source).__name__}: give a file path, the bytes "
                     "of an audio file, or (samples, rate)")
 
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ovnb.errors import OvnbError
+
+DATA = Path(__file__).with_name("data")  # the samples shipped with ovnb
 
 # the files every text pipeline needs beside its models
 TOKENIZER = "openvino_tokenizer.xml"
@@ -26,6 +29,18 @@ DETOKENIZER = "openvino_detokenizer.xml"
 # the properties an LLM needs on an NPU: the longest prompt and the shortest answer it compiles for
 # (openvino_genai's defaults; raise MAX_PROMPT_LEN for long chats, at the cost of compile time)
 NPU_LLM = {"MAX_PROMPT_LEN": 1024, "MIN_RESPONSE_LEN": 128}
+
+
+@dataclass(frozen=True)
+class Example:
+    """How to try a family on its tiny model in a second or two: the widget's settings
+    (``make``), its main method and that method's arguments. The contract suite runs every
+    family's example through every lifecycle case; a notebook or a check can run it too."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    make: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +69,7 @@ class Family:
     tiny: str = ""  # its tiny random model (catalog id): offline, what tests and CI run on
     session: str = ""  # "module:Class" of its widget-free session
     fronts: tuple[str, ...] = ()  # "module:Class" of the public widgets running it
+    example: Example = Example("")  # a quick call of its first widget on its tiny model
 
     def builder(self) -> Callable[..., Any]:
         """The function that makes this family's pipeline from a folder."""
@@ -80,7 +96,8 @@ CHAT = Family(
     prefix_caching=True, npu_int4=True, npu_properties=NPU_LLM,
     hub_tags=("text-generation",), auto_classes=("AutoModelForCausalLM",), tiny="tiny-llm",
     session="ovnb.sessions.chat:ChatSession",
-    fronts=("ovnb.widgets.chat:Chat", "ovnb.widgets.speculative:SpeculativeBench"))
+    fronts=("ovnb.widgets.chat:Chat", "ovnb.widgets.speculative:SpeculativeBench"),
+    example=Example("send", ("Hello!",), make={"max_new_tokens": 8}))
 VISION_CHAT = Family(
     task="vision-chat", label="vision chat", pipelines=("VLMPipeline",),
     marks=("openvino_language_model.xml", "openvino_text_embeddings_model.xml"),
@@ -92,7 +109,9 @@ VISION_CHAT = Family(
     fixups=("ovnb.fixups:preprocessor_config", "ovnb.fixups:video_preprocessor_config",
             "ovnb.fixups:chat_template_json"),
     tiny="tiny-vlm", session="ovnb.sessions.vision:VisionSession",
-    fronts=("ovnb.widgets.vision:VisionChat",))
+    fronts=("ovnb.widgets.vision:VisionChat",),
+    example=Example("send", ("What is in the picture?",),
+                    {"image": str(DATA / "images" / "house.png")}, {"max_new_tokens": 8}))
 TEXT_TO_SPEECH = Family(
     task="text-to-speech", label="text to speech", pipelines=("Text2SpeechPipeline",),
     marks=("openvino_encoder_model.xml", "openvino_decoder_model.xml", "openvino_postnet.xml",
@@ -101,7 +120,8 @@ TEXT_TO_SPEECH = Family(
     hub_tags=("text-to-speech",),
     fixups=("ovnb.fixups:speech_settings", "ovnb.fixups:kokoro_lexicon"),
     tiny="tiny-speecht5", session="ovnb.sessions.tts:SpeakerSession",
-    fronts=("ovnb.widgets.tts:Speaker",))
+    fronts=("ovnb.widgets.tts:Speaker",),
+    example=Example("speak", ("Hello there. How are you?",)))
 SPEECH = Family(
     task="speech", label="speech to text", pipelines=("ASRPipeline",),
     marks=("openvino_encoder_model.xml", "openvino_decoder_model.xml"),
@@ -109,7 +129,8 @@ SPEECH = Family(
     activation_gb=1.0, npu_properties={"STATIC_PIPELINE": True},
     hub_tags=("automatic-speech-recognition",), auto_classes=("AutoModelForSpeechSeq2Seq",),
     tiny="tiny-whisper", session="ovnb.sessions.speech:TranscriberSession",
-    fronts=("ovnb.widgets.speech:Transcriber",))
+    fronts=("ovnb.widgets.speech:Transcriber",),
+    example=Example("transcribe", (str(DATA / "librivox-sense-and-sensibility-0870.flac"),)))
 IMAGE = Family(
     task="image", label="image", pipelines=("InpaintingPipeline", "Image2ImagePipeline",
                                              "Text2ImagePipeline"),
@@ -120,27 +141,34 @@ IMAGE = Family(
     lora=(("lora_unet_", "unet"), ("lora_unet.", "unet"), ("lora_te1_", "text_encoder"),
           ("lora_te_", "text_encoder"), ("lora_te2_", "text_encoder_2"), ("", "unet")),
     hub_tags=("text-to-image",), tiny="tiny-sd", session="ovnb.sessions.image:ImageSession",
-    fronts=("ovnb.widgets.image:ImageGenerator",))
+    fronts=("ovnb.widgets.image:ImageGenerator",),
+    example=Example("generate", ("a red boat on a lake",),
+                    make={"width": 64, "height": 64, "num_inference_steps": 3}))
 VIDEO = Family(
     task="video", label="video", pipelines=("Text2VideoPipeline",),
     marks=("model_index.json", "transformer/openvino_model.xml"),
     needs=("text_encoder/openvino_model.xml", "vae_decoder/openvino_model.xml",
            "tokenizer/openvino_tokenizer.xml"),
     export_task="text-to-video", activation_gb=0.3, classes=("LTXPipeline",), tiny="tiny-ltx",
-    session="ovnb.sessions.video:VideoSession", fronts=("ovnb.widgets.video:VideoGenerator",))
+    session="ovnb.sessions.video:VideoSession", fronts=("ovnb.widgets.video:VideoGenerator",),
+    example=Example("generate", ("a red boat on a lake",),
+                    make={"num_frames": 9, "width": 64, "height": 64,
+                          "num_inference_steps": 3}))
 EMBEDDING = Family(
     task="embedding", label="embedding", pipelines=("TextEmbeddingPipeline",),
     marks=("openvino_model.xml",), needs=(TOKENIZER,), export_task="feature-extraction",
     activation_gb=1.0, working_gb=0.25, hub_tags=("sentence-similarity", "feature-extraction"),
     fixups=("ovnb.fixups:sentence_transformers_files",), tiny="tiny-embed",
     session="ovnb.sessions.embedding:EmbedderSession",
-    fronts=("ovnb.widgets.retrieval:Embedder", "ovnb.widgets.retrieval:Retriever"))
+    fronts=("ovnb.widgets.retrieval:Embedder", "ovnb.widgets.retrieval:Retriever"),
+    example=Example("embed", (["a red boat on a lake", "a blue sky"],)))
 RERANK = Family(
     task="rerank", label="reranking", pipelines=("TextRerankPipeline",),
     marks=("openvino_model.xml",), needs=(TOKENIZER,), export_task="text-classification",
     activation_gb=1.0, working_gb=0.25, hub_tags=("text-ranking",), tiny="tiny-rerank",
     session="ovnb.sessions.embedding:RerankerSession",
-    fronts=("ovnb.widgets.retrieval:Reranker",))
+    fronts=("ovnb.widgets.retrieval:Reranker",),
+    example=Example("rerank", ("boat", ["a red boat on a lake", "a blue sky"])))
 
 # In the order a folder is told by its files (``layout.kind_of``): a VLM before anything with one
 # model, SpeechT5 before Whisper (both have an encoder and a decoder; only SpeechT5 a postnet and a

@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ovnb.errors import OvnbError
 
@@ -80,6 +81,12 @@ def _name(path: str | os.PathLike[str]) -> str:
         raise TypeError(f"a file name is a str or a pathlib.Path, not {type(name).__name__}")
     name = name.strip()
     return "" if name == "." else name  # Path("") is "."
+
+
+def check_path(path: Any) -> None:
+    """A TypeError for a save path that is neither a str nor a PathLike (cheap: nothing is
+    touched), so a save refuses a wrong type before anything else."""
+    _name(path)
 
 
 def expand(path: str | os.PathLike[str]) -> Path:

@@ -144,7 +144,7 @@ def load_mask(source: Source, name: str | None = None, max_side: int = MAX_SIDE)
     if isinstance(source, np.ndarray):
         image = Image.fromarray(_as_uint8(_as_hwc(source)))
         return _finish_mask(image, name or "the mask array", image.size, max_side)
-    raise OvnbError(f"cannot read a mask from {type(source).__name__}: give a file path, file "
+    raise TypeError(f"cannot read a mask from {type(source).__name__}: give a file path, file "
                     "bytes, a PIL image or a numpy array (white = repaint)")
 
 

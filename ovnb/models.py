@@ -84,8 +84,8 @@ def check_folder(folder: Path, kind: Family | str | None = None) -> None:
     wanted = families.as_family(kind) if kind is not None else found
     if found is not wanted:
         name = (manifest or {}).get("id") or folder  # a cache entry by its id, not its path
-        raise OvnbError(f"{name} holds a {found.task} model, not one for {wanted.pipelines[0]}: "
-                        f"pick a {wanted.task} model (`ovnb list --task {wanted.task}`)")
+        raise OvnbError(f"{name} holds {_a(found.label)} model, not {_a(wanted.label)} one: pick "
+                        f"{_a(wanted.label)} model (`ovnb list --task {wanted.task}`)")
     again = _prepare_again(manifest)
     reason = problem(folder) if (folder / MANIFEST).exists() else None
     if reason is not None:
@@ -99,6 +99,11 @@ def check_folder(folder: Path, kind: Family | str | None = None) -> None:
             raise OvnbError(f"{folder}: {ir.relative_to(folder).as_posix()} is truncated or "
                             f"damaged (it stops before its end): copy the whole folder again, or "
                             f"prepare the model again ({again})")
+
+
+def _a(label: str) -> str:
+    """``label`` with its article: "a chat", "an image"."""
+    return f"{'an' if label[:1] in 'aeiou' else 'a'} {label}"
 
 
 def _prepare_again(manifest: dict[str, Any] | None) -> str:

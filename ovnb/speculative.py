@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,11 +301,13 @@ def greedy_config(pipe: Any, max_new_tokens: int, assistant: Mapping[str, Any]) 
 
 def measure(plain: Any, spec: Any, plan: LLMPlan, prompt: str = DEFAULT_PROMPT,
             max_new_tokens: int = 64, assistant: Mapping[str, Any] | None = None,
-            repeats: int = 3, main: Path | None = None) -> BenchResult:
+            repeats: int = 3, main: Path | None = None,
+            between: Callable[[], None] | None = None) -> BenchResult:
     """Run ``prompt`` greedily on ``plain`` and on ``spec`` (``plan``'s assistant): texts, speed.
 
     Each pipeline runs once to warm up, then ``repeats`` times, alternating so that a busy machine
     slows both alike; the fastest run of each counts (wall time, as a user waits for it).
+    ``between()`` is called after each run (a session checks its Stop there).
     """
     settings = assistant_settings(assistant or {}, plan)
     configs = (greedy_config(plain, max_new_tokens, {}),
@@ -314,6 +316,8 @@ def measure(plain: Any, spec: Any, plan: LLMPlan, prompt: str = DEFAULT_PROMPT,
     for _ in range(repeats + 1):
         for j, pipe in enumerate((plain, spec)):
             runs[j].append(_timed(pipe, prompt, configs[j]))
+            if between is not None:
+                between()
     (plain_s, plain_r), (spec_s, spec_r) = (min(r[1:], key=lambda x: x[0]) for r in runs)
     return BenchResult(prompt=prompt, mode="draft model" if plan.draft else "prompt lookup",
                        plain_text=plain_r.texts[0], spec_text=spec_r.texts[0],

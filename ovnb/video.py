@@ -137,6 +137,7 @@ def load_video(source: VideoSource, name: str | None = None, max_frames: int = M
     or frames: a sequence of PIL images or arrays, or one (F, H, W[, C]) array, taken at ``fps``
     (default 24). Raises OvnbError, one line naming the fix, for anything that is not a video.
     """
+    check_source(source)
     if max_frames < 1:
         raise OvnbError(f"max_frames must be at least 1, not {max_frames}")
     if isinstance(source, VideoClip):
@@ -148,10 +149,17 @@ def load_video(source: VideoSource, name: str | None = None, max_frames: int = M
         if not len(source):
             raise OvnbError(f"{name or 'the upload'} is empty: choose a video file")
         return _read_file(io.BytesIO(bytes(source)), name or "the upload", max_frames, max_side)
+    return _from_frames(source, name or "the frames", max_frames, max_side, fps or SEQUENCE_FPS)
+
+
+def check_source(source: Any) -> None:
+    """A TypeError, naming what a video may be, for a source of no kind ``load_video`` reads
+    (cheap: nothing is opened, so a caller can refuse before any decoding)."""
+    if isinstance(source, (VideoClip, str, os.PathLike, bytes, bytearray, memoryview)):
+        return
     if isinstance(source, np.ndarray) and source.ndim in (3, 4) or _is_sequence(source):
-        return _from_frames(source, name or "the frames", max_frames, max_side,
-                            fps or SEQUENCE_FPS)
-    raise OvnbError(f"cannot read a video from {type(source).__name__}: give a file path, file "
+        return
+    raise TypeError(f"cannot read a video from {type(source).__name__}: give a file path, file "
                     "bytes, or a sequence of frames (PIL images or arrays)")
 
 

@@ -239,12 +239,17 @@ def test_a_mask_png_reads_back_and_a_big_one_shrinks_sharp() -> None:
 
 
 @pytest.mark.parametrize("source, expect", [
-    (b"", "the mask upload is empty"), (42, "cannot read a mask from int"),
+    (b"", "the mask upload is empty"),
     (b"not a png", "is not an image Pillow can read"), (np.zeros((4, 4, 2)), "shaped")])
 def test_a_bad_mask_is_one_line(source: object, expect: str) -> None:
     with pytest.raises(OvnbError) as error:
         load_mask(source)
     assert expect in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_mask_of_another_type_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="cannot read a mask from int"):
+        load_mask(42)  # type: ignore[arg-type]
 
 
 # blank: a broken generation (NaN latents decode to one flat colour) is named, not shown ----------

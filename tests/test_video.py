@@ -196,8 +196,12 @@ BAD = {
     "empty-upload": (lambda tmp, f: b"", "the upload is empty"),
     "no-frames": (lambda tmp, f: [], "holds no frames"),
     "bad-frame": (lambda tmp, f: [colour(0), np.zeros((4, 4, 2))], "frame 1 of the frames"),
-    "not-a-video": (lambda tmp, f: 42, "cannot read a video from int"),
 }
+
+
+def test_a_source_of_another_type_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="cannot read a video from int"):
+        load_video(42)  # type: ignore[arg-type]
 
 
 def _write(path: Path, data: bytes) -> Path:

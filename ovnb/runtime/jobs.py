@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ovnb.errors import Stopped, details, explain
-from ovnb.runtime.views import settle, wait_for
+from ovnb.runtime.views import post, settle, wait_for
 
 T = TypeVar("T")
 
@@ -43,7 +43,11 @@ class Outcome(Generic[T]):
 
 class Job(Generic[T]):
     """Run ``fn(job)`` on a worker thread; ``after(outcome)`` runs there too, before ``wait``
-    returns (results are published there, so a caller that waits sees the final state)."""
+    returns (results are published there, so a caller that waits sees the final state).
+
+    ``done`` is set on the view thread, after every change the job posted: whatever waits for a
+    job (a call from code, a queued call's turn) then sees the state it left.
+    """
 
     def __init__(self, fn: Callable[[Job[T]], T], after: Callable[[Outcome[T]], None] | None = None,
                  name: str = "ovnb-run") -> None:
@@ -82,7 +86,7 @@ class Job(Generic[T]):
             if self.after is not None:
                 self.after(self.outcome)
         finally:
-            self.done.set()
+            post(self.done.set)
 
     # stopping --------------------------------------------------------------------------------
     @property

@@ -5,10 +5,10 @@ is written (the family itself is declared in ``ovnb.families``):
 
 - **Settings** are a ``Settings`` mixin (``settings.py``) of traits made with ``setting(trait,
   label, low, high, step, control=...)`` under openvino_genai's names, plus one ``@validate`` over
-  all of them calling ``check_setting``; views build their controls from the traits' metadata
-  (``widgets.render.setting_controls``). A constructor passes ``**settings`` to ``self.apply`` (an
-  unknown name is a TypeError at once); model defaults go through ``self.adopt``; a range known
-  only once the model is loaded is set with ``self.narrow``.
+  all of them calling ``_check_setting``; views build their controls from the traits' metadata
+  (``widgets.render.setting_controls``). A constructor passes ``**settings`` to ``self._apply`` (an
+  unknown name is a TypeError at once); model defaults go through ``self._adopt``; a range known
+  only once the model is loaded is set with ``self._narrow``.
 - **State** a view shows (messages, transcript, gallery, metrics, live text...) is traits.
   Workers never set it directly: ``self.publish(**values)`` posts the change to the view thread
   (``ovnb.runtime.views``), where observers run; callers that are no worker (the main thread:

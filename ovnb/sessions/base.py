@@ -19,6 +19,7 @@ The lifecycle, written once here for every family:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from typing import Any, ClassVar, TypeVar
 import traitlets
 
 from ovnb import devices
-from ovnb.errors import OvnbError, details, explain
+from ovnb.errors import OvnbError, Stopped, details, explain
 from ovnb.families import Family
 from ovnb.runtime.jobs import Job, Outcome
 from ovnb.runtime.pipelines import Loaded
@@ -124,23 +125,36 @@ class Session(Lifecycle):
         return folder
 
     def _load_in_background(self, load: Callable[[], Loaded[Any]], what: str) -> None:
-        """Build the pipeline on a worker thread so the caller (a notebook cell) returns at once."""
+        """Build the pipeline on a worker thread so the caller (a notebook cell) returns at once.
+
+        Loading counts as done only once what it published (the model's defaults, its voices...)
+        is applied: the end is posted after them, so a run waiting for the pipeline sees them.
+        """
         loading = self.status = f"loading {what}…"
 
-        def announce() -> None:  # on the view thread: a status said while loading (a note) stays
-            self._set({"ready": True, **({"status": f"ready: {what}"}
-                                         if self.status == loading else {})})
+        def loaded() -> None:  # on the view thread: a status said while loading (a note) stays
+            try:
+                self._set({"ready": True, **({"status": f"ready: {what}"}
+                                             if self.status == loading else {})})
+            finally:
+                self._loading.set()
+
+        def failed() -> None:
+            try:
+                error = self._load_error or Outcome(error="pipeline not loaded")
+                self._set({"status": "not loaded", "last_error": error.error or "",
+                           "error_details": error.details or ""})
+            finally:
+                self._loading.set()
 
         def run() -> None:
             try:
                 self._loaded = load()
-                post(announce)
             except BaseException as exc:  # the kernel must survive a bad folder or device
                 self._load_error = Outcome(error=explain(exc), details=details(exc))
-                self.publish(status="not loaded", last_error=self._load_error.error,
-                             error_details=self._load_error.details or "")
-            finally:
-                self._loading.set()
+                post(failed)
+            else:
+                post(loaded)
 
         threading.Thread(target=run, daemon=True, name="ovnb-load").start()
 
@@ -174,6 +188,7 @@ class Session(Lifecycle):
         None; a call from code (``queue=True``) waits for its turn (Ctrl-C while it waits drops
         the request and leaves the run in progress alone).
         """
+        check_flag(queue, "queue")
         job: Job[T] = Job(lambda job: self._do_work(work, job, locked),
                           after=lambda outcome: self._close_run(outcome, done))
         if not self._take_turn(job, queue):
@@ -183,9 +198,10 @@ class Session(Lifecycle):
 
     def _do_work(self, work: Work[T], job: Job[T], locked: bool) -> T:
         loaded = self._pipeline()
-        if not locked or loaded.pipe is None:
-            return work(loaded, job)
-        with loaded.lock:
+        lock = loaded.lock if locked and loaded.pipe is not None else contextlib.nullcontext()
+        with lock:
+            if job.stopped:  # Stop came while the run waited for its turn or the pipeline
+                raise Stopped("stopped before it began: nothing changed")
             return work(loaded, job)
 
     def _close_run(self, outcome: Outcome[T], done: Callable[[Outcome[T]], None] | None) -> None:
@@ -271,6 +287,13 @@ class Session(Lifecycle):
                              on_text, on_first=job.progressed)
         job.on_stop(stream.stop)
         return stream
+
+
+def check_flag(value: Any, what: str) -> bool:
+    """``value`` if it is True or False; a TypeError naming ``what`` otherwise."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, not {value!r}")
+    return value
 
 
 def check_text(value: Any, what: str = "text") -> str:

@@ -60,9 +60,9 @@ class ChatSession(ToolChat, WithAdapters):
                  **settings: Any) -> None:
         super().__init__()
         self.retriever = retriever_session(retriever)
-        self.apply(settings, type(self).__name__)
+        self._apply(settings, type(self).__name__)
         if self.retriever is not None:
-            self.adopt(self.retriever.chat_defaults())
+            self._adopt(self.retriever.chat_defaults())
         speculative.check_assistant(self.settings(), prompt_lookup)
         self.system_prompt = check_text(system_prompt, "system_prompt")
         self._open(model, device, properties)
@@ -112,8 +112,8 @@ class ChatSession(ToolChat, WithAdapters):
         def adopt() -> None:
             self.context_length = limit
             if limit:
-                self.narrow("max_new_tokens", 1, limit)
-            self.adopt(defaults)
+                self._narrow("max_new_tokens", 1, limit)
+            self._adopt(defaults)
 
         post(adopt)
 
@@ -140,7 +140,7 @@ class ChatSession(ToolChat, WithAdapters):
     def _checked(self, request: ChatRequest) -> ChatRequest:
         return replace(request, tool_choice=self._resolve_choice(request.tool_choice))
 
-    def empty(self, options: Mapping[str, Any]) -> Any:
+    def _empty(self, options: Mapping[str, Any]) -> Any:
         """A question asked under a JSON schema gives None when it fails, others ''."""
         return None if options.get("json_schema") is not None else ""
 
@@ -237,6 +237,10 @@ class ChatSession(ToolChat, WithAdapters):
         """Answer a conversation of its own (not recorded in ``messages``), with this session's
         settings, pipeline and lifecycle (Stop works). ``adapters``: file or name -> strength
         for this answer only. ``on_text(text so far)`` is called on the view thread."""
+        messages = check_messages(messages)
+        if on_text is not None and not callable(on_text):
+            raise TypeError(f"on_text must be a function of the text so far, not "
+                            f"{type(on_text).__name__}")
         request = ChatRequest("", adapters=self.strengths(adapters)
                               if adapters is not None else None)
 
@@ -252,6 +256,19 @@ class ChatSession(ToolChat, WithAdapters):
 
         outcome = self.run(work)
         return outcome.value if outcome.ok and outcome.value is not None else ""
+
+
+def check_messages(messages: Any) -> list[Message]:
+    """``messages`` as a list of {role, content} dicts; a TypeError naming what was expected."""
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, (list, tuple)):
+        raise TypeError(f"messages must be a list of {{'role': ..., 'content': ...}} dicts, not "
+                        f"{type(messages).__name__}")
+    for message in messages:
+        if not (isinstance(message, dict) and isinstance(message.get("role"), str)
+                and isinstance(message.get("content"), str)):
+            raise TypeError(f"each message must be a dict with a str role and content, not "
+                            f"{message!r}")
+    return list(messages)
 
 
 def draft_folder(draft: Any, device: str | None) -> Path:

@@ -60,7 +60,7 @@ class AssistantSettings(Settings):
 
     @traitlets.validate(*[n for n in locals() if not n.startswith("_")])  # every setting above
     def _check(self, proposal: Any) -> Any:
-        return self.check_setting(proposal)
+        return self._check_setting(proposal)
 
 
 class LLMSettings(AssistantSettings):
@@ -96,7 +96,7 @@ class LLMSettings(AssistantSettings):
 
     @traitlets.validate(*[n for n in locals() if not n.startswith("_")])  # every setting above
     def _check_llm(self, proposal: Any) -> Any:
-        return self.check_setting(proposal)
+        return self._check_setting(proposal)
 
 
 class ChatState(traitlets.HasTraits):
@@ -119,7 +119,7 @@ class ConversationSession(Session, ChatState, LLMSettings):
     # actions ------------------------------------------------------------------------------------
     def send(self, text: str, **options: Any) -> Any:
         """Ask ``text``; blocks until answered. The answer, or '' on error (``last_error`` says why)."""
-        return self.call(self.submit(text, queue=True, **options), self.empty(options))
+        return self.call(self.submit(text, queue=True, **options), self._empty(options))
 
     def submit(self, text: str, queue: bool = False, **options: Any) -> Job[Any] | None:
         """Start answering ``text`` without waiting (the Send button); None when refused (one
@@ -142,7 +142,7 @@ class ConversationSession(Session, ChatState, LLMSettings):
             raise TypeError(f"send() got an unexpected argument {sorted(options)[0]!r}")
         return ChatRequest(check_text(text, "the message").strip())
 
-    def empty(self, options: Mapping[str, Any]) -> Any:
+    def _empty(self, options: Mapping[str, Any]) -> Any:
         """What ``send`` gives when a question with these options is refused or fails."""
         return ""
 

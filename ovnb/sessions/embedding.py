@@ -187,6 +187,10 @@ class EmbedderSession(ScoringSession):
     def encode(self, texts: Sequence[str], query: bool = False) -> tuple[np.ndarray, str]:
         """For another session's worker (a Retriever): (vectors, note), through this session's
         lifecycle (one run at a time, Stop); raises OvnbError in one line on failure."""
+        texts = check_texts(texts)
+        if not isinstance(query, bool):
+            raise TypeError(f"query must be True or False, not {query!r}")
+
         def work(loaded: Loaded[Any], job: Job[tuple[np.ndarray, str]]) -> tuple[np.ndarray, str]:
             started = time.perf_counter()
             vectors, note = self._vectors(loaded, job, list(texts), query)
@@ -296,6 +300,7 @@ class RerankerSession(ScoringSession):
 
     def score(self, query: str, texts: Sequence[str]) -> Ranking:
         """For another session's worker (a Retriever): the full ranking; raises OvnbError."""
+        query, texts = check_text(query, "the query"), check_texts(texts)
         outcome = self.run(lambda loaded, job: self._rerank(loaded, job, query, list(texts), None))
         if not outcome.ok or outcome.value is None:
             raise Stopped(outcome.note) if outcome.note else OvnbError(outcome.error or

@@ -28,8 +28,8 @@ from traitlets import Bool, Bytes, Dict, Float, Int, List, Unicode
 from ovnb import lora
 from ovnb.errors import OvnbError, explain
 from ovnb.families import IMAGE as IMAGES
-from ovnb.files import write_bytes
-from ovnb.images import Mask, Picture, Source, load_image, load_mask
+from ovnb.files import check_path, write_bytes
+from ovnb.images import Mask, Picture, Source, blank, load_image, load_mask
 from ovnb.runtime.jobs import Job, Outcome
 from ovnb.runtime.pipelines import Loaded, load
 from ovnb.runtime.views import post
@@ -97,7 +97,7 @@ class ImageSettings(Settings):
                 return check_strength(proposal["value"])
             except OvnbError as exc:
                 raise traitlets.TraitError(str(exc)) from None
-        return self.check_setting(proposal)
+        return self._check_setting(proposal)
 
 
 class ImageState(traitlets.HasTraits):
@@ -207,7 +207,7 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", adapters: Any = None,
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
-        self.apply(settings, type(self).__name__)
+        self._apply(settings, type(self).__name__)
         self._open(model, device, properties)
         self._init_adapters(adapters)
         self.preview_interval = PREVIEW_INTERVAL
@@ -229,7 +229,7 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         defaults = loaded.pipe.root.get_generation_config()  # the same in every mode
         values = {name: getattr(defaults, name) for name in FROM_MODEL}
         values["num_inference_steps"] = min(defaults.num_inference_steps, MAX_DEFAULT_STEPS)
-        post(lambda: self.adopt(values))
+        post(lambda: self._adopt(values))
         return loaded
 
     # the input of an edit -----------------------------------------------------------------------
@@ -255,10 +255,10 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         """Make ``source`` the mask of the chosen image (white = repaint); None (error shown) if it
         cannot be read or does not fit the image. A mask of another scale is scaled (and said)."""
         try:
+            mask = source if isinstance(source, Mask) else load_mask(source, name)
             if self.input_image is None:
                 raise OvnbError("a mask needs an image first: choose the image to edit, then paint "
                                 "or upload its mask")
-            mask = source if isinstance(source, Mask) else load_mask(source, name)
             mask, note = fit_mask(mask, self.input_image)
         except TypeError:
             raise
@@ -287,6 +287,7 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
     def save(self, path: str | os.PathLike[str]) -> Path | None:
         """Save the last image as PNG (".png" added when missing), with its prompt and settings
         inside where image tools look for them; the path, or None (the reason shown)."""
+        check_path(path)  # a wrong type is raised before anything else
         try:
             if self.image is None:
                 raise OvnbError("no image yet: press Generate first")
@@ -342,13 +343,13 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
                     raise OvnbError("strength is for image to image and inpainting: give image= "
                                     "too, or drop strength for text to image")
                 check_strength(opts["strength"])
+            requested = opts.pop("adapters", None)
+            alphas = self.strengths(requested) if requested is not None else None
         except TypeError:
             raise
-        except Exception as exc:  # an unreadable image or a bad mask: one line, nothing changed
+        except Exception as exc:  # an unreadable image, a bad mask, an unknown adapter: one line
             self.refuse(explain(exc))
             return None
-        requested = opts.pop("adapters", None)
-        alphas = self.strengths(requested) if requested is not None else None
 
         def work(loaded: Loaded[ImagePipelines], job: Job[Any]) -> Any:
             # settings are read once loaded: loading sets size and guidance to the model's defaults
@@ -392,6 +393,9 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
             self.publish(metrics=metrics, progress=(watch.step, max(watch.total, steps)),
                          outcome="stopped", status=f"stopped at step {steps}{shown}")
             return None
+        problem = blank(tensor.data)  # NaN latents decode to one flat colour: no result
+        if problem:
+            raise OvnbError(problem)
         image = to_image(tensor)
         if edit.picture is not None and image.size != edit.picture.size:
             metrics["notes"].append(f"made at {image.width}×{image.height}, scaled to the image's "
@@ -402,7 +406,7 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         result = Result(image, prompt, kwargs, seconds, steps, edit.mode, edit.picture, edit.mask)
         self.publish(image=result.image, results=[result, *self.results][:GALLERY_SIZE],
                      preview=png(result.image), metrics=metrics, progress=(steps, steps),
-                     outcome="done", status="done")
+                     outcome="done", status="; ".join(["done", *metrics["notes"]]))
         return result.image
 
     def _post_preview(self, tensor: Any) -> None:

@@ -93,7 +93,7 @@ class RetrieverSettings(Settings):
             missing = [p for p in ("{sources}", "{question}") if p not in proposal["value"]]
             if missing:
                 raise traitlets.TraitError(f"template must hold {' and '.join(missing)}")
-        return self.check_setting(proposal)
+        return self._check_setting(proposal)
 
 
 class RetrieverState(traitlets.HasTraits):
@@ -119,7 +119,7 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
 
     def __init__(self, embedder: Any, reranker: Any = None, **settings: Any) -> None:
         super().__init__()
-        self.apply(settings, type(self).__name__)
+        self._apply(settings, type(self).__name__)
         self.embedder: EmbedderSession = as_session(embedder, EmbedderSession)
         self.reranker: RerankerSession | None = (as_session(reranker, RerankerSession)
                                                  if reranker is not None else None)
@@ -194,8 +194,7 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
                       ) -> Job[Found] | None:
         """Start a search without waiting (the Search button); None when refused."""
         query = check_text(query, "the query").strip()
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise ValueError(f"k must be a whole number of at least 1, not {k!r}")
+        check_k(k)
         if not query:
             self.refuse("empty query: type what to search for")
             return None
@@ -203,8 +202,9 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
 
     def find(self, query: str, k: int | None = None) -> Found:
         """For another session's worker (a chat turn): the search's result; raises OvnbError."""
-        outcome = self.run(lambda _, job: self._search(job, check_text(query, "the query"),
-                                                       k or self.k))
+        query = check_text(query, "the query")
+        check_k(k)
+        outcome = self.run(lambda _, job: self._search(job, query, k or self.k))
         if not outcome.ok or outcome.value is None:
             raise Stopped(outcome.note) if outcome.note else OvnbError(outcome.error or
                                                                        "search failed")
@@ -264,6 +264,12 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         """The grounded question: ``template`` with the numbered sources and the question."""
         quoted = "\n\n".join(f"[{s['n']}] ({s['source']}) {s['text']}" for s in sources)
         return self.template.replace("{sources}", quoted).replace("{question}", question)
+
+
+def check_k(k: Any) -> None:
+    """``k`` is None (the setting) or a whole number of at least 1; else one line saying so."""
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise ValueError(f"k must be a whole number of at least 1, not {k!r}")
 
 
 def as_session(value: Any, cls: type[Session]) -> Any:

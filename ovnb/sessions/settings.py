@@ -39,7 +39,7 @@ class Settings(traitlets.HasTraits):
         metadata = self.trait_metadata(name, "low"), self.trait_metadata(name, "high")
         return getattr(self, "_narrowed", {}).get(name, metadata)
 
-    def narrow(self, name: str, low: float | None = None, high: float | None = None) -> None:
+    def _narrow(self, name: str, low: float | None = None, high: float | None = None) -> None:
         """Bound a setting for this instance (e.g. ``max_new_tokens`` by the context); clamps it."""
         self._narrowed[name] = (low, high)
         value = getattr(self, name)
@@ -48,7 +48,7 @@ class Settings(traitlets.HasTraits):
         if value is not None and low is not None and value < low:
             setattr(self, name, type(value)(low))
 
-    def check_setting(self, proposal: Mapping[str, Any]) -> Any:
+    def _check_setting(self, proposal: Mapping[str, Any]) -> Any:
         """The ``@validate`` body of every setting: in range, or a TraitError saying the range."""
         name, value = proposal["trait"].name, proposal["value"]
         if value is None or isinstance(value, (bool, str, list, tuple, set, frozenset)):
@@ -58,7 +58,7 @@ class Settings(traitlets.HasTraits):
             raise TraitError(f"{name} must be {_range(low, high)}, not {value!r}")
         return value
 
-    def apply(self, given: Mapping[str, Any], owner: str) -> None:
+    def _apply(self, given: Mapping[str, Any], owner: str) -> None:
         """Set the settings a constructor was given; an unknown name is refused at once."""
         names = self.setting_names()
         unknown = sorted(set(given) - set(names))
@@ -70,7 +70,7 @@ class Settings(traitlets.HasTraits):
         self._touched |= set(given)
         self.observe(lambda change: self._touched.add(change["name"]), names)
 
-    def adopt(self, defaults: Mapping[str, Any]) -> None:
+    def _adopt(self, defaults: Mapping[str, Any]) -> None:
         """The model's own defaults, for settings nobody set (unknown names are ignored)."""
         names = set(self.setting_names())
         for name, value in defaults.items():

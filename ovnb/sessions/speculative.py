@@ -7,11 +7,11 @@ from typing import Any
 import traitlets
 
 from ovnb import speculative as spec
-from ovnb.errors import OvnbError
+from ovnb.errors import OvnbError, Stopped
 from ovnb.families import CHAT
 from ovnb.runtime.jobs import Job, Outcome
 from ovnb.runtime.pipelines import Loaded, load
-from ovnb.sessions.base import Session, check_text, model_label
+from ovnb.sessions.base import Session, check_flag, check_text, model_label
 from ovnb.sessions.chat import draft_folder
 from ovnb.sessions.conversation import AssistantSettings
 from ovnb.sessions.settings import setting
@@ -29,7 +29,7 @@ class BenchState(AssistantSettings):
 
     @traitlets.validate("max_new_tokens")
     def _check_tokens(self, proposal: Any) -> Any:
-        return self.check_setting(proposal)
+        return self._check_setting(proposal)
 
 
 class BenchSession(Session, BenchState):
@@ -50,7 +50,7 @@ class BenchSession(Session, BenchState):
         super().__init__()
         if draft is None and not prompt_lookup:
             raise OvnbError("give a draft model, or prompt_lookup=True, to compare against")
-        self.apply(settings, type(self).__name__)
+        self._apply(settings, type(self).__name__)
         spec.check_assistant(self.settings(), prompt_lookup)
         self.prompt = check_text(prompt, "prompt")
         self._open(main, device, properties)
@@ -87,6 +87,7 @@ class BenchSession(Session, BenchState):
 
     def submit(self, queue: bool = False) -> Job[spec.BenchResult] | None:
         """Start both runs without waiting (the button); None when refused."""
+        check_flag(queue, "queue")
         prompt, tokens, assistant = self.prompt.strip(), self.max_new_tokens, self.settings()
         if not prompt:
             self.refuse("empty prompt: type a prompt for both runs first")
@@ -94,10 +95,18 @@ class BenchSession(Session, BenchState):
 
         def work(loaded: Loaded[Any], job: Job[spec.BenchResult]) -> spec.BenchResult:
             plain, assisted = loaded.pipe
+
+            def between() -> None:  # after each run: Stop is heard there (runs do not stream)
+                job.progressed()
+                if job.stopped:
+                    raise Stopped("stopped between the benchmark's runs: no figures")
+
             self.publish(status=f"running each {self.repeats + 1} times (one warm-up)…")
             with plain.lock, assisted.lock:
+                if job.stopped:
+                    raise Stopped("stopped before it began: nothing changed")
                 return spec.measure(plain.pipe, assisted.pipe, self.plan, prompt, tokens,
-                                    assistant, self.repeats, loaded.folder)
+                                    assistant, self.repeats, loaded.folder, between)
 
         def done(outcome: Outcome[spec.BenchResult]) -> None:
             if outcome.ok:

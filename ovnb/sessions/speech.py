@@ -27,10 +27,10 @@ from ovnb import subtitles, whisper
 from ovnb.audio import RATE, Source, is_silent, load_audio
 from ovnb.errors import OvnbError, explain
 from ovnb.families import SPEECH
-from ovnb.files import save_target, write_bytes
+from ovnb.files import check_path, save_target, write_bytes
 from ovnb.runtime.jobs import Job, Outcome
 from ovnb.runtime.pipelines import Loaded, load
-from ovnb.sessions.base import Session
+from ovnb.sessions.base import Session, check_flag
 from ovnb.sessions.settings import Settings, apply_to, setting
 
 SUBTITLE_FORMATS = (".srt", ".vtt")
@@ -74,7 +74,7 @@ class WhisperSettings(Settings):
     def _check(self, proposal: Any) -> Any:
         if proposal["trait"].name == "language":
             return language_token(proposal["value"])
-        return self.check_setting(proposal)
+        return self._check_setting(proposal)
 
 
 class SpeechState(traitlets.HasTraits):
@@ -105,7 +105,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
-        self.apply(settings, type(self).__name__)
+        self._apply(settings, type(self).__name__)
         self._open(model, device, properties)
         self.model_type = ""
         self._with_words: Loaded[Any] | None = None  # the pipeline built for word timestamps
@@ -167,6 +167,12 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
                queue: bool = False) -> Job[str] | None:
         """Start transcribing ``clip`` (else the chosen audio) without waiting (the button); None
         when refused. ``word_timestamps`` overrides the setting for this run (None: the setting)."""
+        check_flag(queue, "queue")
+        if clip is not None and not isinstance(clip, Clip):
+            raise TypeError(f"clip must be a Clip (see choose), not {type(clip).__name__}")
+        if word_timestamps is not None and not isinstance(word_timestamps, bool):
+            raise TypeError(f"word_timestamps must be True, False or None, not "
+                            f"{word_timestamps!r}")
         clip = clip or self.audio
         if clip is None:
             self.refuse("no audio yet: upload a file, type a path and press Enter, or press Sample")
@@ -206,6 +212,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
     def save_subtitles(self, path: str | os.PathLike[str]) -> Path | None:
         """Write ``.srt`` or ``.vtt`` subtitles of the last transcript; the path, or None (the
         reason shown as ``last_error``)."""
+        check_path(path)  # a wrong type is raised before anything else
         try:
             target = save_target(path, SUBTITLE_FORMATS, what="subtitles")
             if not self.transcript.strip():

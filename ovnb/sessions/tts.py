@@ -28,6 +28,7 @@ from ovnb import sentences
 from ovnb.audio import write_audio
 from ovnb.errors import OvnbError, explain
 from ovnb.families import TEXT_TO_SPEECH
+from ovnb.files import check_path
 from ovnb.runtime.jobs import Job
 from ovnb.runtime.pipelines import Loaded, load
 from ovnb.runtime.views import post
@@ -87,7 +88,7 @@ class SpeechSettings(Settings):
 
     @traitlets.validate(*FROM_MODEL)
     def _check(self, proposal: Any) -> Any:
-        return self.check_setting(proposal)
+        return self._check_setting(proposal)
 
 
 class SpeakerState(traitlets.HasTraits):
@@ -125,7 +126,7 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", voice: str = BUILTIN,
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
-        self.apply(settings, type(self).__name__)
+        self._apply(settings, type(self).__name__)
         self.voice = check_text(voice, "voice")
         self._open(model, device, properties)
         self.shape: tuple[int, ...] = ()
@@ -144,7 +145,7 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
         values = {name: getattr(defaults, name) for name in FROM_MODEL}
         builtin = _model_type(folder) == "speecht5"
         names = [*self._files, *(n for n in self._embeddings if n not in self._files)]
-        post(lambda: self.adopt(values))
+        post(lambda: self._adopt(values))
         self.publish(voices=names, builtin_voice=builtin)
         return loaded
 
@@ -255,6 +256,7 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
 
     def save(self, path: str | os.PathLike[str]) -> Path | None:
         """Save the last speech as WAV or FLAC (by the suffix); its path, or None (one line shown)."""
+        check_path(path)  # a wrong type is raised before anything else
         try:
             if self.speech is None or self.speech.samples.size == 0:
                 raise OvnbError("no speech yet: press Speak first")

@@ -27,7 +27,8 @@ from traitlets import Bytes, Dict, Float, Int, List, TraitError, Unicode
 from ovnb import catalogs, devices
 from ovnb.errors import OvnbError
 from ovnb.families import VIDEO
-from ovnb.files import write_bytes
+from ovnb.files import check_path, write_bytes
+from ovnb.images import blank
 from ovnb.progress import say
 from ovnb.runtime.jobs import Job, Outcome
 from ovnb.runtime.pipelines import Loaded, build, load
@@ -80,7 +81,7 @@ class VideoSettings(Settings):
 
     @traitlets.validate(*[n for n in locals() if not n.startswith("_")])  # every setting above
     def _check(self, proposal: Any) -> Any:
-        value = self.check_setting(proposal)
+        value = self._check_setting(proposal)
         problem = clip_problem(proposal["trait"].name, value)
         if problem:
             raise TraitError(problem)
@@ -135,7 +136,7 @@ class VideoSession(Session, VideoState, VideoSettings):
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
-        self.apply(settings, type(self).__name__)
+        self._apply(settings, type(self).__name__)
         self._open(model, device, properties)
         self._entry: tuple[dict[str, Any], str | None] | None = None  # catalog entry, precision
         self.observe(self._warn, list(CLIP_SETTINGS))
@@ -157,7 +158,7 @@ class VideoSession(Session, VideoState, VideoSettings):
     def _adopt_model(self, frame_rate: float) -> None:
         """On the view thread, once loaded: the model's frame rate (unless set), and the memory
         warning now that the weights are in RAM."""
-        self.adopt({"frame_rate": frame_rate})
+        self._adopt({"frame_rate": frame_rate})
         self.warning = self.ram_warning()
 
     # memory --------------------------------------------------------------------------------------
@@ -169,6 +170,11 @@ class VideoSession(Session, VideoState, VideoSettings):
         too; once loaded they are in RAM already, so only the clip's own memory does. '' when the
         model has no catalog entry (a hand-made folder) or the free RAM is unknown.
         """
+        if settings is not None and not isinstance(settings, dict):
+            raise TypeError(f"settings must be a dict of clip settings, not "
+                            f"{type(settings).__name__}")
+        if not isinstance(loading, bool):
+            raise TypeError(f"loading must be True or False, not {loading!r}")
         if self._entry is None:
             return ""
         entry, precision = self._entry
@@ -198,7 +204,7 @@ class VideoSession(Session, VideoState, VideoSettings):
         if not prompt:
             self.refuse("empty prompt: describe the clip first")
             return None
-        problem = self.check_opts(opts)
+        problem = self._problem_with(opts)
         if problem:
             self.refuse(problem)
             return None
@@ -212,7 +218,7 @@ class VideoSession(Session, VideoState, VideoSettings):
 
         return self.start(work, self._finish, queue=queue)
 
-    def check_opts(self, opts: dict[str, Any]) -> str | None:
+    def _problem_with(self, opts: dict[str, Any]) -> str | None:
         """Why per-call settings cannot run (one line), None when they can: names, types, ranges,
         LTX-Video's frame and size rules, a negative prompt without guidance. ``opts`` get the
         values as the traits take them (9.0 frames is 9)."""
@@ -223,7 +229,7 @@ class VideoSession(Session, VideoState, VideoSettings):
                         f"the settings are {', '.join(names)}")
             try:
                 value = opts[name] = self.traits()[name].validate(self, value)  # the type
-                self.check_setting({"trait": self.traits()[name], "value": value})
+                self._check_setting({"trait": self.traits()[name], "value": value})
             except TraitError as exc:
                 return str(exc).splitlines()[0]
             problem = clip_problem(name, value)
@@ -256,6 +262,9 @@ class VideoSession(Session, VideoState, VideoSettings):
             self.publish(metrics=metrics, progress=(watch.step, watch.total or steps),
                          outcome="stopped", status=f"stopped at step {watch.step}")
             return None
+        problem = blank(result.video.data)  # NaN latents decode to black frames: no clip
+        if problem:
+            raise OvnbError(problem)
         frames = to_frames(result.video)
         clip = VideoResult(frames, prompt, settings, seconds, steps,
                            encode(frames, settings["frame_rate"]))
@@ -289,6 +298,7 @@ class VideoSession(Session, VideoState, VideoSettings):
     def save(self, path: str | os.PathLike[str]) -> Path | None:
         """Write the last clip's MP4 to ``path`` (".mp4" added when missing); the path, or None
         (the reason shown as ``last_error``)."""
+        check_path(path)  # a wrong type is raised before anything else
         try:
             if not self.video:
                 raise OvnbError("no clip yet: press Generate first")

@@ -31,7 +31,7 @@ from ovnb.runtime.views import wait_for
 from ovnb.sessions.adapters import WithAdapters
 from ovnb.sessions.base import check_text
 from ovnb.sessions.conversation import Budget, ChatRequest, ConversationSession, Message
-from ovnb.video import MAX_FRAMES, VideoClip, VideoSource, load_video
+from ovnb.video import MAX_FRAMES, VideoClip, VideoSource, check_source, load_video
 
 MOST_VIDEO_FRAMES = 64  # more frames than this cost thousands of tokens per question
 
@@ -79,7 +79,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
                  system_prompt: str = "", properties: dict[str, Any] | None = None,
                  max_video_frames: int = MAX_FRAMES, **settings: Any) -> None:
         super().__init__()
-        self.apply(settings, type(self).__name__)
+        self._apply(settings, type(self).__name__)
         self.max_video_frames = max_video_frames
         self.system_prompt = check_text(system_prompt, "system_prompt")
         self._open(model, device, properties)
@@ -128,7 +128,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         except Exception as exc:
             self.fail(explain(exc))
             return None
-        self.succeed(video_clip=clip)
+        self.succeed(video_clip=clip, **({"status": "; ".join(clip.notes)} if clip.notes else {}))
         return clip
 
     def remove_video(self) -> None:
@@ -142,6 +142,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
 
     def _read_video(self, source: VideoSource, name: str | None) -> VideoClip:
         """The clip, once the model is known to take video (refused before decoding if not)."""
+        check_source(source)  # a wrong kind of source is a TypeError, whatever the model
         if self.takes_video is False:
             raise OvnbError(no_video_line(self._loaded.folder))
         return load_video(source, name, max_frames=self.max_video_frames)
@@ -171,7 +172,9 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         except Exception as exc:
             self.fail(explain(exc))
             return False
-        self.publish_now(picture=picture, video_clip=clip)
+        notes = clip.notes if clip is not None and clip is not self.video_clip else ()
+        self.publish_now(picture=picture, video_clip=clip,
+                         **({"status": "; ".join(notes)} if notes else {}))
         return True
 
     def request(self, text: str, adapters: Any = None, **unknown: Any) -> VisionRequest:

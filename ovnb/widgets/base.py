@@ -95,6 +95,12 @@ class Front:
             options["mixer"] = None
         return self.session_class(*bound.args, **bound.kwargs), options
 
+    @property
+    def mixer(self) -> Any:
+        """The LoRA strength sliders of a family that takes adapters (a ``LoraMixer``; None for
+        a widget made without adapters or of another family)."""
+        return getattr(self.view, "mixer", None)
+
     # the session's, as the widget's own -------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name in ("session", "view"):

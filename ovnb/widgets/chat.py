@@ -206,14 +206,14 @@ class PendingCall(widgets.HBox):
 
     def __init__(self, session: ChatSession) -> None:
         self.session = session
-        self._what = widgets.HTML()
+        self.what = widgets.HTML()
         self.approve_button = widgets.Button(description="Approve", button_style="success",
                                              icon="check")
         self.deny_button = widgets.Button(description="Deny", button_style="danger",
                                           icon="times")
         self.approve_button.on_click(self._approve)
         self.deny_button.on_click(self._deny)
-        super().__init__([self._what, self.approve_button, self.deny_button],
+        super().__init__([self.what, self.approve_button, self.deny_button],
                          layout=widgets.Layout(display="none"))
         session.observe(self._show, "pending_call")
 
@@ -227,7 +227,7 @@ class PendingCall(widgets.HBox):
         """Show the call waiting ({} hides the box)."""
         call = change["new"]
         if call:
-            self._what.value = f"Run {call_html(call['name'], call.get('arguments'))}?"
+            self.what.value = f"Run {call_html(call['name'], call.get('arguments'))}?"
         self.layout.display = "flex" if call else "none"
 
 

@@ -145,7 +145,7 @@ class LoraGrid(widgets.VBox):
         super().__init__()
         self.images: dict[tuple[float, ...], Any] = {}  # strengths -> PIL image
         self.last_error = ""
-        self._cells: dict[tuple[int, int], widgets.Image] = {}
+        self.cells: dict[tuple[int, int], widgets.Image] = {}
         self._error = widgets.HTML()
         cells: list[widgets.Widget] = [widgets.HTML("")] if rows else []
         cells += [widgets.HTML(f"<b>{html.escape(c)}</b>") for c in columns]
@@ -153,16 +153,16 @@ class LoraGrid(widgets.VBox):
             if row is not None:
                 cells.append(widgets.HTML(f"<b>{html.escape(row)}</b>"))
             for c in range(len(columns)):
-                self._cells[r, c] = widgets.Image(format="png",
+                self.cells[r, c] = widgets.Image(format="png",
                                                   layout=widgets.Layout(width="160px"))
-                cells.append(self._cells[r, c])
+                cells.append(self.cells[r, c])
         template = ("max-content " if rows else "") + f"repeat({len(columns)}, 164px)"
         grid = widgets.GridBox(cells, layout=widgets.Layout(grid_template_columns=template,
                                                            grid_gap="4px"))
         self.children = [widgets.HTML(title), grid, self._error]
 
     def show(self, row: int, column: int, image: Any) -> None:
-        self._cells[row, column].value = png(image)
+        self.cells[row, column].value = png(image)
 
     def fail(self, error: str) -> None:
         self.last_error = error
@@ -223,19 +223,19 @@ class LoraComparison(widgets.VBox):
         self.answers: dict[str, str] = {}
         self.last_error = ""
         self._error = widgets.HTML()
-        self._columns: dict[str, widgets.HTML] = {}
-        self._titles: dict[str, widgets.HTML] = {}
+        self.columns: dict[str, widgets.HTML] = {}
+        self.titles: dict[str, widgets.HTML] = {}
         boxes = []
         for side, title in (("without", "no adapter"), ("with", label)):
-            self._columns[side] = widgets.HTML()
-            self._titles[side] = widgets.HTML(f"<b>{html.escape(title)}</b>")
-            boxes.append(widgets.VBox([self._titles[side], self._columns[side]],
+            self.columns[side] = widgets.HTML()
+            self.titles[side] = widgets.HTML(f"<b>{html.escape(title)}</b>")
+            boxes.append(widgets.VBox([self.titles[side], self.columns[side]],
                                       layout=widgets.Layout(width="50%")))
         self.children = [widgets.HTML(f"🧑 {html.escape(prompt)}"), widgets.HBox(boxes),
                          self._error]
 
     def show(self, side: str, text: str, live: bool = False) -> None:
-        self._columns[side].value = markdown_html(text + ("▌" if live else ""))
+        self.columns[side].value = markdown_html(text + ("▌" if live else ""))
 
     def fail(self, error: str) -> None:
         self.last_error = error

@@ -45,13 +45,15 @@ class AssistantControls(widgets.VBox):
                                               description="confidence", style=STYLE)
         self._ngram = widgets.IntSlider(int(owner.max_ngram_size or 3), 1, 8,
                                         description="max n-gram size", style=STYLE)
-        for control in (self._mode, self._tokens, self._threshold, self._ngram):
-            control.observe(lambda _: self._sync(), "value")
+        self.controls = {"mode": self._mode, "tokens": self._tokens, "threshold": self._threshold,
+                         "ngram": self._ngram}
+        for control in self.controls.values():
+            control.observe(self._sync, "value")
         self.children = ([self._tokens, self._ngram] if prompt_lookup
                          else [self._mode, self._tokens, self._threshold])
         self._sync()
 
-    def _sync(self) -> None:
+    def _sync(self, change: Any = None) -> None:
         """Write the chosen setting to the owner and zero the other one."""
         by_threshold = self._mode.value == "threshold" and not self.prompt_lookup
         with self.owner.hold_trait_notifications():

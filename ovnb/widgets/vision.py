@@ -256,8 +256,9 @@ def clip_line(clip: VideoClip) -> str:
     size = "×".join(map(str, clip.size))
     if clip.downscaled:
         size += f" (from {'×'.join(map(str, clip.original_size))})"
+    notes = "".join(f" · {note}" for note in clip.notes)
     return (f"{clip.name} · {clip.count} of {clip.total_frames} frames · {size} · "
-            f"{clip.duration:.1f} s")
+            f"{clip.duration:.1f} s{notes}")
 
 
 def when(seconds: float, duration: float) -> str:

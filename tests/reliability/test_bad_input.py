@@ -37,9 +37,6 @@ from ovnb.images import samples
 from ovnb.models import cached
 from ovnb.video import samples as video_samples
 from tests import videos as video_files
-from tests.conftest import F32
-
-
 from tests.conftest import F32, _prepared
 from tests.reliability.conftest import (assert_intact, not_a_model, remount_read_only, tmpfs,
                                         truncated)
@@ -102,8 +99,8 @@ CHAT_LOAD: dict[str, tuple[Callable[[dict[str, Path], Path], tuple[Any, dict[str
                             DAMAGED),
     "truncated-xml-no-manifest": (lambda m, tmp: (hand_copy(truncated(m["llm"], "openvino_model.xml",
                                                                       tmp)), {}), DAMAGED),
-    "vision-model": (lambda m, tmp: (m["vlm"], {}), "holds a vision-chat model, not one for LLMPipeline"),
-    "image-model": (lambda m, tmp: (m["sd"], {}), "holds a image model, not one for LLMPipeline"),
+    "vision-model": (lambda m, tmp: (m["vlm"], {}), "holds a vision chat model, not a chat one"),
+    "image-model": (lambda m, tmp: (m["sd"], {}), "holds an image model, not a chat one"),
     "device-GPU.1": (lambda m, tmp: (m["llm"], {"device": "GPU.1"}), "device GPU.1 is not available"),
     "device-empty": (lambda m, tmp: (m["llm"], {"device": ""}), "no device given: choose one of CPU"),
     "device-CPU:0": (lambda m, tmp: (m["llm"], {"device": "CPU:0"}),
@@ -158,8 +155,8 @@ VISION_LOAD = {
                       DAMAGED),
     "truncated-xml-no-manifest": (lambda m, tmp: hand_copy(truncated(
         m["vlm"], "openvino_text_embeddings_model.xml", tmp)), DAMAGED),
-    "image-model": (lambda m, tmp: m["sd"], "not one for VLMPipeline"),
-    "speech-model": (lambda m, tmp: m["whisper"], "not one for VLMPipeline"),
+    "image-model": (lambda m, tmp: m["sd"], "not a vision chat one"),
+    "speech-model": (lambda m, tmp: m["whisper"], "not a vision chat one"),
 }
 
 
@@ -245,7 +242,7 @@ def test_vision_refuses_bad_input_and_keeps_the_conversation(models: dict[str, P
     elif how == "upload":
         vision.view.controls["upload"].value = bad
     elif how == "path":
-        vision._path.value = bad
+        vision.view.controls["image_path"].value = bad
     else:
         assert vision.send(bad) == ""
     assert_one_line(vision, expect)
@@ -261,8 +258,8 @@ TRANSCRIBER_LOAD = {
     "not-a-model": (lambda m, tmp: (not_a_model(tmp), "CPU"), NOT_A_MODEL),
     "truncated-bin": (lambda m, tmp: (truncated(m["whisper"], "openvino_encoder_model.bin", tmp),
                                       "CPU"), DAMAGED),
-    "vision-model": (lambda m, tmp: (m["vlm"], "CPU"), "not one for WhisperPipeline"),
-    "image-model": (lambda m, tmp: (m["sd"], "CPU"), "not one for WhisperPipeline"),
+    "vision-model": (lambda m, tmp: (m["vlm"], "CPU"), "not a speech to text one"),
+    "image-model": (lambda m, tmp: (m["sd"], "CPU"), "not a speech to text one"),
     "device-hetero": (lambda m, tmp: (m["whisper"], "HETERO:NPU,CPU"), "device NPU is not available"),
 }
 
@@ -431,8 +428,8 @@ def test_speaker_refuses_a_voice_the_model_does_not_have(tiny_speecht5: Path) ->
 
 SPEAKER_LOAD = {
     "not-a-model": (lambda m, tmp: not_a_model(tmp), NOT_A_MODEL),
-    "speech-recognition-model": (lambda m, tmp: m["whisper"], "not one for Text2SpeechPipeline"),
-    "chat-model": (lambda m, tmp: m["llm"], "not one for Text2SpeechPipeline"),
+    "speech-recognition-model": (lambda m, tmp: m["whisper"], "not a text to speech one"),
+    "chat-model": (lambda m, tmp: m["llm"], "not a text to speech one"),
 }
 
 
@@ -452,8 +449,8 @@ IMAGE_LOAD = {
     "not-a-model": (lambda m, tmp: (not_a_model(tmp), {}), NOT_A_MODEL),
     "truncated-unet": (lambda m, tmp: (truncated(m["sd"], "unet/openvino_model.bin", tmp), {}),
                        DAMAGED),
-    "speech-model": (lambda m, tmp: (m["whisper"], {}), "not one for Text2ImagePipeline"),
-    "vision-model": (lambda m, tmp: (m["vlm"], {}), "not one for Text2ImagePipeline"),
+    "speech-model": (lambda m, tmp: (m["whisper"], {}), "not an image one"),
+    "vision-model": (lambda m, tmp: (m["vlm"], {}), "not an image one"),
     "device-GPU": (lambda m, tmp: (m["sd"], {"device": "GPU"}), "device GPU is not available"),
     "adapter-of-tiny-llm": (lambda m, tmp: (m["sd"], {"adapters": [m["llm"] / "adapters" /
                                                                    "attention.safetensors"]}),

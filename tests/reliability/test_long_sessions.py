@@ -29,13 +29,13 @@ def test_live_updates_never_come_from_a_native_thread(models: dict[str, Path]) -
     chat.view.panel.observe(note, "turns")
     chat.observe(note, "live")
     widget = ovnb.Transcriber(models["whisper"], properties=F32, max_new_tokens=20)
-    widget._text.observe(note, "value")
+    widget.view.transcript_box.observe(note, "value")
     for turn in range(10):
         chat.clear()
         assert chat.send(f"Tell me story {turn}")
         widget.transcribe(audio.SAMPLE)
     assert kinds and "_DummyThread" not in kinds, kinds
-    assert chat.metrics["view_updates"] >= 1
+    assert chat.updates >= 1
 
 
 KERNEL_CODE = textwrap.dedent("""

@@ -56,7 +56,8 @@ def test_stop_before_the_run_begins_is_heard() -> None:
     session.stop()  # an old Stop does not leak into the next run
     job = session.start(session.work())
     session.stop()
-    assert session.call(job, 0) == 1 and job.stopped
+    outcome = job.wait()  # stopped before its work began, or while it waited: either way heard
+    assert outcome.ok and outcome.stopped and session.last_error == "" and not session.running
 
 
 def test_an_error_is_one_line_with_details_and_the_next_run_works() -> None:

@@ -186,7 +186,7 @@ def test_load_errors_are_one_line(cache: Path, tmp_path: Path) -> None:
 
     for model, device, expect in (
             (tmp_path / "nope", "CPU", "no such folder"),
-            (ovnb.prepare("tiny-whisper", cache_dir=cache), "CPU", "not one for LLMPipeline"),
+            (ovnb.prepare("tiny-whisper", cache_dir=cache), "CPU", "not a chat one"),
             ("tiny-llm", "NPU", "device NPU is not available")):
         chat = ChatSession(model, device=device)
         assert chat.send("hello") == ""

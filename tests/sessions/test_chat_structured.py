@@ -134,10 +134,10 @@ def test_approve_false_or_a_function_decides(llm: Path) -> None:
     assert per_call.messages[2]["status"] == "declined"
 
 
-def wait_for_call(pending: threading.Event, job: Any) -> None:
+def wait_for_call(pending: threading.Event, session: Any) -> None:
     """Wait until a call is pending, or the run ended without one (which fails the test)."""
     while not pending.wait(0.05):
-        assert not job.done.is_set(), "the run ended without asking for a call"
+        assert session.running, "the run ended without asking for a call"
 
 
 def test_ask_waits_for_decide_and_stop_declines(llm: Path) -> None:
@@ -145,13 +145,13 @@ def test_ask_waits_for_decide_and_stop_declines(llm: Path) -> None:
     pending = threading.Event()
     chat.observe(lambda change: change["new"] and pending.set(), "pending_call")
     job = chat.submit("2 + 3?", queue=True)
-    wait_for_call(pending, job)
+    wait_for_call(pending, chat)
     assert chat.pending_call["name"] == "add" and chat.running
     chat.decide(True)
     assert job.wait().ok and chat.messages[2]["status"] == "ok" and chat.pending_call == {}
     pending.clear()
     job = chat.submit("again", queue=True)
-    wait_for_call(pending, job)
+    wait_for_call(pending, chat)
     chat.stop()
     assert job.wait().ok and chat.messages[-1]["status"] == "declined"
     assert len(chat.messages) == 7  # question, call, declined: no answer after Stop

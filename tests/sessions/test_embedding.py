@@ -171,7 +171,18 @@ def test_a_model_that_wants_a_prompt_gets_it(tiny_rerank: Path, tmp_path: Path) 
 def test_a_model_of_another_kind_is_refused(tiny_rerank: Path, tiny_embed: Path) -> None:
     session = EmbedderSession(tiny_rerank)
     assert session.embed(DOCS) is None
-    assert "holds a rerank model, not one for TextEmbeddingPipeline" in session.last_error
+    assert "holds a reranking model, not an embedding one" in session.last_error
     other = RerankerSession(tiny_embed)
     assert other.rerank(QUERY, DOCS) == []
-    assert "holds a embedding model, not one for TextRerankPipeline" in other.last_error
+    assert "holds an embedding model, not a reranking one" in other.last_error
+
+
+def test_an_empty_text_is_refused_as_an_empty_query_is(embedder: EmbedderSession) -> None:
+    """A blank text still got a unit vector (pointing nowhere in particular); like an empty
+    query, it is refused in one line naming which text it is."""
+    assert embedder.embed(["a red boat", "  "]) is None
+    assert embedder.last_error == ("text 1 is empty: every text to embed needs some words (drop "
+                                   "the empty ones)")
+    assert embedder.embed([""]) is None and embedder.last_error.startswith("the text is empty")
+    assert embedder.rank("boat", ["a red boat", ""]) == []
+    assert embedder.embed(["a red boat"]) is not None and embedder.last_error == ""

@@ -215,3 +215,63 @@ def test_strength_is_a_validated_setting(session: ImageSession) -> None:
             session.strength = bad
     assert session.strength == 0.3
     session.strength = 0.8
+
+
+class BlankImages:
+    """The pipelines, with what NaN latents make of an image: every pixel black."""
+
+    def __init__(self, pipes: Any) -> None:
+        self.pipes = pipes
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pipes, name)
+
+    def get(self, mode: str) -> Any:
+        pipe = self.pipes.get(mode)
+
+        class Blank:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(pipe, name)
+
+            def generate(self, *args: Any, **kwargs: Any) -> Any:
+                tensor = pipe.generate(*args, **kwargs)
+                tensor.data[...] = 0
+                return tensor
+
+        return Blank()
+
+
+def test_a_blank_image_is_refused_never_shown(sd: Path) -> None:
+    gen = ImageSession(sd, properties=OWN, width=64, height=64, **STEPS)
+    kept = gen.generate(PROMPT)
+    loaded = gen.wait_loaded()
+    real, loaded.pipe = loaded.pipe, BlankImages(loaded.pipe)
+    try:
+        assert gen.generate(PROMPT) is None
+    finally:
+        loaded.pipe = real
+    assert gen.last_error.startswith("the image came out blank (every pixel is (0, 0, 0)")
+    assert gen.image is kept and len(gen.results) == 1 and gen.outcome == "failed"
+
+
+def test_a_large_input_is_scaled_and_the_status_says_so(session: ImageSession) -> None:
+    """A photo larger than any model looks at is downscaled as it is read: the learner reads it in
+    the status line, at the choice and after the run (not only in metrics)."""
+    big = photo(4000, 3000)
+    picture = session.choose_image(big)
+    assert picture is not None and picture.downscaled
+    assert "downscaled from 4000×3000" in session.status
+    session.remove_image()
+    assert session.generate(PROMPT, image=big, strength=0.5) is not None
+    assert "image downscaled from 4000×3000" in session.status
+
+
+def test_a_save_path_inside_a_file_is_one_line(session: ImageSession, tmp_path: Path) -> None:
+    session.generate(PROMPT)
+    blocker = tmp_path / "out"
+    blocker.write_text("a file, not a folder")
+    assert session.save(blocker / "cat") is None
+    assert session.last_error == (f"cannot save to {blocker / 'cat.png'}: {blocker} is a file, "
+                                  "not a folder: choose another path")
+    assert session.save(tmp_path / "cat") == tmp_path / "cat.png"
+    assert b"parameters" in (tmp_path / "cat.png").read_bytes()  # prompt and settings inside

@@ -248,3 +248,18 @@ def test_a_grounded_chat_keeps_its_defaults_over_the_models(retriever: Retriever
 def test_a_chat_takes_only_a_retriever(llm: Path) -> None:
     with pytest.raises(TypeError, match="retriever must be an ovnb.Retriever, not str"):
         ChatSession(llm, retriever="documents")
+
+
+def test_a_str_naming_a_folder_is_read_as_one_and_a_missing_one_is_refused(
+        retriever: RetrieverSession, tmp_path: Path) -> None:
+    """The README's own ``retriever.add(folder)`` with a str: its files are indexed, never the
+    path's text as a passage; a path that names nothing is refused and adds nothing."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "boats.md").write_text("A red boat sails on the lake.\n")
+    (folder / "sky.txt").write_text("The sky over the lake is blue.\n")
+    assert retriever.add(str(folder)) == 2 and retriever.sources == ["boats.md", "sky.txt"]
+    assert all(str(folder) not in str(p) for p in retriever.passages)
+    assert retriever.add(str(tmp_path / "gone")) == 0
+    assert retriever.last_error.startswith(f"no such file or folder: {tmp_path / 'gone'}")
+    assert retriever.sources == ["boats.md", "sky.txt"] and len(retriever) == 2

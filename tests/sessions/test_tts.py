@@ -182,3 +182,26 @@ def test_the_refusal_names_the_characters_and_their_scripts() -> None:
     assert line.startswith("tiny-speecht5 cannot say 10 characters of this text: П р и в е т 日 本 …")
     assert "(Cyrillic, CJK, euro sign, Latin with accents)" in line and "\n" not in line
     assert "1 character of" in unsayable(["ж"], "m")
+
+
+def test_a_voice_file_of_another_kind_is_refused_and_the_voice_kept(session, tmp_path) -> None:
+    """Any file used to load as raw float32 bytes; a .wav of the right size was a voice of noise."""
+    wav = tmp_path / "voice.wav"
+    np.zeros(512, np.float32).tofile(wav)
+    text = tmp_path / "voice.npy"
+    text.write_text("not numbers\n")
+    before = (session.voice, list(session.voices))
+    assert session.load_voice(wav) is None and session.last_error == (
+        "cannot read a voice from voice.wav: give a raw float32 .bin file or a NumPy .npy file")
+    assert session.load_voice(text) is None and "is not a NumPy array file" in session.last_error
+    assert "pickle" not in session.last_error and (session.voice, session.voices) == before
+
+
+def test_a_save_path_inside_a_file_is_one_line(session, tmp_path) -> None:
+    blocker = tmp_path / "out"
+    blocker.write_text("a file, not a folder")
+    assert session.speak("Hello.")[0].size
+    assert session.save(blocker / "speech.wav") is None
+    assert session.last_error == (f"cannot save to {blocker / 'speech.wav'}: {blocker} is a file, "
+                                  "not a folder: choose another path")
+    assert session.save(tmp_path / "fine" / "speech.flac") == tmp_path / "fine" / "speech.flac"

@@ -167,3 +167,43 @@ def test_the_memory_warning_uses_the_catalogs_estimate(ltx: Path,
     monkeypatch.setattr(video_mod.devices, "free_ram_gb", lambda: need - 0.5)
     video.num_frames, video.width, video.height = 161, 704, 480
     assert video.warning == line  # shown as the setting changes, before any run
+
+
+class BlackFrames:
+    """The pipeline, with what NaN latents make of its clips: every frame black."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pipe, name)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.pipe.generate(*args, **kwargs)
+        result.video.data[...] = 0
+        return result
+
+
+def test_a_blank_clip_is_refused_never_shown(ltx: Path) -> None:
+    """NaN latents decode to black frames with no error from openvino_genai (tiny-ltx did so at
+    its own defaults); such a clip is one line, and the last real clip stays."""
+    video = VideoSession(ltx, properties={**F32, "PERFORMANCE_HINT": "LATENCY"}, **CLIP)
+    kept = video.generate(PROMPT)
+    loaded = video.wait_loaded()
+    real, loaded.pipe = loaded.pipe, BlackFrames(loaded.pipe)
+    try:
+        assert video.generate(PROMPT) == []
+    finally:
+        loaded.pipe = real
+    assert video.last_error.startswith("the clip came out blank (every pixel is (0, 0, 0); NaN")
+    assert video.frames == kept and video.outcome == "failed"
+
+
+def test_a_save_path_inside_a_file_is_one_line(ltx: Path, tmp_path: Path) -> None:
+    video = session(ltx)
+    video.generate(PROMPT)
+    blocker = tmp_path / "out"
+    blocker.write_text("a file, not a folder")
+    assert video.save(blocker / "clip") is None
+    assert video.last_error == (f"cannot save to {blocker / 'clip.mp4'}: {blocker} is a file, "
+                                "not a folder: choose another path")

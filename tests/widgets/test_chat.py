@@ -85,7 +85,7 @@ def test_a_view_opened_mid_answer_gets_the_text_so_far(front_end: None, llm: Pat
     streaming.wait()
     chat.view.panel._on_front(chat.view.panel, {"kind": "hello"}, [])
     chat.stop()
-    chat.session.call(job)
+    job.wait()
     resets = [m for m in custom_messages(chat.view.panel) if m.get("reset")]
     assert resets and resets[0]["text"]
 
@@ -117,7 +117,7 @@ def test_a_click_while_busy_is_ignored(llm: Path) -> None:
 def test_load_errors_show_in_the_widget(cache: Path) -> None:
     chat = ovnb.Chat(ovnb.prepare("tiny-whisper", cache_dir=cache))
     assert chat.send("hello") == ""
-    assert "not one for LLMPipeline" in chat.last_error and chat.last_error in chat.view.error_line.value
+    assert "not a chat one" in chat.last_error and chat.last_error in chat.view.error_line.value
     assert chat.status == "not loaded" and "/" not in chat.status
 
 
@@ -160,14 +160,14 @@ def test_turns_show_thinking_folded_json_formatted_and_calls_with_their_results(
 
 def test_a_schema_in_settings_makes_the_send_button_answer_json(llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=256, repetition_penalty=1.0)
-    chat.json_schema = '{"type": "object", "properties": {"ok": {"type": "boolean"}}, ' \
+    chat.view.controls["json_schema"].value = '{"type": "object", "properties": {"ok": {"type": "boolean"}}, ' \
                        '"required": ["ok"]}'
     chat.view.controls["prompt"].value = "Is it?"
     chat.view.controls["run"].click()
     chat.session.join()
     assert chat.messages[-1]["format"] == "json_schema"
     assert chat.view.panel.turns[-1]["html"].startswith("<pre class='ovnb-json'>")
-    chat.json_schema = '{"type": '
+    chat.view.controls["json_schema"].value = '{"type": '
     chat.view.controls["prompt"].value = "Again?"
     chat.view.controls["run"].click()
     assert chat.last_error.startswith("the schema is not JSON (Expecting value at line 1")
@@ -180,10 +180,10 @@ def test_tool_calls_wait_for_approve_or_deny_in_the_widget(llm: Path) -> None:
 
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=96, tools=[add],
                      tool_choice="required")
-    texts = [getattr(c, "description", "") for c in chat.children[-1].children[0].children]
+    texts = [getattr(c, "description", "") for c in chat.view.children[-1].children[0].children]
     assert "ask before running each tool call" in texts
     assert chat.view.pending.layout.display == "none"
-    chat.ask_tools = True
+    chat.view.controls["ask_tools"].value = True
     for button, status in ((chat.view.pending.approve_button, "ok"),
                            (chat.view.pending.deny_button, "declined")):
         pending = threading.Event()
@@ -195,8 +195,8 @@ def test_tool_calls_wait_for_approve_or_deny_in_the_widget(llm: Path) -> None:
         chat.observe(asked, "pending_call")
         chat.view.controls["prompt"].value = "2 + 3?"
         chat.view.controls["run"].click()
-        wait_for_call(pending, chat.session._job)
-        assert chat.view.pending.layout.display == "flex" and "add(a=" in chat.view.pending._what.value
+        wait_for_call(pending, chat.session)
+        assert chat.view.pending.layout.display == "flex" and "add(a=" in chat.view.pending.what.value
         button.click()
         chat.session.join()
         chat.unobserve(asked, "pending_call")
@@ -207,5 +207,5 @@ def test_tool_calls_wait_for_approve_or_deny_in_the_widget(llm: Path) -> None:
 
 def test_a_chat_without_tools_offers_no_tool_settings(llm: Path) -> None:
     chat = ovnb.Chat(llm)
-    texts = [getattr(c, "description", "") for c in chat.children[-1].children[0].children]
+    texts = [getattr(c, "description", "") for c in chat.view.children[-1].children[0].children]
     assert "JSON schema" in texts and "ask before running each tool call" not in texts

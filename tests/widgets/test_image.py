@@ -229,7 +229,7 @@ def test_bad_settings_show_one_line_and_keep_the_gallery(sd: Path) -> None:
 def test_a_chat_folder_is_refused(cache: Path) -> None:
     gen = ovnb.ImageGenerator(ovnb.prepare("tiny-llm", cache_dir=cache))
     assert gen.generate(PROMPT) is None
-    assert "Text2ImagePipeline" in gen.last_error and "--task image" in gen.last_error
+    assert "not an image one" in gen.last_error and "--task image" in gen.last_error
     assert gen.last_error in gen.view.error_line.value and gen.results == []
 
 
@@ -285,7 +285,7 @@ def test_adapter_strengths_take_effect_and_zero_is_none(sd: Path, loras: dict[st
     images = []
     for alphas in steps:  # each differs from the last in alphas only, for some adapter
         for path, alpha in alphas.items():
-            gen.mixer.slider(path).value = alpha
+            gen.view.mixer.slider(path).value = alpha
         images.append(gen.generate(PROMPT))
         assert np.array_equal(pixels(images[-1]), expected(alphas)), alphas
     assert all(distance(a, b) > 1 for a, b in zip([plain, *images], images, strict=False))

@@ -95,7 +95,7 @@ def test_mixer_ranges_and_sources(tmp_path: Path) -> None:
     files = [tmp_path / "x.safetensors", tmp_path / "y.safetensors"]
     wide = LoraMixer(files, wide=True)
     assert wide.alphas() == dict.fromkeys(files, 1.0)
-    assert (wide._sliders[files[0]].min, wide._sliders[files[0]].max) == (-1.0, 2.0)
+    assert (wide.slider(files[0]).min, wide.slider(files[0]).max) == (-1.0, 2.0)
     wide.set("x", -0.5)
     assert wide.alphas()[files[0]] == -0.5
     over = LoraMixer({files[0]: 1.5})  # outside 0..1: the slider widens instead of clamping
@@ -173,7 +173,7 @@ def test_chat_refuses_a_mismatched_adapter_in_the_widget(llm: Path, sd_loras: di
     chat = ovnb.Chat(llm, adapters=[sd_loras["cross-attn"]], properties=F32, **CONFIG)
     assert chat.send("Hi") == ""
     assert chat.last_error.startswith("cross-attn.safetensors does not fit tiny-llm")
-    assert "does not fit tiny-llm" in chat._error.value
+    assert "does not fit tiny-llm" in chat.view.error_line.value
     text = tmp_path / "readme.txt"
     text.write_text("hello")
     other = ovnb.Chat(llm, adapters={text: 0.5}, properties=F32, **CONFIG)
@@ -195,12 +195,12 @@ def test_strengths_and_slider_changes_take_effect_without_a_rebuild(
     att, ff = loras["attention"], loras["feedforward"]
     mixer = LoraMixer([att, ff])
     chat = ovnb.Chat(llm, adapters=mixer, properties=F32, **CONFIG)
-    assert mixer in chat.children  # the sliders are part of the chat
+    assert mixer in chat.view.children  # the sliders are part of the chat
     pipe = chat.wait_loaded().pipe
     answers = {}
     # each step changes only strengths, the case genai silently ignores unless worked around
     for step, (a, f) in enumerate([(1.0, 1.0), (0.5, 1.0), (0.5, 0.25), (1.0, 0.25), (1.0, 1.0)]):
-        mixer._sliders[att].value, mixer._sliders[ff].value = a, f  # as a user drags them
+        mixer.slider(att).value, mixer.slider(ff).value = a, f  # as a user drags them
         chat.clear()
         answers[step] = chat.send(QUESTION)
         assert answers[step] == bare_answer(llm, [att, ff], {att: a, ff: f}), (a, f)
@@ -237,9 +237,9 @@ def test_lora_compare_answers_with_and_without_side_by_side(llm: Path,
     assert view.answers == {"without": bare_answer(llm, [], {}),
                             "with": bare_answer(llm, [att, ff], {att: 0.5, ff: 1.0})}
     assert chat.messages == history  # asked outside the conversation
-    shown = [column.value for column in view._columns.values()]
+    shown = [column.value for column in view.columns.values()]
     assert shown == [markdown_html(view.answers["without"]), markdown_html(view.answers["with"])]
-    assert view.label == "attention 0.5 + feedforward 1" and view.label in view._titles["with"].value
+    assert view.label == "attention 0.5 + feedforward 1" and view.label in view.titles["with"].value
     only = ovnb.lora_compare(chat, QUESTION, adapters={"feedforward": 1.0})
     assert only.answers["with"] == bare_answer(llm, [att, ff], {ff: 1.0})
     with pytest.raises(OvnbError, match="has no LoRA adapters"):
@@ -334,7 +334,7 @@ def test_image_generator_follows_the_mixer_without_a_rebuild(sd: Path,
         assert np.array_equal(np.asarray(image), bare_image(sd, [one, two], alphas)), alphas
     mixer.set(one, enabled=False)
     assert np.array_equal(np.asarray(gen.generate(PICTURE)), bare_image(sd, [one, two], {two: 0.25}))
-    assert gen.wait_loaded().pipe is pipe and mixer in gen._settings_box().children
+    assert gen.wait_loaded().pipe is pipe and gen.view.mixer is mixer
 
 
 def test_image_generator_refuses_an_llm_adapter(sd: Path, loras: dict[str, Path]) -> None:
@@ -350,10 +350,10 @@ def test_lora_grid_one_row_of_strengths(sd: Path, sd_loras: dict[str, Path]) -> 
     assert grid.last_error == "" and list(grid.images) == [(0.0,), (0.5,), (1.0,)]
     for (alpha,), image in grid.images.items():  # the other adapter is off, the seed is the same
         assert np.array_equal(np.asarray(image), bare_image(sd, [one, two], {two: alpha}))
-    cells = [cell.value for cell in grid._cells.values()]
+    cells = [cell.value for cell in grid.cells.values()]
     assert all(cells) and len(set(cells)) == 3  # each image shown, and all differ
     assert "seed 11 · other adapters off" in grid.children[0].value
-    assert gen.mixer.alphas() == {one: 1.0, two: 1.0}  # the sliders were not moved
+    assert gen.view.mixer.alphas() == {one: 1.0, two: 1.0}  # the sliders were not moved
 
 
 def test_lora_grid_blends_two_adapters(sd: Path, sd_loras: dict[str, Path]) -> None:

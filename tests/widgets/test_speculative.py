@@ -44,13 +44,13 @@ def test_draft_answer_is_the_greedy_answer_and_acceptance_shows(
 def test_the_confidence_threshold_replaces_the_token_count(
         llm: Path, draft: Path, plain_answer: str) -> None:
     chat = ovnb.Chat(llm, draft=draft, properties=F32, num_assistant_tokens=3, **GREEDY)
-    controls = chat._assistant
-    assert controls._tokens.value == 3 and controls._threshold.disabled
-    controls._mode.value = "threshold"
-    controls._threshold.value = 0.25
+    controls = chat.view.assistant
+    assert controls.controls["tokens"].value == 3 and controls.controls["threshold"].disabled
+    controls.controls["mode"].value = "threshold"
+    controls.controls["threshold"].value = 0.25
     assert chat.num_assistant_tokens == 0 == chat.session.num_assistant_tokens
     assert chat.assistant_confidence_threshold == 0.25
-    assert controls._tokens.disabled and not controls._threshold.disabled
+    assert controls.controls["tokens"].disabled and not controls.controls["threshold"].disabled
     assert chat.send("Hello there") == plain_answer and chat.last_error == ""
     assert 0 < chat.metrics["acceptance"] <= 1
 
@@ -76,14 +76,14 @@ def test_a_draft_with_another_tokenizer_is_refused_in_the_widget(llm: Path, alie
 
 def test_a_whisper_draft_is_refused(cache: Path, llm: Path) -> None:
     chat = ovnb.Chat(llm, draft=ovnb.prepare("tiny-whisper", cache_dir=cache))
-    assert chat.send("Hello") == "" and "not one for LLMPipeline" in chat.last_error
+    assert chat.send("Hello") == "" and "not a chat one" in chat.last_error
 
 
 def test_prompt_lookup_answer_is_the_greedy_answer(llm: Path, plain_answer: str) -> None:
     chat = ovnb.Chat(llm, prompt_lookup=True, properties=F32, **GREEDY)
-    controls = chat._assistant
-    assert controls.children == (controls._tokens, controls._ngram)  # no threshold for lookup
-    controls._ngram.value = 2
+    controls = chat.view.assistant
+    assert controls.children == (controls.controls["tokens"], controls.controls["ngram"])  # no threshold for lookup
+    controls.controls["ngram"].value = 2
     assert chat.send("Hello there") == plain_answer
     assert chat.max_ngram_size == 2 and chat.num_assistant_tokens == 5
     assert chat.plan.prompt_lookup and "prompt lookup" in chat.view.figures_line.value
@@ -121,7 +121,7 @@ def test_the_benchmark_view(llm: Path, draft: Path) -> None:
 def test_the_benchmark_button_reruns_with_new_settings(llm: Path, draft: Path) -> None:
     bench = ovnb.SpeculativeBench(llm, draft, properties=F32, max_new_tokens=16, repeats=1)
     bench.wait_loaded()
-    bench._assistant._tokens.value = 2
+    bench.view.assistant.controls["tokens"].value = 2
     bench.view.controls["prompt"].value = "Once more"
     bench.view.controls["run"].click()
     bench.session.join()

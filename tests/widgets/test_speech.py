@@ -47,7 +47,7 @@ def bare(folder: Path, samples: np.ndarray, **config: Any) -> Any:
 def record_text(widget: ovnb.Transcriber) -> list[str]:
     """Every value the transcript box takes, live ones included."""
     seen: list[str] = []
-    widget._text.observe(lambda change: seen.append(change["new"]), "value")
+    widget.view.transcript_box.observe(lambda change: seen.append(change["new"]), "value")
     return seen
 
 
@@ -55,7 +55,7 @@ def test_sample_button_streams_and_ends_with_the_pipelines_text(tiny_en: Path, c
     samples, reference = clip
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     widget.wait_loaded()
-    assert widget.languages == [] and widget._choices.layout.display == "none"
+    assert widget.languages == [] and widget.view.choices.layout.display == "none"
     assert widget.view.controls["language"].disabled and widget.view.controls["task"].disabled  # .en: no language, no task
     widget.view.controls["sample"].click()
     assert widget.view.player.value[:4] == b"RIFF" and "0:07.10" in widget.view.audio_label.value
@@ -66,7 +66,7 @@ def test_sample_button_streams_and_ends_with_the_pipelines_text(tiny_en: Path, c
     text = widget.transcript
     assert text == bare(tiny_en, samples).texts[0]
     assert wer([reference], [text]) <= 0.2, text  # measured 1/22: "Mr." for "mister"
-    assert widget._text.value == text and widget.last_error == "" and not widget.busy
+    assert widget.view.transcript_box.value == text and widget.last_error == "" and not widget.busy
     live = [value[:-2] for value in seen if value.endswith(" ▌")]
     assert live and all(text.startswith(part) for part in live)
     assert len(live[0]) < len(text)  # it streamed: the first text shown was partial
@@ -136,14 +136,14 @@ def test_stop_keeps_the_text_so_far_and_the_widget_goes_on(tiny_en: Path, clip) 
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     full = widget.transcribe((samples, RATE))
     # stop as soon as the first words show (the streamer hears it on the same token)
-    widget._text.observe(lambda change: change["new"].endswith("▌") and widget.view.controls["stop"].click(),
+    widget.view.transcript_box.observe(lambda change: change["new"].endswith("▌") and widget.view.controls["stop"].click(),
                          "value")
     widget.view.controls["run"].click()
     widget.session.join()
     stopped = widget.transcript
     assert stopped and len(words(stopped)) < len(words(full)) / 2
     assert full.startswith(stopped) and "stopped" in widget.view.status_line.value
-    widget._text.unobserve_all("value")
+    widget.view.transcript_box.unobserve_all("value")
     assert widget.transcribe((samples, RATE)) == full and not widget.busy
 
 
@@ -207,7 +207,7 @@ def test_load_errors_show_in_the_widget(cache: Path, tiny_en: Path, clip, case: 
     samples, _ = clip
     model, device, expect = {
         "wrong-kind": (ovnb.prepare("tiny-llm", cache_dir=cache), "CPU",
-                       "not one for WhisperPipeline"),
+                       "not a speech to text one"),
         "device": (tiny_en, "NPU", "device NPU is not available"),
     }[case]
     widget = ovnb.Transcriber(model, device=device)
@@ -229,7 +229,7 @@ def test_multilingual_language_and_task_reach_the_pipeline(tiny_whisper: Path, c
     widget = ovnb.Transcriber(tiny_whisper, properties=F32, language="de", task="translate",
                               max_new_tokens=16)
     widget.wait_loaded()
-    assert len(widget.languages) == 99 and widget._choices.layout.display == "flex"
+    assert len(widget.languages) == 99 and widget.view.choices.layout.display == "flex"
     assert ("French (fr)", "<|fr|>") in widget.view.controls["language"].options
     assert (widget.view.controls["language"].value, widget.view.controls["task"].value) == ("<|de|>", "translate")
     assert widget.view.controls["task"].options == ("transcribe", "translate")
@@ -330,3 +330,15 @@ def test_subtitles_without_word_timestamps(tiny_en: Path, long_clip, tmp_path: P
         widget.view.status_line.value
     assert widget.save_subtitles(tmp_path / "talk.txt") is None
     assert "end the name in .srt or .vtt" in widget.last_error
+
+
+def test_subtitles_to_a_path_inside_a_file_are_one_line(tiny_en: Path, tmp_path: Path) -> None:
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    assert widget.transcribe(audio.SAMPLE)
+    blocker = tmp_path / "out"
+    blocker.write_text("a file, not a folder")
+    assert widget.save_subtitles(blocker / "talk.srt") is None
+    assert widget.last_error == (f"cannot save to {blocker / 'talk.srt'}: {blocker} is a file, "
+                                 "not a folder: choose another path")
+    assert widget.save_subtitles(tmp_path / "talk.vtt").read_text().startswith("WEBVTT")
+    assert widget.status == "saved talk.vtt" and widget.last_error == ""

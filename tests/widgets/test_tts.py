@@ -29,9 +29,10 @@ def run_button(widget: ovnb.Speaker) -> None:
 def test_speak_button_shows_each_sentence_as_it_comes_then_the_whole(speaker) -> None:
     rows: list[int] = []
     speaker.view.sentence_list.observe(lambda change: rows.append(len(change["new"])), "children")
-    expected, rate = ovnb.Speaker(speaker.session.wait_loaded().folder,
-                                  properties=F32).speak(TEXT)
-    speaker._text.value = TEXT
+    other = ovnb.Speaker(speaker.session.wait_loaded().folder, properties=F32)
+    expected, rate = other.speak(TEXT)
+    assert len(expected), (other.last_error, other.status, other.error_details)
+    speaker.view.controls["text"].value = TEXT
     run_button(speaker)
     assert rows == [1, 2, 3]  # a player per sentence, one at a time
     for row, part in zip(speaker.view.sentence_list.children, PARTS):
@@ -47,7 +48,7 @@ def test_speak_button_shows_each_sentence_as_it_comes_then_the_whole(speaker) ->
 
 def test_speak_from_code_runs_the_buttons_path(speaker) -> None:
     samples, rate = speaker.speak("Hello there.")
-    assert rate == 16000 and len(samples) and speaker._text.value == "Hello there."
+    assert rate == 16000 and len(samples) and speaker.view.controls["text"].value == "Hello there."
     assert len(speaker.view.sentence_list.children) == 1
     run_button(speaker)
     np.testing.assert_array_equal(speaker.speech.samples, samples)
@@ -55,7 +56,7 @@ def test_speak_from_code_runs_the_buttons_path(speaker) -> None:
 
 def test_the_stop_button_ends_after_the_sentence_being_spoken(speaker) -> None:
     calls = count_calls(speaker.session, after=lambda n: n == 1 and speaker.view.controls["stop"].click())
-    speaker._text.value = TEXT
+    speaker.view.controls["text"].value = TEXT
     run_button(speaker)
     assert calls == PARTS[:1] and len(speaker.view.sentence_list.children) == 1
     assert "stopped after 1 of 3 sentences" in speaker.view.status_line.value

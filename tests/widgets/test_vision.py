@@ -139,7 +139,7 @@ def test_an_image_goes_with_the_turn_that_introduced_it(vlm: Path, bare_pipe: An
     answers = [vision.send(Q1), vision.send(Q2, image=BOAT), vision.send(Q3)]
     assert answers == bare(bare_pipe, [(Q1, None), (Q2, BOAT), (Q3, None)], system="Be brief.")
     assert image_turns(vision) == [2]
-    assert vision._system.disabled  # the system prompt is fixed for the conversation
+    assert vision.view.controls["system_prompt"].disabled  # the system prompt is fixed for the conversation
 
 
 def test_upload_and_path_box_choose_the_image(vlm: Path, tmp_path: Path) -> None:
@@ -151,9 +151,9 @@ def test_upload_and_path_box_choose_the_image(vlm: Path, tmp_path: Path) -> None
     assert vision.picture.name == "my boat.png"
     np.testing.assert_array_equal(vision.picture.pixels, pixels(BOAT))
     vision.view.controls["samples"].value = HOUSE
-    vision._path.value = str(BOAT)
+    vision.view.controls["image_path"].value = str(BOAT)
     assert vision.picture.name == "sailboat.png" and vision.view.controls["samples"].value is None
-    vision._path.value = str(tmp_path / "gone.png")
+    vision.view.controls["image_path"].value = str(tmp_path / "gone.png")
     assert "no such image file" in vision.last_error
     assert vision.picture.name == "sailboat.png"  # the previous choice stays
 
@@ -197,7 +197,7 @@ def test_a_huge_image_is_downscaled_not_refused(vlm: Path, huge: Path) -> None:
 def test_load_errors_show_in_the_widget(cache: Path, vlm: Path, tmp_path: Path, case: str) -> None:
     model, device, expect = {
         "missing": (tmp_path / "nope", "CPU", "no such folder"),
-        "wrong-kind": (ovnb.prepare("tiny-llm", cache_dir=cache), "CPU", "not one for VLMPipeline"),
+        "wrong-kind": (ovnb.prepare("tiny-llm", cache_dir=cache), "CPU", "not a vision chat one"),
         "device": (vlm, "NPU", "device NPU is not available"),
     }[case]
     vision = ovnb.VisionChat(model, device=device)
@@ -389,8 +389,8 @@ def test_max_video_frames_is_a_checked_setting(qwen: Path) -> None:
     with pytest.raises(TraitError, match="between 1 and 64"):
         vision.max_video_frames = 0
     vision.max_video_frames = 2
-    assert vision.session.max_video_frames == 2 and vision._frames_slider.value == 2
-    vision._frames_slider.value = 3  # the slider in Settings sets it too
+    assert vision.session.max_video_frames == 2 and vision.view.controls["max_video_frames"].value == 2
+    vision.view.controls["max_video_frames"].value = 3  # the slider in Settings sets it too
     assert vision.session.max_video_frames == 3
     vision.max_video_frames = 2
     assert vision.choose_video(SAILING).indices == (0, 29)
@@ -401,3 +401,18 @@ def test_frame_times_are_as_precise_as_the_video_is_long() -> None:
 
     assert [when(t, 0.36) for t in (0.0, 0.04, 0.12)] == ["0.00 s", "0.04 s", "0.12 s"]
     assert when(2.9, 3.0) == "2.9 s" and when(65.4, 7200) == "1:05"
+
+
+def test_frames_of_another_size_are_noted_where_the_learner_looks(qwen: Path) -> None:
+    """Frames of one shape at two sizes were stretched with no word: the note is in the status
+    line and the video's label; frames of another shape are refused."""
+    vision = chat(qwen)
+    small = np.asarray(Image.open(HOUSE))
+    large = np.asarray(Image.open(HOUSE).resize((small.shape[1] * 2, small.shape[0] * 2)))
+    clip = vision.choose_video([small, large, small])
+    assert clip is not None and clip.notes
+    assert "was scaled to the first one's" in vision.status
+    assert "was scaled to the first one" in vision.view.video_label.value
+    tall = np.ascontiguousarray(small.transpose(1, 0, 2))
+    assert vision.choose_video([small, tall]) is None
+    assert "would distort it" in vision.last_error and vision.video_clip is clip
