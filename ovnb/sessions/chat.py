@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ovnb import lora, reasoning, speculative, structured
 from ovnb import tools as toolkit
@@ -26,6 +26,9 @@ from ovnb.sessions.agent import ToolChat
 from ovnb.sessions.base import check_text
 from ovnb.sessions.conversation import Budget, ChatRequest, Message, chat_history
 from ovnb.sessions.settings import apply_to
+
+if TYPE_CHECKING:
+    from openvino_genai import LLMPipeline
 
 
 class ChatSession(ToolChat, WithAdapters):
@@ -79,7 +82,7 @@ class ChatSession(ToolChat, WithAdapters):
         self._load_in_background(lambda: self._load(model, draft, draft_device, prompt_lookup),
                                  self.model_name)
 
-    def _load(self, model: Any, draft: Any, draft_device: Any, prompt_lookup: bool) -> Loaded[Any]:
+    def _load(self, model: Any, draft: Any, draft_device: Any, prompt_lookup: bool) -> Loaded[LLMPipeline]:
         # devices first: an absent one is refused before any export starts
         plan = speculative.plan_llm(self.device, self.given_properties, draft, draft_device,
                                     prompt_lookup)
@@ -144,13 +147,13 @@ class ChatSession(ToolChat, WithAdapters):
         """A question asked under a JSON schema gives None when it fails, others ''."""
         return None if options.get("json_schema") is not None else ""
 
-    def _config(self, loaded: Loaded[Any], budget: int) -> Any:
+    def _config(self, loaded: Loaded[LLMPipeline], budget: int) -> Any:
         config = super()._config(loaded, budget)
         if self.plan is not None:  # exactly one of tokens / threshold, or genai refuses
             apply_to(config, speculative.assistant_settings(self.settings(), self.plan))
         return config
 
-    def _generate(self, loaded: Loaded[Any], history: list[Message], stream: TokenStream,
+    def _generate(self, loaded: Loaded[LLMPipeline], history: list[Message], stream: TokenStream,
                   request: ChatRequest, offer: str) -> tuple[Any, Budget]:
         specs = None
         history = self._readable(loaded, history)
@@ -172,7 +175,7 @@ class ChatSession(ToolChat, WithAdapters):
             raise structured.grammar_error(exc, what) or exc from exc
         return result, budget
 
-    def _constrain(self, loaded: Loaded[Any], config: Any, request: ChatRequest,
+    def _constrain(self, loaded: Loaded[LLMPipeline], config: Any, request: ChatRequest,
                    offer: str) -> Any:
         """This answer's constraint (the tool-call tags while tools are offered, else the
         schema, regex or grammar) and the parser that keeps a thinking model's thinking apart."""
@@ -186,7 +189,7 @@ class ChatSession(ToolChat, WithAdapters):
             config.parsers = [thinking.parser()]  # JSON has no thinking: never split it
         return config
 
-    def _thinks(self, loaded: Loaded[Any]) -> reasoning.Thinking | None:
+    def _thinks(self, loaded: Loaded[LLMPipeline]) -> reasoning.Thinking | None:
         """How this model thinks (None: it does not), from its template unless ``reasoning``
         says otherwise."""
         if self.reasoning is False:
@@ -244,7 +247,7 @@ class ChatSession(ToolChat, WithAdapters):
         request = ChatRequest("", adapters=self.strengths(adapters)
                               if adapters is not None else None)
 
-        def work(loaded: Loaded[Any], job: Job[str]) -> str:
+        def work(loaded: Loaded[LLMPipeline], job: Job[str]) -> str:
             stream = self.token_stream(job, loaded.pipe.get_tokenizer(), on_text)
             stream.start()
             try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import traitlets
@@ -32,6 +32,9 @@ from ovnb.runtime.jobs import Job, Outcome
 from ovnb.runtime.pipelines import Loaded, load
 from ovnb.sessions.base import Session, check_flag
 from ovnb.sessions.settings import Settings, apply_to, setting
+
+if TYPE_CHECKING:
+    from openvino_genai import ASRPipeline
 
 SUBTITLE_FORMATS = (".srt", ".vtt")
 WINDOW_SECONDS = 30.0  # Whisper hears 30 s at a time; openvino_genai streams only within one window
@@ -108,10 +111,10 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
         self._apply(settings, type(self).__name__)
         self._open(model, device, properties)
         self.model_type = ""
-        self._with_words: Loaded[Any] | None = None  # the pipeline built for word timestamps
+        self._with_words: Loaded[ASRPipeline] | None = None  # the pipeline built for word timestamps
         self._load_in_background(lambda: self._load(model), self.model_name)
 
-    def _load(self, model: Any) -> Loaded[Any]:
+    def _load(self, model: Any) -> Loaded[ASRPipeline]:
         folder = self._folder(model)
         whisper.check_options(folder, self.language, self.task)
         languages, tasks = whisper.options(folder)
@@ -123,7 +126,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
             self._with_words = loaded
         return loaded
 
-    def _pipeline_for(self, loaded: Loaded[Any], words: bool) -> Loaded[Any]:
+    def _pipeline_for(self, loaded: Loaded[ASRPipeline], words: bool) -> Loaded[ASRPipeline]:
         """The pipeline a run uses: ``loaded``, or the one built for word timestamps."""
         if not words:
             return loaded
@@ -179,7 +182,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
             return None
         overrides = {} if word_timestamps is None else {"word_timestamps": word_timestamps}
 
-        def work(loaded: Loaded[Any], job: Job[str]) -> str:
+        def work(loaded: Loaded[ASRPipeline], job: Job[str]) -> str:
             options = {**self._options(loaded.folder), **overrides}
             chosen = self._pipeline_for(loaded, bool(options.get("word_timestamps")))
             if chosen is loaded:
@@ -237,7 +240,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
             options.pop("language", None)
         return options
 
-    def _run(self, loaded: Loaded[Any], job: Job[str], clip: Clip, options: dict[str, Any]
+    def _run(self, loaded: Loaded[ASRPipeline], job: Job[str], clip: Clip, options: dict[str, Any]
              ) -> str:
         timed = options.get("return_timestamps") or options.get("word_timestamps")
         live = clip.seconds < WINDOW_SECONDS and not timed
@@ -273,7 +276,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
 
 
 def asr_pipeline(folder: Path, device: str, properties: dict[str, Any], words: bool
-                 ) -> Loaded[Any]:
+                 ) -> Loaded[ASRPipeline]:
     """The shared ASRPipeline for ``folder``, built with word timestamps or without (a pipeline
     key of its own each: genai decides at construction)."""
     return load(SPEECH, folder, device, properties, ("asr", words),

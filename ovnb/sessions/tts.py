@@ -18,7 +18,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import traitlets
@@ -35,6 +35,9 @@ from ovnb.runtime.views import post
 from ovnb.sessions.base import Session, check_text
 from ovnb.sessions.settings import Settings, setting
 from ovnb.voices import read_speaker, read_voice, speakers
+
+if TYPE_CHECKING:
+    from openvino_genai import Text2SpeechPipeline
 
 PAUSE_SECONDS = 0.25  # silence between two sentences in the joined speech
 BUILTIN = ""  # the voice name of the model's own voice (SpeechT5: openvino_genai's built-in one)
@@ -135,7 +138,7 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
         self._alphabet: Alphabet | None = None
         self._load_in_background(lambda: self._load(model), self.model_name)
 
-    def _load(self, model: Any) -> Loaded[Any]:
+    def _load(self, model: Any) -> Loaded[Text2SpeechPipeline]:
         folder = self._folder(model)
         loaded = load(TEXT_TO_SPEECH, folder, self.device, self.properties)
         self.shape = tuple(int(d) for d in loaded.pipe.get_speaker_embedding_shape())
@@ -198,7 +201,7 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
             self.refuse("nothing to say: type some text first")
             return None
 
-        def work(loaded: Loaded[Any], job: Job[tuple[np.ndarray, int]]
+        def work(loaded: Loaded[Text2SpeechPipeline], job: Job[tuple[np.ndarray, int]]
                  ) -> tuple[np.ndarray, int]:
             parts = self._sentences(text)  # checked before anything is spoken or reset
             embedding = self._embedding(self.voice)
@@ -222,7 +225,7 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
                             f"minlenratio ({values['minlenratio']:g}): raise the maximum")
         return values
 
-    def _run(self, loaded: Loaded[Any], job: Job[Any], text: str, parts: list[str],
+    def _run(self, loaded: Loaded[Text2SpeechPipeline], job: Job[Any], text: str, parts: list[str],
              embedding: Any, settings: dict[str, Any]) -> tuple[np.ndarray, int]:
         """On the worker, under the pipeline's lock: one call per sentence, each published."""
         count = len(parts)

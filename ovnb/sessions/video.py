@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import traitlets
 from traitlets import Bytes, Dict, Float, Int, List, TraitError, Unicode
@@ -37,12 +37,15 @@ from ovnb.sessions.base import Session, check_text
 from ovnb.sessions.image import StepWatch
 from ovnb.sessions.settings import Settings, setting
 
+if TYPE_CHECKING:
+    from openvino_genai import Text2VideoPipeline
+
 FRAME_STEP = 8  # LTX-Video's VAE packs 8 frames into one latent frame: clips are 8k+1 frames
 SIZE_STEP = 32  # and 32x32 pixels into one latent pixel: sizes are multiples of 32
 CLIP_SETTINGS = ("num_frames", "width", "height")
 
 # pipelines whose first run was unguided (guidance_scale <= 1): a guided run must rebuild them
-_UNGUIDED_FIRST: weakref.WeakKeyDictionary[Loaded[Any], bool] = weakref.WeakKeyDictionary()
+_UNGUIDED_FIRST: weakref.WeakKeyDictionary[Loaded[Text2VideoPipeline], bool] = weakref.WeakKeyDictionary()
 
 
 def clip_problem(name: str, value: Any) -> str | None:
@@ -146,7 +149,7 @@ class VideoSession(Session, VideoState, VideoSettings):
         """A clip setting changed: say whether such a clip fits the free RAM."""
         self.publish_now(warning=self.ram_warning())
 
-    def _load(self, model: Any) -> Loaded[Any]:
+    def _load(self, model: Any) -> Loaded[Text2VideoPipeline]:
         folder = self._folder(model)
         self._entry = _catalog_entry(folder)
         self.publish(warning=self.ram_warning(loading=True))  # the weights are not in RAM yet
@@ -213,7 +216,7 @@ class VideoSession(Session, VideoState, VideoSettings):
         if warning and queue:
             say(warning)  # a call from code may have no widget on screen
 
-        def work(loaded: Loaded[Any], job: Job[Any]) -> Any:
+        def work(loaded: Loaded[Text2VideoPipeline], job: Job[Any]) -> Any:
             return self._run(loaded, job, prompt, {**self.settings(), **opts})
 
         return self.start(work, self._finish, queue=queue)
@@ -240,7 +243,7 @@ class VideoSession(Session, VideoState, VideoSettings):
             return "a negative prompt needs guidance_scale above 1: raise it (3 suits LTX-Video)"
         return None
 
-    def _run(self, loaded: Loaded[Any], job: Job[Any], prompt: str, settings: dict[str, Any]
+    def _run(self, loaded: Loaded[Text2VideoPipeline], job: Job[Any], prompt: str, settings: dict[str, Any]
              ) -> Any:
         """On the worker thread, under the pipeline's lock: one clip, start to MP4."""
         from ovnb.video import encode
@@ -273,7 +276,7 @@ class VideoSession(Session, VideoState, VideoSettings):
                      progress=(steps, steps), outcome="done", status="done")
         return frames
 
-    def _ready_for(self, loaded: Loaded[Any], guidance: float) -> bool:
+    def _ready_for(self, loaded: Loaded[Text2VideoPipeline], guidance: float) -> bool:
         """Build the pipeline afresh when it must (see the module docstring); whether it did."""
         unguided = guidance <= 1.0
         first = _UNGUIDED_FIRST.setdefault(loaded, unguided)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import traitlets
 
@@ -32,6 +32,9 @@ from ovnb.sessions.adapters import WithAdapters
 from ovnb.sessions.base import check_text
 from ovnb.sessions.conversation import Budget, ChatRequest, ConversationSession, Message
 from ovnb.video import MAX_FRAMES, VideoClip, VideoSource, check_source, load_video
+
+if TYPE_CHECKING:
+    from openvino_genai import VLMPipeline
 
 MOST_VIDEO_FRAMES = 64  # more frames than this cost thousands of tokens per question
 
@@ -87,7 +90,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         self._history: Any = None  # the ChatHistory (its images live in it)
         self._load_in_background(lambda: self._load(model), self.model_name)
 
-    def _load(self, model: Any) -> Loaded[Any]:
+    def _load(self, model: Any) -> Loaded[VLMPipeline]:
         folder = self._folder(model)
         self.adapter_set.check(folder, VISION_CHAT)
         made: dict[Path, Any] = {}
@@ -214,7 +217,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
                 self._history.append(message)
         return self._history
 
-    def _generate(self, loaded: Loaded[Any], history: list[Message], stream: TokenStream,
+    def _generate(self, loaded: Loaded[VLMPipeline], history: list[Message], stream: TokenStream,
                   request: ChatRequest, offer: str) -> tuple[Any, Budget]:
         """One turn; on failure the question is taken back, so the history stays as it was."""
         picture, clip = _media(request)

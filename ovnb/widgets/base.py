@@ -43,6 +43,10 @@ class View(widgets.VBox):
         self._show_status()
         self._show_error()
 
+    def press_stop(self, button: Any = None) -> None:
+        """What a Stop button does: stop the session's run in progress."""
+        self.session.stop()
+
     def busy_controls(self, run: Iterable[widgets.Widget], stop: Iterable[widgets.Widget] = ()
                       ) -> None:
         """``run`` controls disabled while the session is busy, ``stop`` ones enabled only then."""

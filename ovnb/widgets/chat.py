@@ -54,7 +54,7 @@ class ConversationView(View):
     def _wire(self) -> None:
         c = self.controls
         c["run"].on_click(self._on_send)
-        c["stop"].on_click(self._stop)
+        c["stop"].on_click(self.press_stop)
         c["undo"].on_click(self._undo)
         c["clear"].on_click(self.clear)
         self.busy_controls([c["run"], c["undo"], c["clear"]], [c["stop"]])
@@ -126,9 +126,6 @@ class ConversationView(View):
     def _on_send(self, button: Any = None) -> None:
         if self.session.submit(self.controls["prompt"].value, **self._options()) is not None:
             self.controls["prompt"].value = ""
-
-    def _stop(self, button: Any = None) -> None:
-        self.session.stop()
 
     def _undo(self, button: Any = None) -> None:
         self.session.undo()

@@ -143,7 +143,7 @@ class ImageView(View):
     def _wire(self) -> None:
         c, session = self.controls, self.session
         c["run"].on_click(self._generate)
-        c["stop"].on_click(self._stop)
+        c["stop"].on_click(self.press_stop)
         c["new_seed"].on_click(self._new_seed)
         c["save"].on_click(self._save)
         session.observe(self._show_progress, ["progress", "outcome"])
@@ -323,9 +323,6 @@ class ImageView(View):
         session = self.session
         session.submit(self.controls["prompt"].value, image=session.input_image,
                        mask=session.input_mask)
-
-    def _stop(self, button: Any = None) -> None:
-        self.session.stop()
 
     def _new_seed(self, button: Any = None) -> None:
         self.session.rng_seed = random.randrange(2**31)

@@ -138,7 +138,7 @@ class TranscriberView(View):
         bind(c["return_timestamps"], session, "return_timestamps")
         bind(c["word_timestamps"], session, "word_timestamps")
         c["run"].on_click(self._transcribe)
-        c["stop"].on_click(self._stop)
+        c["stop"].on_click(self.press_stop)
         self.busy_controls([c["run"]], [c["stop"]])
         session.observe(self._offer_choices, ["languages", "tasks"])
         session.observe(self._show_audio, "audio")
@@ -206,9 +206,6 @@ class TranscriberView(View):
     # actions -------------------------------------------------------------------------------------
     def _transcribe(self, button: Any = None) -> None:
         self.session.submit()
-
-    def _stop(self, button: Any = None) -> None:
-        self.session.stop()
 
     def _show_words(self, change: Any = None) -> None:
         """The word player (the audio with its words) replaces the plain player while shown."""

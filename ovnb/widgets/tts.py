@@ -66,7 +66,7 @@ class SpeakerView(View):
     def _wire(self) -> None:
         c, session = self.controls, self.session
         c["run"].on_click(self._speak)
-        c["stop"].on_click(self._stop)
+        c["stop"].on_click(self.press_stop)
         c["save"].on_click(self._save)
         c["voice_upload"].observe(self._on_upload, "value")
         self.busy_controls([c["run"], c["voice"], c["voice_upload"]], [c["stop"]])
@@ -147,9 +147,6 @@ class SpeakerView(View):
     # actions -------------------------------------------------------------------------------------
     def _speak(self, button: Any = None) -> None:
         self.session.submit(self.controls["text"].value)
-
-    def _stop(self, button: Any = None) -> None:
-        self.session.stop()
 
     def _save(self, button: Any = None) -> None:
         self.session.save(self.controls["filename"].value)

@@ -50,7 +50,7 @@ class VideoView(View):
         c = self.controls
         bind(c["rng_seed"], session, "rng_seed")
         self.length = widgets.HTML()
-        self.warning = widgets.HTML()
+        self.warning_line = widgets.HTML()
         self.progress = widgets.IntProgress(0, min=0, max=1, description="steps")
         self.step_label = widgets.HTML()
         self.player = widgets.Video(format="mp4", autoplay=True, loop=True, controls=True,
@@ -63,14 +63,14 @@ class VideoView(View):
                           c["rng_seed"]])])
         self.children = [c["prompt"], c["negative_prompt"],
                          widgets.HBox([c["run"], c["stop"], c["new_seed"]]), settings,
-                         self.warning, widgets.HBox([self.progress, self.step_label]),
+                         self.warning_line, widgets.HBox([self.progress, self.step_label]),
                          self.player, self.caption, self.figures_line, self.status_line,
                          self.error_line, widgets.HBox([c["filename"], c["save"]])]
 
     def _wire(self) -> None:
         c, session = self.controls, self.session
         c["run"].on_click(self._generate)
-        c["stop"].on_click(self._stop)
+        c["stop"].on_click(self.press_stop)
         c["new_seed"].on_click(self._new_seed)
         c["save"].on_click(self._save)
         self.busy_controls([c["run"]], [c["stop"]])
@@ -88,7 +88,7 @@ class VideoView(View):
 
     def _show_warning(self, change: Any = None) -> None:
         warning = self.session.warning
-        self.warning.value = (f"<b style='color:#b26a00'>⚠ {html.escape(warning)}</b>"
+        self.warning_line.value = (f"<b style='color:#b26a00'>⚠ {html.escape(warning)}</b>"
                                if warning else "")
 
     def _show_progress(self, change: Any = None) -> None:
@@ -130,9 +130,6 @@ class VideoView(View):
     # the buttons ---------------------------------------------------------------------------------
     def _generate(self, button: Any = None) -> None:
         self.session.submit(self.controls["prompt"].value)
-
-    def _stop(self, button: Any = None) -> None:
-        self.session.stop()
 
     def _new_seed(self, button: Any = None) -> None:
         self.session.rng_seed = random.randrange(2**31)

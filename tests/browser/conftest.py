@@ -157,30 +157,30 @@ def write_fixture_notebook(path: Path, image: bool, edit: bool = False) -> None:
         nbformat.v4.new_markdown_cell("# Browser test fixture\nWidgets on tiny models."),
         nbformat.v4.new_code_cell("import ovnb"),
         nbformat.v4.new_code_cell('chat = ovnb.Chat("tiny-llm")\n'
-                                  'chat.add_class("browser-short-chat")\nchat'),
+                                  'chat.view.add_class("browser-short-chat")\nchat'),
         # tiny-llm never ends a reply itself; 20000 tokens take tens of seconds: time to press Stop
         nbformat.v4.new_code_cell('long_chat = ovnb.Chat("tiny-llm", max_new_tokens=2000, '
                                   'min_new_tokens=2000)\n'
-                                  'long_chat.add_class("browser-long-chat")\nlong_chat'),
+                                  'long_chat.view.add_class("browser-long-chat")\nlong_chat'),
         # a model's markdown, heading included, as a conversation shows it
         nbformat.v4.new_code_cell(
             'shown = ovnb.Chat("tiny-llm")\n'
             'shown.session.publish_now(messages=[{"role": "user", "content": "Markdown?"}, '
             '{"role": "assistant", "content": "# A heading\\n\\nSome **bold**, `code` and '
             '<script>alert(1)</script>."}])\n'
-            'shown.add_class("browser-markdown-chat")\nshown'),
+            'shown.view.add_class("browser-markdown-chat")\nshown'),
     ]
     if image:
         cells.append(nbformat.v4.new_code_cell(
             'images = ovnb.ImageGenerator("tiny-sd", width=64, height=48, num_inference_steps=4)\n'
-            'images.add_class("browser-image")\nimages'))
+            'images.view.add_class("browser-image")\nimages'))
     if edit:  # an image to edit, ready for a mask painted with the mouse
         cells.append(nbformat.v4.new_code_cell(
             'from PIL import Image\nfrom ovnb.images import samples\n\n'
             'editor = ovnb.ImageGenerator("tiny-sd", width=64, height=48, num_inference_steps=3)\n'
             'editor.choose_image(Image.open(samples()["house"]).resize((64, 48)), "house")\n'
             f'editor.view.controls["brush"].value = {EDIT_BRUSH}\n'
-            'editor.add_class("browser-image-edit")\neditor'))
+            'editor.view.add_class("browser-image-edit")\neditor'))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}

@@ -8,6 +8,7 @@ turn, and each case ends with the widget working again:
 - a Stop that comes before the run's work began (it waits for the pipeline) ends it unmade;
 - a Stop while the run is held in its first native callback (its first token or step) ends it;
 - Ctrl-C from code at that moment stops it, raises KeyboardInterrupt, and the next call works;
+  (Stop and Ctrl-C while a tool runs are the chat's alone: ``tests/sessions/test_agent.py``)
 - a call from an observer of any of the session's traits neither deadlocks nor is lost;
 - a call made while another runs waits for it (never two runs at once) and then runs;
 - a wrong type to any public method is a TypeError, ValueError or TraitError with a message.

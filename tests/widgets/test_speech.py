@@ -286,6 +286,7 @@ def test_word_timestamps_list_each_word_and_play_along(tiny_en: Path, clip) -> N
 def test_the_word_pipeline_is_built_once_and_shared(tiny_en: Path, clip) -> None:
     samples, _ = clip
     first = ovnb.Transcriber(tiny_en, properties=F32)
+    first.wait_loaded()  # loaded without word timestamps (the setting is read while it loads)
     second = ovnb.Transcriber(tiny_en, properties=F32, word_timestamps=True)
     assert second.wait_loaded() is second.session._with_words  # built with them from the start
     assert first.session._with_words is None
