@@ -27,12 +27,13 @@ Options = Callable[[], Mapping[str, Any]]
 
 @dataclass(eq=False)
 class Loaded(Generic[P]):
-    """A built pipeline of one family, and the lock that serializes its calls."""
+    """A built pipeline of one family, and the lock that serializes its calls (a session with
+    no pipeline, a retriever's, has ``pipe`` and ``family`` None)."""
 
     pipe: P
     folder: Path
     device: str
-    family: Family
+    family: Family | None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

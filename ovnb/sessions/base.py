@@ -160,7 +160,7 @@ class Session(Lifecycle):
 
     def no_pipeline(self, status: str = "") -> None:
         """For sessions without a pipeline (a retriever, a picker): ready at once."""
-        self._loaded = Loaded(pipe=None, folder=Path(), device="", family=None)  # type: ignore[arg-type]
+        self._loaded = Loaded(pipe=None, folder=Path(), device="", family=None)
         self.ready = True
         self.status = status
         self._loading.set()

@@ -30,6 +30,8 @@ WHO = {"user": "You", "assistant": "Model", "system": "System", "tool": "Tool"}
 class ConversationView(View):
     """The view of a ConversationSession; subclasses add their inputs (an image picker...)."""
 
+    session: ConversationSession
+
     placeholder = "Ask something, then press Send"
 
     def __init__(self, session: ConversationSession, mixer: LoraMixer | None = None,
@@ -141,6 +143,8 @@ class ConversationView(View):
 
 class ChatView(ConversationView):
     """The view of a ChatSession: a conversation, a schema and tool settings, pending calls."""
+
+    session: ChatSession
 
     def __init__(self, session: ChatSession, mixer: LoraMixer | None = None) -> None:
         super().__init__(session, mixer, session.assistant)

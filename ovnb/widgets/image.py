@@ -32,6 +32,8 @@ class ImageView(View):
     """The view of an ImageSession: the prompt, settings, the image to edit and its mask, the
     steps, before | after, and the gallery."""
 
+    session: ImageSession
+
     def __init__(self, session: ImageSession, mixer: LoraMixer | None = None) -> None:
         super().__init__(session)
         self.mixer = mixer

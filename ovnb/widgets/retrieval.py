@@ -42,6 +42,8 @@ def note_html(note: str) -> str:
 class RankingView(View):
     """An embedder's or reranker's view: texts one per line, a query, a button, the ranking."""
 
+    session: ScoringSession
+
     def __init__(self, session: ScoringSession) -> None:
         super().__init__(session)
         action = "Rerank" if isinstance(session, RerankerSession) else "Rank"
@@ -120,6 +122,8 @@ class Reranker(Front):
 
 class RetrieverView(View):
     """The view of a RetrieverSession: a search box, its settings, results, documents to add."""
+
+    session: RetrieverSession
 
     def __init__(self, session: RetrieverSession) -> None:
         super().__init__(session)

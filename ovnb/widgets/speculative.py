@@ -75,6 +75,8 @@ class AssistantControls(widgets.VBox):
 class BenchView(View):
     """The view of a BenchSession: the prompt, the assistant's settings, both runs' figures."""
 
+    session: BenchSession
+
     def __init__(self, session: BenchSession) -> None:
         super().__init__(session)
         prompt = widgets.Textarea(description="Prompt", style=STYLE,

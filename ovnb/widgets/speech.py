@@ -85,6 +85,8 @@ class WordPlayer(anywidget.AnyWidget):
 class TranscriberView(View):
     """The view of a TranscriberSession: audio in (upload, path, sample), a player, the text."""
 
+    session: TranscriberSession
+
     def __init__(self, session: TranscriberSession) -> None:
         super().__init__(session)
         self._sample: Clip | None = None  # the bundled clip, when it was chosen here

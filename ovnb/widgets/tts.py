@@ -27,6 +27,8 @@ SENTENCE_PLAYER_WIDTH = "260px"
 class SpeakerView(View):
     """The view of a SpeakerSession: text, a voice, Speak/Stop, the sentences as they come."""
 
+    session: SpeakerSession
+
     def __init__(self, session: SpeakerSession) -> None:
         super().__init__(session)
         self._players: dict[int, widgets.Widget] = {}  # id(Spoken) -> its row

@@ -26,6 +26,8 @@ MAX_VIEW = 640  # the widest
 class VideoView(View):
     """The view of a VideoSession: prompt, clip settings, steps, the clip playing, Save."""
 
+    session: VideoSession
+
     def __init__(self, session: VideoSession) -> None:
         super().__init__(session)
         self._build_view()

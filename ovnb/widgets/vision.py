@@ -25,6 +25,8 @@ NO_VIDEO = "no video: upload one, type a path or pick a sample"
 class VisionChatView(ConversationView):
     """The view of a VisionSession: the conversation, with an image and a video to ask about."""
 
+    session: VisionSession
+
     placeholder = "Ask about the image or video, then press Send"
 
     def __init__(self, session: VisionSession, mixer: LoraMixer | None = None) -> None:
