@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
-from ovnb.errors import Stopped
+from ovnb import devices
+from ovnb.errors import OvnbError, Stopped
 from ovnb.families import BATCH, Family
 from ovnb.runtime.jobs import Job
 from ovnb.runtime.pipelines import Loaded, load
@@ -42,6 +43,7 @@ SCHEDULER = ("cache_size", "max_num_seqs", "max_num_batched_tokens", "enable_pre
              "dynamic_split_fuse", "use_cache_eviction", "cache_eviction_size")
 GENERATION = ("max_new_tokens", "do_sample", "temperature", "top_p", "repetition_penalty",
               "rng_seed")
+GIB = 2**30 / 1e9  # cache_size counts GiB; free_ram_gb, GB
 EVICTION_START, EVICTION_RECENT = 32, 128  # tokens kept at a request's start and end when evicting
 
 
@@ -60,7 +62,7 @@ class BatchSettings(Settings):
                                  "repetition penalty", 1.0, 2.0, 0.05)
     rng_seed = setting(Int(0, help="seed for sampling"), "seed", 0, 2**31 - 1, control=False)
     cache_size = setting(Int(0, help="GB for the KV cache all requests share (0: it grows as "
-                                     "needed)"), "KV cache GB", 0, 64)
+                                     "needed)"), "KV cache GB", 0, 1024)
     max_num_seqs = setting(Int(256, help="requests the scheduler runs at once"),
                            "requests at once", 1, 1024)
     max_num_batched_tokens = setting(Int(256, help="tokens one step may compute (prompts are "
@@ -101,7 +103,8 @@ class BatchSession(Session, BatchState, BatchSettings):
     ``properties`` OpenVINO properties; ``**settings`` the answers' generation settings and the
     scheduler's (openvino_genai's SchedulerConfig names: ``cache_size``, ``max_num_seqs``,
     ``enable_prefix_caching``, ``use_cache_eviction``...). Prompts are a list of str (or one str, one
-    prompt per line); each is answered as a chat question.
+    prompt per line); each is answered as a chat question. An empty prompt in a list gets ``""``
+    and is named in ``last_error``; the others are answered.
     """
 
     family = BATCH
@@ -133,7 +136,7 @@ class BatchSession(Session, BatchState, BatchSettings):
         """Start answering without waiting (the Generate button); None when refused."""
         check_flag(queue, "queue")
         asked = check_prompts(prompts)
-        if not asked:
+        if not any(asked):
             self.refuse("no prompts: type one per line, or pass a list of strings")
             return None
         if len(asked) > MOST_PROMPTS:
@@ -152,7 +155,8 @@ class BatchSession(Session, BatchState, BatchSettings):
                        ) -> Job[dict[str, float]] | None:
         """Start a comparison without waiting (the Compare button); None when refused."""
         check_flag(queue, "queue")
-        asked = check_prompts(prompts) if prompts is not None else list(self.prompts)
+        given = check_prompts(prompts) if prompts is not None else list(self.prompts)
+        asked = [prompt for prompt in given if prompt]  # an empty one has nothing to time
         if not asked:
             self.refuse("nothing to compare yet: generate first, or pass prompts")
             return None
@@ -185,6 +189,9 @@ class BatchSession(Session, BatchState, BatchSettings):
                               "tokens_per_s": tokens / seconds if seconds else 0.0,
                               "cache_mb": cache_mb},
                      status=f"stopped: {tokens} tokens kept" if job.stopped else "done")
+        empty = [k + 1 for k, prompt in enumerate(prompts) if not prompt]
+        if empty:  # published after the run's start cleared the line
+            self.publish(last_error=empty_note(empty))
         return answers
 
     def _steps(self, pipe: Any, job: Job[Any], prompts: list[str], config: Any
@@ -194,9 +201,9 @@ class BatchSession(Session, BatchState, BatchSettings):
         started = time.perf_counter()
         base = time.monotonic_ns()  # request ids of a pipeline must not repeat
         tokenizer = pipe.get_tokenizer()
-        handles = [pipe.add_request(base + i, as_chat_turn(tokenizer, p), config)
-                   for i, p in enumerate(prompts)]
-        job.on_stop(lambda: [handle.stop() for handle in handles])
+        handles = {k: pipe.add_request(base + k, as_chat_turn(tokenizer, prompt), config)
+                   for k, prompt in enumerate(prompts) if prompt}  # an empty one is not asked
+        job.on_stop(lambda: [handle.stop() for handle in handles.values()])
         ids: list[list[int]] = [[] for _ in prompts]
         shown, usage = started, 0.0
         while pipe.has_non_finished_requests():
@@ -212,10 +219,11 @@ class BatchSession(Session, BatchState, BatchSettings):
         _read(handles, ids)
         return ids, time.perf_counter() - started, usage
 
-    def _show(self, pipe: Any, ids: list[list[int]], handles: list[Any]) -> None:
+    def _show(self, pipe: Any, ids: list[list[int]], handles: dict[int, Any]) -> None:
         """Post the answers so far (decoded on the view thread: the loop only copies ids)."""
         snapshot = [list(one) for one in ids]
-        finished = [str(h.get_status()).endswith("FINISHED") for h in handles]
+        finished = [k not in handles or str(handles[k].get_status()).endswith("FINISHED")
+                    for k in range(len(ids))]
         post(lambda: self._set({"answers": decode_all(pipe, snapshot), "done": finished}))
 
     def _compare(self, loaded: Loaded[Any], job: Job[Any], prompts: list[str]
@@ -245,6 +253,7 @@ def build(family: Family, folder: Path, device: str, properties: dict[str, Any],
     """The batch family's builder: a ContinuousBatchingPipeline with these scheduler settings."""
     import openvino_genai as ov_genai
 
+    check_cache_size(scheduler["cache_size"])
     config = ov_genai.SchedulerConfig()
     for name in ("cache_size", "max_num_seqs", "max_num_batched_tokens", "enable_prefix_caching",
                  "dynamic_split_fuse", "use_cache_eviction"):
@@ -258,11 +267,29 @@ def build(family: Family, folder: Path, device: str, properties: dict[str, Any],
     return ov_genai.ContinuousBatchingPipeline(str(folder), config, device, properties)
 
 
+def check_cache_size(gb: int, free_gb: float | None = None) -> None:
+    """One line naming the fix for a KV cache larger than the RAM available (the pipeline's own
+    refusal is a C++ check's text); 0, a cache that grows as needed, always fits."""
+    free = devices.free_ram_gb() if free_gb is None else free_gb
+    if gb and free is not None and gb * GIB > free:
+        raise OvnbError(f"a KV cache of {gb} GB is more than the {free:.1f} GB of RAM available: "
+                        f"set cache_size lower, or 0 to let it grow as needed")
+
+
+def empty_note(numbers: list[int]) -> str:
+    """The line naming the empty prompts of a run (numbered from 1, as a learner counts)."""
+    if len(numbers) == 1:
+        return f"prompt {numbers[0]} is empty: it got no answer (the others were answered)"
+    listed = ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+    return f"prompts {listed} are empty: they got no answer (the others were answered)"
+
+
 def check_prompts(prompts: Any) -> list[str]:
-    """``prompts`` as a list of non-empty str: a list as it is (empty ones dropped), one str a
-    prompt per line; a TypeError naming what was expected."""
+    """``prompts`` as a list of stripped str: a list keeps its places (an empty one stays, as
+    ""), one str is a prompt per line (blank lines are no prompts); a TypeError naming what was
+    expected."""
     if isinstance(prompts, str):
-        prompts = prompts.splitlines()
+        return [line.strip() for line in prompts.splitlines() if line.strip()]
     if not isinstance(prompts, Iterable):
         raise TypeError(f"prompts must be a list of str (or one str, a prompt per line), not "
                         f"{type(prompts).__name__}")
@@ -270,7 +297,7 @@ def check_prompts(prompts: Any) -> list[str]:
     for prompt in listed:
         if not isinstance(prompt, str):
             raise TypeError(f"prompts must be str, not {type(prompt).__name__}")
-    return [p.strip() for p in listed if p.strip()]
+    return [prompt.strip() for prompt in listed]
 
 
 def as_chat_turn(tokenizer: Any, prompt: str) -> Any:
@@ -290,8 +317,8 @@ def decode_all(pipe: Any, ids: list[list[int]]) -> list[str]:
     return [tokenizer.decode(one, skip_special_tokens=True) if one else "" for one in ids]
 
 
-def _read(handles: list[Any], ids: list[list[int]]) -> None:
-    for k, handle in enumerate(handles):
+def _read(handles: dict[int, Any], ids: list[list[int]]) -> None:
+    for k, handle in handles.items():
         if handle.can_read():
             for output in handle.read().values():
                 ids[k].extend(output.generated_ids)

@@ -56,7 +56,7 @@ class BatchView(View):
         c, session = self.controls, self.session
         c["run"].on_click(self._answer)
         c["stop"].on_click(self.press_stop)
-        c["compare"].on_click(self._compare)
+        c["compare"].on_click(self._compare_one_by_one)
         self.busy_controls([c["run"], c["compare"]], [c["stop"]])
         session.observe(self._show_prompts, "prompts")
         session.observe(self._show_answers, ["answers", "done"])
@@ -66,7 +66,7 @@ class BatchView(View):
     def _answer(self, button: Any = None) -> None:
         self.session.submit(self.controls["prompts"].value)
 
-    def _compare(self, button: Any = None) -> None:
+    def _compare_one_by_one(self, button: Any = None) -> None:
         self.session.submit_compare(self.controls["prompts"].value or None)
 
     # the views -----------------------------------------------------------------------------------
@@ -105,6 +105,9 @@ class BatchView(View):
 def card_html(prompt: str, answer: str, done: bool) -> str:
     """One prompt and its answer so far, as a small card (the prompt escaped, the answer as
     markdown made safe)."""
+    if not prompt:
+        return (f"<div class='ovnb-card' style='border:1px dashed var(--jp-border-color2, #ccc);"
+                f"border-radius:6px;padding:6px 8px'>{grey('an empty prompt: not asked')}</div>")
     mark = "✓" if done else "…"
     return (f"<div class='ovnb-card' style='border:1px solid var(--jp-border-color2, #ccc);"
             f"border-radius:6px;padding:6px 8px;overflow-wrap:anywhere'><div style='font-weight:600'>"

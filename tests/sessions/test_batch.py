@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from traitlets import TraitError
 
+from ovnb.devices import free_ram_gb
+from ovnb.errors import OvnbError
 from ovnb.runtime.views import in_view_thread
-from ovnb.sessions.batch import MOST_PROMPTS, BatchSession
+from ovnb.sessions.batch import MOST_PROMPTS, BatchSession, check_cache_size
 from tests.conftest import F32
 
 PROMPTS = ["Hello!", "Name a colour.", "Count to three.", "What is the sea?"]
@@ -71,6 +73,36 @@ def test_a_changed_scheduler_setting_applies_from_the_next_run(batch: BatchSessi
 def test_one_str_is_a_prompt_per_line(batch: BatchSession, llm: Path) -> None:
     assert batch.generate("Hello!\n\n  Name a colour.  \n") == bare(llm, PROMPTS[:2])
     assert batch.prompts == PROMPTS[:2]
+
+
+def test_an_empty_prompt_gets_nothing_and_is_named(batch: BatchSession, llm: Path) -> None:
+    answers = batch.generate(["Hello!", "  ", "Name a colour."])
+    assert answers == [bare(llm, PROMPTS[:2])[0], "", bare(llm, PROMPTS[:2])[1]]
+    assert batch.prompts == ["Hello!", "", "Name a colour."] and batch.done == [True] * 3
+    assert batch.last_error == "prompt 2 is empty: it got no answer (the others were answered)"
+    assert batch.generate(["", "Hello!", ""])[1] and "prompts 1 and 3 are empty" in batch.last_error
+    assert batch.generate(["Hello!"]) and batch.last_error == ""  # the next run clears it
+
+
+def test_a_cache_the_machine_cannot_hold_is_one_line(batch: BatchSession, llm: Path) -> None:
+    """More GB than the RAM available: the pipeline's C++ check would say it in a paragraph."""
+    with pytest.raises(OvnbError) as refused:
+        check_cache_size(9, free_gb=8.04)
+    assert str(refused.value) == ("a KV cache of 9 GB is more than the 8.0 GB of RAM available: "
+                                  "set cache_size lower, or 0 to let it grow as needed")
+    check_cache_size(7, free_gb=8.0)  # 7 GiB fits in 8 GB
+    too_big = int(free_ram_gb() or 0) + 2  # more than this machine has, whatever it is
+    before = batch.generate(PROMPTS[:2])
+    batch.cache_size = too_big
+    try:
+        assert batch.generate(["Hello!"]) == []
+        assert batch.last_error.startswith(f"a KV cache of {too_big} GB is more than the ")
+        assert batch.answers == before and batch.busy is False  # nothing lost
+    finally:
+        batch.cache_size = 1  # the fix named: the next run builds with it
+    assert batch.generate(PROMPTS[:1]) == bare(llm, PROMPTS[:1]) and batch.last_error == ""
+    mistaken = BatchSession(llm, properties=F32, cache_size=too_big)  # refused while loading
+    assert mistaken.generate(["Hello!"]) == [] and "is more than the" in mistaken.last_error
 
 
 def test_compare_measures_one_by_one_on_the_same_pipeline(batch: BatchSession) -> None:

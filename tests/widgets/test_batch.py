@@ -28,3 +28,11 @@ def test_a_call_from_code_shows_its_prompts_in_the_box(llm: Path) -> None:
     assert widget.generate(PROMPTS[:2]) == bare(llm, PROMPTS[:2])
     assert widget.view.controls["prompts"].value == "\n".join(PROMPTS[:2])
     assert len(widget.view.cards.children) == 2
+
+
+def test_an_empty_prompt_has_a_card_saying_so(llm: Path) -> None:
+    widget = ovnb.Batch(llm, properties=F32, **GREEDY)
+    assert widget.generate(["Hello!", ""])[1] == ""
+    cards = widget.view.cards.children
+    assert "an empty prompt: not asked" in cards[1].value and "Hello!" in cards[0].value
+    assert widget.view.error_line.value and "prompt 2 is empty" in widget.last_error
