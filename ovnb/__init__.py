@@ -9,8 +9,11 @@ import importlib
 from typing import Any
 
 from ovnb.families import public_names
+from ovnb.runtime.genai_env import pin_tokenizers_path
 
 __version__ = "0.1.0"
+
+pin_tokenizers_path()  # before any pipeline is built: openvino_genai's builds race on it otherwise
 
 # public name -> module that defines it: every family's widgets (from the registry), and the rest
 _LAZY = {
