@@ -12,8 +12,8 @@ are done, and streams each answer into ``answers`` as it grows (decoded on the v
 most ten times a second). ``compare()`` answers the same prompts one at a time on the same
 pipeline, so the speed-up batching gives is measured on this machine, not assumed.
 
-Scheduler settings are the pipeline's own: changing one builds a pipeline with it at the next run
-(pipelines are shared by their settings, so switching back costs nothing).
+Scheduler settings are the pipeline's own: changing one builds a pipeline with it at the next run,
+which the session then keeps (the one before is freed unless another session holds it).
 """
 from __future__ import annotations
 
@@ -167,7 +167,9 @@ class BatchSession(Session, BatchState, BatchSettings):
     def _current(self, loaded: Loaded[Any]) -> Loaded[ContinuousBatchingPipeline]:
         """The pipeline for the scheduler settings as they are now (built when they changed).
         Runs take its lock themselves (``locked=False``): the one loaded first may be another."""
-        return self._pipeline_of(loaded.folder)
+        current = self._pipeline_of(loaded.folder)
+        self._loaded = current  # held, so the next run with these settings builds nothing
+        return current
 
     def _config(self, pipe: Any) -> Any:
         values = {name: getattr(self, name) for name in GENERATION}

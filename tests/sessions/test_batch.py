@@ -70,6 +70,21 @@ def test_a_changed_scheduler_setting_applies_from_the_next_run(batch: BatchSessi
     assert batch.generate(PROMPTS[:2]) == bare(llm, PROMPTS[:2])
 
 
+def test_a_changed_setting_builds_one_pipeline_kept_for_the_next_runs(
+        llm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ovnb.sessions import batch as module
+
+    session = BatchSession(llm, properties=F32, **GREEDY)
+    session.wait_loaded()
+    built = []
+    real_build = module.build
+    monkeypatch.setattr(module, "build", lambda *a, **k: built.append(k) or real_build(*a, **k))
+    session.max_num_seqs = 3
+    for _ in range(3):
+        assert session.generate(PROMPTS[:1]) == bare(llm, PROMPTS[:1])
+    assert len(built) == 1 and built[0]["scheduler"]["max_num_seqs"] == 3
+
+
 def test_one_str_is_a_prompt_per_line(batch: BatchSession, llm: Path) -> None:
     assert batch.generate("Hello!\n\n  Name a colour.  \n") == bare(llm, PROMPTS[:2])
     assert batch.prompts == PROMPTS[:2]
