@@ -42,10 +42,16 @@ def bare_pipeline(folder: Any) -> tuple[Any, Any]:
 
 
 def bare_run(pipe: Any, tokens: int) -> tuple[int, float]:
+    """All prompts in one ``generate``, given as the same chat-turn token ids Batch sends, so the
+    results are token ids to count (string prompts give back texts)."""
+    from ovnb.sessions.batch import as_chat_turn
+
     config = pipe.get_config()
     config.max_new_tokens, config.do_sample, config.repetition_penalty = tokens, False, 1.0
+    tokenizer = pipe.get_tokenizer()
+    turns = [as_chat_turn(tokenizer, prompt) for prompt in PROMPTS]
     started = time.perf_counter()
-    results = pipe.generate(PROMPTS, [config] * len(PROMPTS))
+    results = pipe.generate(turns, [config] * len(PROMPTS))
     spent = time.perf_counter() - started
     return sum(len(r.m_generation_ids[0]) for r in results), spent
 
@@ -61,7 +67,7 @@ def chat_run(chat: Any, tokens: int) -> tuple[int, float]:
     for prompt in PROMPTS:
         chat.clear()
         answer = chat.send(prompt)
-        count += len(tokenizer.encode(answer, add_special_tokens=False).input_ids)
+        count += tokenizer.encode(answer, add_special_tokens=False).input_ids.shape[-1]
     return count, time.perf_counter() - started
 
 
