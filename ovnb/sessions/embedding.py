@@ -196,7 +196,8 @@ class EmbedderSession(ScoringSession):
     def encode_pictures(self, pictures: Sequence[Any]) -> tuple[np.ndarray, str]:
         """For a Retriever's worker: the vectors of pictures read by ``ovnb.pictures.read``;
         a text-only model raises OvnbError (one line)."""
-        raise OvnbError(self._pictures_refused(len(pictures)) or "no pictures to embed")
+        raise OvnbError(self._pictures_refused(len(check_read(pictures))) or
+                        "no pictures to embed")
 
     def embed_query(self, text: str) -> np.ndarray | None:
         """The query vector [dim] of ``text`` (with the model's query instruction); None on error."""
@@ -382,6 +383,18 @@ def check_pictures(value: Any, what: str) -> list[Any]:
                 hasattr(item, "size") and (hasattr(item, "mode") or hasattr(item, "frames"))):
             raise TypeError(f"{what} must be file paths, arrays, PIL images (or clips) or a list "
                             f"of them, not {type(item).__name__}")
+    return listed
+
+
+def check_read(pictures: Any) -> list[Any]:
+    """Pictures as ``ovnb.pictures.read`` gives them (Picture or VideoClip), or a TypeError."""
+    from ovnb.images import Picture
+    from ovnb.video import VideoClip
+
+    listed = list(pictures) if isinstance(pictures, (list, tuple)) else None
+    if listed is None or not all(isinstance(p, (Picture, VideoClip)) for p in listed):
+        raise TypeError("pictures must be a list of what ovnb.pictures.read gives (Picture or "
+                        f"VideoClip), not {type(pictures).__name__}")
     return listed
 
 

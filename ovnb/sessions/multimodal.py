@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from ovnb.errors import OvnbError, Stopped
 from ovnb.families import MULTIMODAL_EMBEDDING, Family
 from ovnb.images import load_image
-from ovnb.errors import OvnbError, Stopped
 from ovnb.runtime.jobs import Job
 from ovnb.runtime.pipelines import Loaded
-from ovnb.sessions.embedding import EMBED_BATCH, EmbedderSession
+from ovnb.sessions.embedding import EMBED_BATCH, EmbedderSession, check_read
 from ovnb.video import VideoClip, load_video
 
 LAST_TOKEN = "LAST_TOKEN"  # how a causal VLM embedder pools, unless its files say other
@@ -82,6 +82,7 @@ class MultimodalEmbedderSession(EmbedderSession):
     def encode_pictures(self, pictures: Sequence[Any]) -> tuple[np.ndarray, str]:
         """For a Retriever's worker: the vectors of pictures read (``ovnb.pictures.read``), through
         this session's lifecycle; raises OvnbError in one line on failure."""
+        pictures = check_read(pictures)
 
         def work(loaded: Loaded[Any], job: Job[tuple[np.ndarray, str]]) -> tuple[np.ndarray, str]:
             started = time.perf_counter()
