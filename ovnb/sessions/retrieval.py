@@ -227,7 +227,9 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         """The index's size in words: passages, and pictures when it holds some."""
         pictures = sum(1 for item in self._index.passages if isinstance(item, Path))
         passages = len(self._index) - pictures
-        return f"{passages} passages" + (f" and {pictures} pictures" if pictures else "")
+        said = [f"{passages} passage{'s' * (passages != 1)}"] if passages or not pictures else []
+        said += [f"{pictures} picture{'s' * (pictures != 1)}"] if pictures else []
+        return " and ".join(said)
 
     def clear(self) -> None:
         """Empty the index (refused while a run is in progress)."""

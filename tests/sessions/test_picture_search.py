@@ -69,7 +69,7 @@ def test_a_folder_of_pictures_and_texts_is_searched_by_text(retriever: Retriever
     assert sorted(p.name for p in items if isinstance(p, Path)) == sorted(
         [p.name for p in PICTURES.glob("*.png")] + ["sailboat.mp4"])
     assert retriever.sources[0] == "note.md" and "red-boat.png" in retriever.sources
-    assert retriever.status == "1 passages and 6 pictures from 7 documents"
+    assert retriever.status == "1 passage and 6 pictures from 7 documents"
     expected = np.array([bare_vector(bare, item) for item in items])
     np.testing.assert_allclose(retriever.vectors, expected, atol=1e-5)
     found = retriever.search(QUERY, k=7)
@@ -101,6 +101,7 @@ def test_only_unreadable_pictures_add_nothing_and_keep_the_index(retriever: Retr
     assert (retriever.passages, retriever.sources) == (kept[0], kept[2])
     np.testing.assert_array_equal(retriever.vectors, kept[1])
     assert retriever.add(album / "red-apple.png") == 1 and len(retriever) == 2
+    assert retriever.status == "2 pictures from 2 documents"
 
 
 def test_a_text_embedder_indexes_a_folders_texts_and_names_the_pictures_skipped(
