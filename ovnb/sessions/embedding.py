@@ -257,6 +257,7 @@ class EmbedderSession(ScoringSession):
 
     def _picture_vectors(self, loaded: Loaded[Any], job: Job[Any], pictures: Sequence[Any]
                          ) -> tuple[np.ndarray, str]:
+        """(vectors, note) of pictures read: a multimodal session's; a text model has none."""
         raise OvnbError(self._pictures_refused(len(pictures)))
 
     def _vectors(self, loaded: Loaded[Any], job: Job[Any], texts: list[str], query: bool
@@ -379,11 +380,20 @@ def check_pictures(value: Any, what: str) -> list[Any]:
         return []
     listed = list(value) if isinstance(value, (list, tuple)) else [value]
     for item in listed:
-        if not isinstance(item, (str, os.PathLike, bytes, np.ndarray)) and not (
-                hasattr(item, "size") and (hasattr(item, "mode") or hasattr(item, "frames"))):
+        if not picture_source(item):
             raise TypeError(f"{what} must be file paths, arrays, PIL images (or clips) or a list "
                             f"of them, not {type(item).__name__}")
     return listed
+
+
+def picture_source(item: Any) -> bool:
+    """Whether ``ovnb.images`` or ``ovnb.video`` can be asked to read ``item`` (cheap: nothing
+    is opened)."""
+    from PIL import Image
+
+    from ovnb.video import VideoClip
+
+    return isinstance(item, (str, os.PathLike, bytes, np.ndarray, Image.Image, VideoClip))
 
 
 def check_read(pictures: Any) -> list[Any]:
