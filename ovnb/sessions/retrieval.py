@@ -81,6 +81,18 @@ class Index:
         return [(self.passages[i], float(scores[i])) for i in top]
 
 
+@dataclass
+class Added:
+    """What one ``add`` embedded: its items and their vectors, the pictures' names, the pictures
+    that did not read ("name (why)") and the embedder's note."""
+
+    items: list[Item]
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    names: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    note: str = ""
+
+
 class RetrieverSettings(Settings):
     """How passages are cut and how many a search returns."""
 
@@ -192,36 +204,45 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
 
     def _add(self, job: Job[int], docs: list[tuple[str, str]], cut: list[Passage],
              found: list[tuple[str, Path]], skipped: str) -> int:
-        parts: list[np.ndarray] = []
-        note = ""
-        if cut:
-            vectors, note = self._through(job, self.embedder, lambda: self.embedder.encode(cut))
-            parts.append(vectors)
-        read, unreadable = read_pictures(job, found)
-        if found and not read and not cut:
-            raise OvnbError(f"none of the {len(found)} pictures could be read ({unreadable[0]}): "
-                            "nothing was added")
-        if read:
-            vectors, picture_note = self._through(
-                job, self.embedder, lambda: self.embedder.encode_pictures([r for _, _, r in read]))
-            parts.append(vectors)
-            note = "; ".join(filter(None, [note, picture_note]))
-        items: list[Item] = [*cut, *(path for _, path, _ in read)]
-        self._index = self._index.plus(items, np.vstack(parts))
+        made = self._embedded(job, cut, found)
+        self._index = self._index.plus(made.items, made.vectors)
         self._texts += sum(1 for name, _ in docs if re.fullmatch(r"text \d+", name))
-        self._sources += [name for name, body in docs if body.strip()]
-        self._sources += [name for name, _, _ in read]
+        self._sources += [name for name, body in docs if body.strip()] + made.names
         empty = [name for name, body in docs if not body.strip()]
         lost = "; ".join(filter(None, [f"{', '.join(empty)} held no text" if empty else "",
-                                       f"skipped {', '.join(unreadable)}" if unreadable else "",
-                                       skipped]))
+                                       f"skipped {', '.join(made.unreadable)}"
+                                       if made.unreadable else "", skipped]))
         self.publish(sources=list(self._sources), count=len(self._index),
-                     note="; ".join(filter(None, [note, lost])),
-                     metrics={"passages": len(cut), "pictures": len(read),
+                     note="; ".join(filter(None, [made.note, lost])),
+                     metrics={"passages": len(cut), "pictures": len(made.names),
                               **self.embedder.metrics},
                      status=f"{self._size()} from {len(self._sources)} documents"
                             + (f" ({lost})" if lost else ""))
-        return len(items)
+        return len(made.items)
+
+    def _embedded(self, job: Job[int], cut: list[Passage], found: list[tuple[str, Path]]
+                  ) -> Added:
+        """The passages and the pictures that read, embedded (nothing is indexed yet: a failure
+        leaves the index as it was)."""
+        made = Added(items=list(cut))
+        parts: list[np.ndarray] = []
+        if cut:
+            vectors, made.note = self._through(job, self.embedder,
+                                               lambda: self.embedder.encode(cut))
+            parts.append(vectors)
+        read, made.unreadable = read_pictures(job, found)
+        if found and not read and not cut:
+            raise OvnbError(f"none of the {len(found)} pictures could be read "
+                            f"({made.unreadable[0]}): nothing was added")
+        if read:
+            vectors, note = self._through(job, self.embedder, lambda: self.embedder.encode_pictures(
+                [picture for _, _, picture in read]))
+            parts.append(vectors)
+            made.note = "; ".join(filter(None, [made.note, note]))
+            made.items += [path for _, path, _ in read]
+            made.names = [name for name, _, _ in read]
+        made.vectors = np.vstack(parts)
+        return made
 
     def _size(self) -> str:
         """The index's size in words: passages, and pictures when it holds some."""
@@ -240,8 +261,9 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
 
     # searching ------------------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> Found:
-        """The ``k`` (default: the ``k`` setting) passages that best match ``query``, as
-        (passage, score), best first; blocks. [] on error (``last_error`` says why)."""
+        """The ``k`` (default: the ``k`` setting) items that best match ``query``, as (item,
+        score), best first (an item is a passage, or a picture's Path); blocks. [] on error
+        (``last_error`` says why)."""
         return self.call(self.submit_search(query, k, queue=True), [])
 
     def submit_search(self, query: str, k: int | None = None, queue: bool = False
