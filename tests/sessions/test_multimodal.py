@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ovnb import layout
 from ovnb.families import MULTIMODAL_EMBEDDING
 from ovnb.images import load_image
 from ovnb.images import samples as image_samples
@@ -49,7 +50,11 @@ def embedder(tiny_qwen3_vl_embed: Path) -> EmbedderSession:
     return session
 
 
-def test_a_multimodal_model_gets_its_own_session(embedder: EmbedderSession) -> None:
+def test_a_multimodal_model_gets_its_own_session(embedder: EmbedderSession,
+                                                 tiny_qwen3_vl_embed: Path) -> None:
+    # prepared offline: its folder is told as such and keeps the pooling files the export drops
+    assert layout.kind_of(tiny_qwen3_vl_embed) == "multimodal-embedding"
+    assert (tiny_qwen3_vl_embed / "1_Pooling" / "config.json").is_file()
     assert isinstance(embedder, MultimodalEmbedderSession) and embedder.takes_pictures
     assert embedder.family is MULTIMODAL_EMBEDDING
     assert embedder.config["pooling_type"] == "LAST_TOKEN" and embedder.last_error == ""
