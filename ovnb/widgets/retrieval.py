@@ -40,7 +40,7 @@ def ranked_table(rows: list[tuple[str, str, str]]) -> str:
 
 
 def gallery_html(found: list[tuple[Path, float]]) -> str:
-    """Pictures found as a grid of thumbnails, each with its rank, score and name (a clip marked
+    """Pictures found as a grid of thumbnails, each with its place, score and name (a clip marked
     ▶; one that cannot be read now says so in its place); every name escaped."""
     if not found:
         return ""
@@ -186,7 +186,8 @@ class RetrieverView(View):
         self.session.submit_search(self.controls["query"].value)
 
     def _show_results(self, change: Any = None) -> None:
-        """Passages in the table, pictures in the grid, each with its rank among both."""
+        """Passages in the table, pictures in the grid, each numbered in its own order (the
+        scores say how they rank against each other)."""
         results = self.session.results
         self.table.value = ranked_table([(f"{score:.3f}", p.label, str(p))
                                           for p, score in results if isinstance(p, Passage)])
