@@ -4,18 +4,21 @@ A multimodal embedder (``ovnb.Embedder`` on Qwen3-VL-Embedding) puts pictures in
 texts, so a retriever can index a folder of photos and clips beside its notes. This module knows
 which files are pictures (by suffix), reads one into what the pipeline takes (``ovnb.images``'
 RGB uint8 pixels, ``ovnb.video``'s sampled frames with their times) and makes the thumbnails a
-view shows. What a retriever is given is sorted here: text items go on to ``ovnb.passages``.
+view shows. What a retriever is given is sorted here: text items go on to ``ovnb.passages``;
+an uploaded picture is kept as a file (``keep_upload``), since an index names pictures by path.
 """
 from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ovnb.errors import OvnbError
-from ovnb.files import expand
+from ovnb.files import expand, write_bytes
 from ovnb.images import Picture, load_image, thumbnail_png
 from ovnb.passages import TEXT_SUFFIXES, named_path
 from ovnb.video import VideoClip, load_video
@@ -46,30 +49,54 @@ def has_text_files(folder: Path) -> bool:
     return any(p.is_file() and p.suffix.lower() in TEXT_SUFFIXES for p in folder.rglob("*"))
 
 
-def sort_items(items: Any) -> tuple[list[Any], list[tuple[str, Path]], list[tuple[str, Path]]]:
-    """What ``Retriever.add`` was given, as (the items for ``ovnb.passages``, the pictures found
-    in folders, the picture files given), pictures as (name, path): a folder gives its pictures
-    and stays a text item when it holds text files too. Raises OvnbError for a path that names
+@dataclass
+class Sorted:
+    """What ``Retriever.add`` was given, sorted: the items for ``ovnb.passages`` (texts, text
+    files, folders holding text files, text uploads), and the pictures as (name, path) found in
+    folders or given as files, or as (name, bytes) uploaded."""
+
+    rest: list[Any] = field(default_factory=list)
+    in_folders: list[tuple[str, Path]] = field(default_factory=list)
+    files: list[tuple[str, Path]] = field(default_factory=list)
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def sort_items(items: Any) -> Sorted:
+    """Sort what ``Retriever.add`` was given (see ``Sorted``): a folder gives its pictures and
+    stays a text item when it holds text files too. Raises OvnbError for a path that names
     nothing."""
     if isinstance(items, (str, os.PathLike)) or not isinstance(items, Iterable):
         items = [items]  # a wrong type is left for ovnb.passages to name
-    rest: list[Any] = []
-    in_folders: list[tuple[str, Path]] = []
-    files: list[tuple[str, Path]] = []
+    found = Sorted()
     for item in items:
         path = _path_of(item)
-        if path is None:
-            rest.append(item)
+        if path is None and _is_picture_upload(item):
+            found.uploads.append((item[0], bytes(item[1])))
+        elif path is None:
+            found.rest.append(item)
         elif path.is_dir():
-            found = [(str(p.relative_to(path)), p) for p in pictures_in(path)]
-            in_folders += found
-            if has_text_files(path) or not found:
-                rest.append(item)  # its texts (or passages' "holds no text files")
+            pictures = [(str(p.relative_to(path)), p) for p in pictures_in(path)]
+            found.in_folders += pictures
+            if has_text_files(path) or not pictures:
+                found.rest.append(item)  # its texts (or passages' "holds no text files")
         elif is_picture(path):
-            files.append((path.name, path))
+            found.files.append((path.name, path))
         else:
-            rest.append(item)
-    return rest, in_folders, files
+            found.rest.append(item)
+    return found
+
+
+def _is_picture_upload(item: Any) -> bool:
+    """Whether ``item`` is a (name, bytes) upload of a picture file (by its name's suffix)."""
+    return (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+            and isinstance(item[1], (bytes, bytearray, memoryview)) and is_picture(Path(item[0])))
+
+
+def keep_upload(name: str, data: bytes) -> Path:
+    """An uploaded picture written to a folder of its own under the temporary folder, so that a
+    retriever can name it by its path (and show it) for as long as the kernel runs."""
+    folder = Path(tempfile.mkdtemp(prefix="ovnb-upload-"))
+    return write_bytes(folder / (Path(name).name or "upload"), data)
 
 
 def _path_of(item: Any) -> Path | None:

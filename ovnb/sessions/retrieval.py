@@ -174,23 +174,32 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         """Start adding without waiting (an upload); None when refused (read errors of text
         files included; a picture that cannot be read is skipped and named when the run ends)."""
         try:
-            rest, in_folders, files = finding.sort_items(items)
-            docs = splitting.documents(rest, self._texts) if rest or not (in_folders or files) \
-                else []
+            given = finding.sort_items(items)
+            docs = splitting.documents(given.rest, self._texts) if given.rest or not (
+                given.in_folders or given.files or given.uploads) else []
             cut = self._split(docs)
+            found, skipped = self._pictures_to_add(given, bool(cut))
         except OvnbError as exc:
             self.refuse(str(exc))
             return None
-        found, skipped = [*in_folders, *files], ""
-        if found and not self.embedder.takes_pictures:
-            if files or not cut:  # a picture given by name is a mistake: nothing is added
-                self.refuse(f"{self._pictures_only(files or found)}: nothing was added")
-                return None
-            skipped, found = f"{len(found)} pictures skipped: {self._pictures_only(found)}", []
         if not cut and not found:
             self.refuse("the documents hold no text: nothing was added")
             return None
         return self.start(lambda _, job: self._add(job, docs, cut, found, skipped), queue=queue)
+
+    def _pictures_to_add(self, given: finding.Sorted, texts: bool
+                         ) -> tuple[list[tuple[str, Path]], str]:
+        """(the pictures to index, a note of those skipped); OvnbError when a picture is given by
+        name or upload to a text-only embedder, or nothing but pictures is (nothing is added)."""
+        named = [*given.files, *((name, Path(name)) for name, _ in given.uploads)]
+        if not self.embedder.takes_pictures and (named or given.in_folders):
+            if named or not texts:
+                raise OvnbError(f"{self._pictures_only(named or given.in_folders)}: nothing was "
+                                "added")
+            return [], f"{len(given.in_folders)} pictures skipped: " \
+                       f"{self._pictures_only(given.in_folders)}"
+        kept = [(name, finding.keep_upload(name, data)) for name, data in given.uploads]
+        return [*given.in_folders, *given.files, *kept], ""
 
     def _pictures_only(self, found: list[tuple[str, Path]]) -> str:
         """Why pictures cannot be indexed with this embedder, naming the fix."""

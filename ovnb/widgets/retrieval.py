@@ -59,6 +59,14 @@ def gallery_html(found: list[tuple[Path, float]]) -> str:
     return f"<div style='display:flex;flex-wrap:wrap;gap:8px'>{''.join(cells)}</div>"
 
 
+def upload_types(session: RetrieverSession) -> str:
+    """What the upload button offers: text files, and pictures when the embedder takes them."""
+    texts = ".txt,.md,.rst,text/plain"
+    if not session.embedder.takes_pictures:
+        return texts
+    return ",".join([texts, *pictures.IMAGE_SUFFIXES, *pictures.CLIP_SUFFIXES])
+
+
 def note_html(note: str) -> str:
     """A run's note (text cut to the model's length...) as a quiet warning line."""
     return f"<span style='color:{NOTE_COLOR}'>✂ {html.escape(note)}</span>" if note else ""
@@ -155,7 +163,7 @@ class RetrieverView(View):
     def __init__(self, session: RetrieverSession) -> None:
         super().__init__(session)
         self.controls.update(
-            upload=widgets.FileUpload(accept=".txt,.md,.rst,text/plain", multiple=True,
+            upload=widgets.FileUpload(accept=upload_types(session), multiple=True,
                                       description="Add files"),
             query=widgets.Text(placeholder="search the documents, then press Enter",
                                continuous_update=False, layout=widgets.Layout(width="70%")),

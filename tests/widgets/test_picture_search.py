@@ -19,6 +19,7 @@ from ovnb.passages import Passage
 from tests.conftest import F32, _prepared
 
 tiny_qwen3_vl_embed = _prepared("tiny-qwen3-vl-embed")
+tiny_embed = _prepared("tiny-embed")
 
 PICTURES = Path(__file__).resolve().parents[2] / "notebooks" / "data" / "pictures"
 QUERY = "find the photo of the red boat"
@@ -104,3 +105,36 @@ def test_a_text_only_search_shows_no_grid(retriever: ovnb.Retriever) -> None:
     found = retriever.search(QUERY)
     assert all(isinstance(p, Passage) for p, _ in found) and retriever.view.gallery.value == ""
     assert retriever.view.table.value.count("<tr>") == 3
+
+
+def upload(name: str, data: bytes) -> dict:
+    """One file of a FileUpload value, as the browser sends it."""
+    import datetime
+
+    return {"name": name, "type": "", "size": len(data), "content": memoryview(data),
+            "last_modified": datetime.datetime.now(datetime.timezone.utc)}
+
+
+def test_uploaded_pictures_are_kept_as_files_and_found(retriever: ovnb.Retriever) -> None:
+    assert ".png" in retriever.view.controls["upload"].accept
+    boat = (PICTURES / "red-boat.png").read_bytes()
+    retriever.view.controls["upload"].value = [upload("red-boat.png", boat),
+                                               upload("note.md", b"The red boat is moored.")]
+    retriever.session.join()
+    assert retriever.last_error == "" and len(retriever) == 2
+    picture = next(p for p in retriever.passages if isinstance(p, Path))
+    assert picture.name == "red-boat.png" and picture.read_bytes() == boat
+    assert retriever.sources == ["note.md", "red-boat.png"]
+    retriever.search(QUERY)
+    assert retriever.view.gallery.value.count("data:image/png;base64,") == 1
+
+
+def test_a_text_retriever_refuses_an_uploaded_picture_naming_the_fix(tiny_embed: Path) -> None:
+    retriever = ovnb.Retriever(ovnb.Embedder(tiny_embed, properties=F32))
+    assert ".png" not in retriever.view.controls["upload"].accept
+    retriever.view.controls["upload"].value = [
+        upload("red-boat.png", (PICTURES / "red-boat.png").read_bytes())]
+    retriever.session.join()
+    assert retriever.last_error.startswith("tiny-embed embeds texts only, not pictures "
+                                           "(red-boat.png)")
+    assert "multimodal Embedder" in retriever.view.error_line.value and len(retriever) == 0
