@@ -23,8 +23,9 @@ from ovnb.progress import run_tool
 
 # model types optimum-intel 2.2.0 refuses under transformers 5 (MAX_TRANSFORMERS_VERSION "5.0") though
 # they export and run: exported by ovnb.exportcli, which lifts the ceiling in the child process.
-# qwen2_vl: tiny-qwen2-vl, under test. qwen2_5_vl, qwen3_vl: seen once with tiny random configs
-# built the same way (exported, then VLMPipeline answered an image and a video); not under test.
+# qwen2_vl: tiny-qwen2-vl, under test. qwen3_vl: tiny-qwen3-vl-embed (feature-extraction, for
+# EmbeddingPipeline), under test; as image-text-to-text seen once with a tiny random config
+# (VLMPipeline answered text, an image and a video). qwen2_5_vl: seen once that way; not under test.
 LIFT_VERSION_CEILING = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
 # folders of a source that the prepared folder keeps as they are: LoRA adapters, speaker voices

@@ -5,12 +5,17 @@ carry ``MAX_TRANSFORMERS_VERSION = "5.0"``) though the export works: Qwen2-VL wa
 in openvino_genai here. ``ovnb.export`` runs this module as its child process instead of optimum-cli
 for such models; the parent never imports torch or optimum, and the installed package is untouched.
 
+It also replaces one of optimum-intel's traced patches for ``qwen3_vl`` (see
+``tolerate_text_only_deepstack``), so that the exported language model takes the inputs
+openvino_genai's EmbeddingPipeline gives it for text without pictures.
+
 Usage: ``python -m ovnb.exportcli MODEL_TYPE export openvino ...`` (optimum-cli's own arguments).
 """
 from __future__ import annotations
 
 import functools
 import sys
+from typing import Any
 
 
 def lift_version_ceiling(model_type: str, task: str) -> None:
@@ -24,10 +29,53 @@ def lift_version_ceiling(model_type: str, task: str) -> None:
     config_class.MAX_TRANSFORMERS_VERSION = None
 
 
+def tolerate_text_only_deepstack() -> None:
+    """Export Qwen3-VL's language model so that a one-element ``visual_pos_masks`` works.
+
+    Qwen3-VL adds vision features of some vision layers ("deepstack") to the hidden states of the
+    first text layers at the image and video tokens, which ``visual_pos_masks`` marks, one flag per
+    token. optimum-intel 2.2.0 traces that step with its own replacement, which reshapes the mask
+    to the hidden states' [batch, sequence]. VLMPipeline passes one flag per token ([1, tokens]
+    with the hidden states as [tokens, 1, width] on its default backend). EmbeddingPipeline, for
+    text without pictures, passes a [1, 1] mask of False (and one row of zero features) whatever
+    the batch and length: every text-only ``embed`` then fails ("reshape: the shape of input data
+    (1.32) conflicts with the reshape pattern (1.10.32)", seen with tiny-qwen3-vl-embed).
+
+    This replacement broadcasts the flattened mask to one flag per token: a mask of one flag per
+    token is unchanged (images, videos and VLMPipeline compute what they did), a single flag is
+    repeated, and any other size still fails (as a batch of texts with pictures does: genai
+    passes the last text's mask for the whole batch).
+    """
+    from optimum.exporters.openvino import model_patcher
+
+    model_patcher._deepstack_process_patched = _deepstack_process
+
+
+def _deepstack_process(self: Any, hidden_states: Any, visual_pos_masks: Any,
+                       visual_embeds: Any) -> Any:
+    """Add ``visual_embeds`` (one row per marked token, in order) to the marked hidden states,
+    with ops that trace to a graph of dynamic shapes (no boolean indexing): the marked token
+    k-th in order takes row k, found by the running count of marks."""
+    import torch
+
+    batch, seq_len, dim = hidden_states.shape
+    mask = visual_pos_masks.to(hidden_states.device).reshape(-1).expand(batch * seq_len)
+    visual_embeds = visual_embeds.to(hidden_states.device, hidden_states.dtype)
+    rows = torch.clamp(torch.cumsum(mask.long(), dim=0) - 1, min=0)
+    gathered = torch.index_select(visual_embeds, 0, rows).reshape(batch, seq_len, dim)
+    return hidden_states + gathered * mask.to(hidden_states.dtype).reshape(batch, seq_len, 1)
+
+
+# optimum-intel patches ovnb replaces, by model type
+REPLACED_PATCHES = {"qwen3_vl": tolerate_text_only_deepstack}
+
+
 def main(argv: list[str]) -> None:
     model_type, cli_args = argv[0], argv[1:]
     task = cli_args[cli_args.index("--task") + 1]
     lift_version_ceiling(model_type, task)
+    if model_type in REPLACED_PATCHES:
+        REPLACED_PATCHES[model_type]()
     from optimum.commands.optimum_cli import main as optimum_cli
 
     sys.argv = ["optimum-cli", *cli_args]

@@ -175,6 +175,20 @@ RERANK = Family(
     session="ovnb.sessions.embedding:RerankerSession",
     fronts=("ovnb.widgets.retrieval:Reranker",),
     example=Example("rerank", ("boat", ["a red boat on a lake", "a blue sky"])))
+# Texts, images and clips in one vector space (Qwen3-VL-Embedding): a VLM's folder, exported for
+# feature extraction (its language model gives the last hidden state, pooled at the last token);
+# told from a vision-chat folder by its config (``layout.vlm_family``). Its RAM figures are the
+# text embedder's: pictures add tokens, not measured apart.
+MULTIMODAL_EMBEDDING = Family(
+    task="multimodal-embedding", label="multimodal embedding", pipelines=("EmbeddingPipeline",),
+    marks=VISION_CHAT.marks, needs=(TOKENIZER, "openvino_vision_embeddings_model.xml"),
+    export_task="feature-extraction", activation_gb=EMBEDDING.activation_gb,
+    working_gb=EMBEDDING.working_gb, build="ovnb.sessions.multimodal:build",
+    fixups=(*VISION_CHAT.fixups, "ovnb.fixups:sentence_transformers_files"),
+    tiny="tiny-qwen3-vl-embed", session="ovnb.sessions.multimodal:MultimodalEmbedderSession",
+    fronts=("ovnb.widgets.retrieval:Embedder", "ovnb.widgets.retrieval:Retriever"),
+    example=Example("embed", (), {"texts": ["a red boat on a lake"],
+                                  "images": [str(DATA / "images" / "sailboat.png")]}))
 
 BATCH = Family(
     task="batch", label="many prompts at once", pipelines=("ContinuousBatchingPipeline",),
@@ -187,15 +201,17 @@ BATCH = Family(
 # The families with folders of their own, in the order a folder is told by its files
 # (``layout.family_of``): a VLM before anything with one model, SpeechT5 before Whisper (both have
 # an encoder and a decoder; only SpeechT5 a postnet and a vocoder); embedding and rerank folders
-# look like chat ones and are told by their config.
+# look like chat ones and are told by their config, as multimodal-embedding folders look like
+# vision-chat ones.
 FOLDER_FAMILIES: tuple[Family, ...] = (VISION_CHAT, TEXT_TO_SPEECH, SPEECH, IMAGE, VIDEO, CHAT,
-                                       EMBEDDING, RERANK)
+                                       EMBEDDING, RERANK, MULTIMODAL_EMBEDDING)
 # every family, those running another's folders too (continuous batching runs chat folders)
 FAMILIES: tuple[Family, ...] = (*FOLDER_FAMILIES, BATCH)
 # the tasks of prepared folders, in the order they are listed (``ovnb list``, the index
 # notebook, staging, the catalog's ``task``)
 TASKS: tuple[str, ...] = tuple(f.task for f in (CHAT, SPEECH, IMAGE, VISION_CHAT, VIDEO,
-                                                TEXT_TO_SPEECH, EMBEDDING, RERANK))
+                                                TEXT_TO_SPEECH, EMBEDDING, RERANK,
+                                                MULTIMODAL_EMBEDDING))
 _BY_TASK = {f.task: f for f in FAMILIES}
 
 

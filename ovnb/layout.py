@@ -14,13 +14,18 @@ from typing import Any
 from ovnb import families
 from ovnb.cache import MANIFEST
 from ovnb.errors import OvnbError
-from ovnb.families import EMBEDDING, RERANK, TEXT_TO_SPEECH, Family
+from ovnb.families import (EMBEDDING, MULTIMODAL_EMBEDDING, RERANK, TEXT_TO_SPEECH, VISION_CHAT,
+                           Family)
 
 # config.json model_type of the VLM families whose VLMPipeline takes ``videos=`` (openvino_genai
 # 2026.4: the families with a native video tag in its visual-processing docs; each overrides
 # encode_videos in the installed library). VideoChat-Flash takes video only, no images.
 VIDEO_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_next_video",
                      "videochat_flash_qwen", "gemma4", "muse_glimmer")
+
+# transformers' VLM classes without a language-model head: exported for feature extraction, their
+# last hidden state is an embedding (EmbeddingPipeline's multimodal models)
+BARE_VLM_MODELS = ("Qwen2VLModel", "Qwen2_5_VLModel", "Qwen3VLModel")
 
 # transformers model types that are encoders only: never a chat model, so a folder of one with a
 # single openvino_model.xml is an embedder, or a reranker when it has a classification head
@@ -58,9 +63,21 @@ def family_of(folder: Path) -> Family | None:
             continue
         if family.classes and _diffusers_class(folder) not in family.classes:
             continue
+        if family is VISION_CHAT:
+            return vlm_family(folder)
         return one_model_family(_json(folder / "config.json")) if family is families.CHAT \
             else family
     return None
+
+
+def vlm_family(folder: Path) -> Family:
+    """The family of a folder with a VLM's models: vision chat, or multimodal embedding when it
+    holds an embedder. Both exports have the same files (a language model giving "logits"); an
+    embedder's says how it pools (sentence-transformers' ``modules.json``) or its config names a
+    model with no language-model head (``Qwen3VLModel``, ``...ForEmbedding``)."""
+    archs = _json(folder / "config.json").get("architectures") or []
+    bare = any(a in BARE_VLM_MODELS or a.endswith("ForEmbedding") for a in archs)
+    return MULTIMODAL_EMBEDDING if bare or (folder / "modules.json").is_file() else VISION_CHAT
 
 
 def takes_video(folder: Path) -> bool:

@@ -19,7 +19,7 @@ REPO = Path(catalogs.__file__).resolve().parents[1]
 REQUIRED = {"id", "task", "description", "params_m", "license", "sources", "default_precision",
             "precisions", "trust_remote_code", "binder_fit", "npu_fit", "export", "ref"}
 OPTIONAL = {"gated", "tokenizer", "drafts", "draft_for", "draft_only", "tiny_default", "video",
-            "instructions", "adapters", "generation", "reasoning"}
+            "images", "instructions", "adapters", "generation", "reasoning"}
 EXPORT_KEYS = {"group_size", "ratio", "sym", "awq", "dataset", "task", "vocoder"}
 
 
@@ -46,9 +46,12 @@ def test_entry_is_complete(entry: dict) -> None:
     assert set(entry["precisions"]) <= set(catalogs.PRECISIONS)
     assert len(set(entry["precisions"])) == len(entry["precisions"])
     assert entry["default_precision"] in entry["precisions"]
-    for flag in ("trust_remote_code", "binder_fit", "npu_fit", "gated", "draft_only", "video"):
+    for flag in ("trust_remote_code", "binder_fit", "npu_fit", "gated", "draft_only", "video",
+                 "images"):
         assert isinstance(entry.get(flag, False), bool), flag
     assert "video" not in entry or entry["task"] == "vision-chat"
+    # a multimodal embedder says it embeds pictures; nothing else does
+    assert entry.get("images", False) == (entry["task"] == "multimodal-embedding")
     assert ("tokenizer" in entry) == (entry["task"] == "chat")
 
 
@@ -74,7 +77,7 @@ def test_export_options_are_ones_optimum_takes(entry: dict) -> None:
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if "instructions" in e], ids=lambda e: e["id"])
 def test_instructions_are_prompts_for_retrieval_models(entry: dict) -> None:
     given = entry["instructions"]
-    assert entry["task"] in ("embedding", "rerank")
+    assert entry["task"] in ("embedding", "rerank", "multimodal-embedding")
     assert given and set(given) <= {"query", "document"}
     assert all(isinstance(v, str) and v for v in given.values())
     if entry["task"] == "rerank":  # templates: the text goes where its placeholder is
@@ -250,9 +253,9 @@ def test_each_task_has_a_binder_entry_and_an_offline_entry(task: str) -> None:
     assert any(e["binder_fit"] for e in entries)
     assert any(e["id"] in catalogs.offline_ids() for e in entries)
     real = [e for e in entries if not e["id"].startswith("tiny-")]
-    # SD 1.5 / LCM in int8 estimate ~2.1 GB, LTX-Video (7.1B with T5-XXL) far more: on Binder,
-    # images and videos stay tiny
-    if task not in ("image", "video"):
+    # SD 1.5 / LCM in int8 estimate ~2.1 GB, LTX-Video (7.1B with T5-XXL) far more, the smallest
+    # multimodal embedder (Qwen3-VL-Embedding-2B) ~4.8 GB: on Binder, these stay tiny
+    if task not in ("image", "video", "multimodal-embedding"):
         assert any(e["binder_fit"] for e in real), f"no real {task} model fits Binder"
 
 
@@ -274,7 +277,8 @@ def test_the_issue_models_are_all_there() -> None:
 def test_offline_ids_include_every_tiny_model() -> None:
     offline = catalogs.offline_ids()
     for tiny in ("tiny-llm", "tiny-llm-draft", "tiny-whisper", "tiny-sd", "tiny-vlm",
-                 "tiny-qwen2-vl", "tiny-ltx", "tiny-speecht5", "tiny-embed", "tiny-rerank"):
+                 "tiny-qwen2-vl", "tiny-ltx", "tiny-speecht5", "tiny-embed", "tiny-rerank",
+                 "tiny-qwen3-vl-embed"):
         assert tiny in offline
     assert "openai/whisper-tiny.en" in offline
     assert "sentence-transformers/all-MiniLM-L6-v2" in offline
@@ -288,6 +292,17 @@ def test_the_speech_out_and_retrieval_models_are_there() -> None:
               "tiny-rerank": "rerank", "cross-encoder/ms-marco-MiniLM-L6-v2": "rerank",
               "BAAI/bge-reranker-v2-m3": "rerank", "Qwen/Qwen3-Reranker-0.6B": "rerank"}
     assert {i: BY_ID[i]["task"] for i in wanted if i in BY_ID} == wanted
+
+
+def test_multimodal_embedders_are_marked_and_the_real_ones_hub_only() -> None:
+    marked = [e for e in ENTRIES if e.get("images")]
+    assert {e["id"] for e in marked} == {"tiny-qwen3-vl-embed", "Qwen/Qwen3-VL-Embedding-2B",
+                                         "Qwen/Qwen3-VL-Embedding-8B"}
+    tiny = [e["id"] for e in marked if catalogs.has_random_weights(e)]
+    assert tiny == ["tiny-qwen3-vl-embed"]
+    for entry in marked:
+        if entry["id"] not in tiny:
+            assert [s["kind"] for s in entry["sources"]] == ["hub"], entry["id"]
 
 
 def test_task_filter_and_lookup() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,71 @@ def test_exportcli_lifts_only_the_named_ceiling() -> None:
         assert model_configs.LlavaNextVideoOpenVINOConfig.MAX_TRANSFORMERS_VERSION == before[1]
     finally:
         qwen2_vl.MAX_TRANSFORMERS_VERSION = before[0]
+
+
+def _deepstack_case(mask_shape: tuple[int, ...], marked: tuple[int, ...] = ()) -> tuple[Any, ...]:
+    """Hidden states [2, 5, 4], a mask of ``mask_shape`` marking the flat positions ``marked``,
+    and one row of vision features per marked token (one zero row when none is marked, as genai
+    passes for text without pictures)."""
+    import torch
+
+    torch.manual_seed(0)
+    hidden = torch.randn(2, 5, 4)
+    mask = torch.zeros(mask_shape, dtype=torch.bool)
+    mask.view(-1)[list(marked)] = True
+    visual = torch.randn(len(marked), 4) if marked else torch.zeros(1, 4)
+    return hidden, mask, visual
+
+
+@pytest.mark.slow  # imports torch
+def test_exportcli_deepstack_adds_vision_rows_at_the_marked_tokens() -> None:
+    from ovnb.exportcli import _deepstack_process
+
+    hidden, mask, visual = _deepstack_case((2, 5), marked=(1, 2, 7))
+    expected = hidden.clone()
+    expected[mask] += visual  # what transformers' own boolean indexing does
+    assert (_deepstack_process(None, hidden, mask, visual) - expected).abs().max() < 1e-6
+    # VLMPipeline's default backend: one flag per token as [1, tokens], hidden [tokens, 1, width]
+    flat = hidden.reshape(10, 1, 4)
+    out = _deepstack_process(None, flat, mask.reshape(1, 10), visual)
+    assert (out.reshape(2, 5, 4) - expected).abs().max() < 1e-6
+
+
+@pytest.mark.slow  # imports torch
+def test_exportcli_deepstack_takes_one_flag_for_text_without_pictures() -> None:
+    import torch
+
+    from ovnb.exportcli import _deepstack_process
+
+    hidden, mask, visual = _deepstack_case((1, 1))  # EmbeddingPipeline's text-only inputs
+    assert torch.equal(_deepstack_process(None, hidden, mask, visual), hidden)
+    hidden, mask, visual = _deepstack_case((1, 3), marked=(1,))  # a mask of another text
+    with pytest.raises(RuntimeError):
+        _deepstack_process(None, hidden, mask, visual)
+
+
+@pytest.mark.slow  # imports optimum-intel
+@pytest.mark.xfail(raises=RuntimeError, strict=True,
+                   reason="optimum-intel 2.2.0's deepstack patch reshapes a [1, 1] mask to the "
+                          "hidden states' shape: EmbeddingPipeline's text-only embed fails. "
+                          "When this passes, ovnb.exportcli's replacement can go.")
+def test_optimum_deepstack_patch_takes_one_flag_for_text_without_pictures() -> None:
+    from optimum.exporters.openvino.model_patcher import _deepstack_process_patched
+
+    hidden, mask, visual = _deepstack_case((1, 1))
+    _deepstack_process_patched(None, hidden, mask, visual)
+
+
+@pytest.mark.slow  # imports optimum-intel
+def test_exportcli_replaces_the_deepstack_patch_only_for_qwen3_vl() -> None:
+    from optimum.exporters.openvino import model_patcher
+
+    from ovnb import exportcli
+
+    assert set(exportcli.REPLACED_PATCHES) == {"qwen3_vl"}
+    original = model_patcher._deepstack_process_patched
+    try:
+        exportcli.REPLACED_PATCHES["qwen3_vl"]()
+        assert model_patcher._deepstack_process_patched is exportcli._deepstack_process
+    finally:
+        model_patcher._deepstack_process_patched = original

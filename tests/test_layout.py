@@ -45,6 +45,15 @@ def folder(root: Path, names: tuple[str, ...], **jsons: Any) -> Path:
     (("openvino_model.xml",), {"architectures": ["XLMRobertaForSequenceClassification"],
                                "model_type": "xlm-roberta"}, "rerank"),
     (("tokenizer.json",), {"model_type": "bert"}, None),
+    # a VLM's files: a chat model unless it has no language-model head (an embedder)
+    (VLM, {"architectures": ["Qwen2VLForConditionalGeneration"], "model_type": "qwen2_vl"},
+     "vision-chat"),
+    (VLM, {"architectures": ["LlavaForConditionalGeneration"], "model_type": "llava"},
+     "vision-chat"),
+    (VLM, {"architectures": ["InternVLChatModel"], "model_type": "internvl_chat"}, "vision-chat"),
+    (VLM, {"architectures": ["Qwen3VLModel"], "model_type": "qwen3_vl"}, "multimodal-embedding"),
+    (VLM, {"architectures": ["Qwen3VLForEmbedding"], "model_type": "qwen3_vl"},
+     "multimodal-embedding"),
 ])
 def test_kind_of_by_files_then_config(tmp_path: Path, names: tuple[str, ...],
                                       config: dict[str, Any], task: str | None) -> None:
@@ -63,6 +72,30 @@ def test_the_manifest_names_the_task_first(tmp_path: Path) -> None:
     assert layout.kind_of(not_a_model) is None
     unknown = folder(tmp_path / "u", WHISPER, ovnb={"task": "nope"})
     assert layout.kind_of(unknown) == "speech"
+
+
+def test_a_vlm_folder_that_says_how_it_pools_is_an_embedder(tmp_path: Path) -> None:
+    chat = {"architectures": ["Qwen3VLForConditionalGeneration"], "model_type": "qwen3_vl"}
+    assert layout.kind_of(folder(tmp_path / "chat", VLM, config=chat)) == "vision-chat"
+    pooled = folder(tmp_path / "embed", VLM, config=chat, modules=[])
+    assert layout.kind_of(pooled) == "multimodal-embedding"
+    named = folder(tmp_path / "named", VLM, config=chat, ovnb={"task": "multimodal-embedding"})
+    assert layout.kind_of(named) == "multimodal-embedding"
+
+
+def test_the_tiny_vlm_folders_stay_vision_chat(vlm: Path, cache: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import ovnb
+
+    qwen2_vl = ovnb.prepare("tiny-qwen2-vl", cache_dir=cache)
+    for prepared in (vlm, qwen2_vl):
+        assert layout.kind_of(prepared) == "vision-chat"
+        bare = folder(tmp_path / prepared.parent.parent.name, VLM)  # its files, no manifest
+        for config in prepared.glob("*.json"):
+            if config.name != "ovnb.json":
+                shutil.copyfile(config, bare / config.name)
+        assert layout.kind_of(bare) == "vision-chat"
 
 
 def test_missing_files_per_task(tmp_path: Path) -> None:

@@ -25,9 +25,9 @@ import numpy as np
 import traitlets
 from traitlets import Dict, Int, List, Unicode
 
-from ovnb import layout
+from ovnb import catalogs, layout
 from ovnb.errors import OvnbError, Stopped
-from ovnb.families import EMBEDDING, RERANK
+from ovnb.families import EMBEDDING, MULTIMODAL_EMBEDDING, RERANK
 from ovnb.layout import context_length as position_limit
 from ovnb.runtime.jobs import Job
 from ovnb.runtime.pipelines import Loaded, load
@@ -121,6 +121,17 @@ class EmbedderSession(ScoringSession):
 
     family = EMBEDDING
     fields = EMBED_FIELDS
+    takes_pictures = False  # whether ``embed`` takes images= and videos= (a multimodal model)
+
+    def __new__(cls, model: str | os.PathLike[str], device: Any = "CPU",
+                properties: dict[str, Any] | None = None, **config: Any) -> EmbedderSession:
+        """A multimodal model's session is a ``MultimodalEmbedderSession`` (as ``Path(...)`` is a
+        PosixPath): ``Embedder(model)`` and ``Retriever(model)`` take either kind of model."""
+        if cls is EmbedderSession and embeds_pictures(model):
+            from ovnb.sessions.multimodal import MultimodalEmbedderSession
+
+            cls = MultimodalEmbedderSession
+        return super().__new__(cls)
 
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU",
                  properties: dict[str, Any] | None = None, **config: Any) -> None:
@@ -150,15 +161,43 @@ class EmbedderSession(ScoringSession):
         return getattr(self, "_dim", 0)
 
     # from code ------------------------------------------------------------------------------------
-    def embed(self, texts: str | Iterable[str]) -> np.ndarray | None:
-        """Document vectors [n, dim] of ``texts``; blocks. None (``last_error`` says why) on error."""
-        texts = check_texts(texts)
-        problem = empty_texts(texts)
+    def embed(self, texts: str | Iterable[str] | None = None, images: Any = None,
+              videos: Any = None) -> np.ndarray | None:
+        """Document vectors [n, dim]: a row per text, then (a multimodal model) a row per image
+        and per clip; blocks. None (``last_error`` says why) on error. Images and clips are paths,
+        arrays or PIL images (``ovnb.images``, ``ovnb.video``); a text-only model refuses them."""
+        given = [] if texts is None else check_texts(texts)
+        images, videos = check_pictures(images, "images"), check_pictures(videos, "videos")
+        problem = self._pictures_refused(len(images) + len(videos))
+        if not problem and (given or not (images or videos)):
+            problem = empty_texts(given) if given or not self.takes_pictures else \
+                "nothing to embed: pass texts=, images= or videos="
         if problem:
             self.refuse(problem)
             return None
-        return self.call(self.start(lambda loaded, job: self._embed(loaded, job, texts, False),
+        read = self._read_pictures(images, videos)  # a file it cannot read is refused, in a line
+        if read is None:
+            return None
+        return self.call(self.start(lambda loaded, job: self._embed(loaded, job, given, False, read),
                                     queue=True), None)
+
+    def _pictures_refused(self, count: int) -> str:
+        """Why ``count`` pictures cannot be embedded here ('' when none are given)."""
+        if not count:
+            return ""
+        return (f"{self.model_name} embeds texts only, not pictures: make the Embedder with a "
+                f"multimodal model ({', '.join(multimodal_ids())}; `ovnb list --task "
+                f"{MULTIMODAL_EMBEDDING.task}`)")
+
+    def _read_pictures(self, images: list[Any], videos: list[Any]) -> list[Any] | None:
+        """The pictures read (a multimodal session's); a text-only one takes none."""
+        return []
+
+    def encode_pictures(self, pictures: Sequence[Any]) -> tuple[np.ndarray, str]:
+        """For a Retriever's worker: the vectors of pictures read by ``ovnb.pictures.read``;
+        a text-only model raises OvnbError (one line)."""
+        raise OvnbError(self._pictures_refused(len(check_read(pictures))) or
+                        "no pictures to embed")
 
     def embed_query(self, text: str) -> np.ndarray | None:
         """The query vector [dim] of ``text`` (with the model's query instruction); None on error."""
@@ -204,12 +243,22 @@ class EmbedderSession(ScoringSession):
         return outcome.value
 
     # on the worker --------------------------------------------------------------------------------
-    def _embed(self, loaded: Loaded[Any], job: Job[Any], texts: list[str], query: bool
-               ) -> np.ndarray:
+    def _embed(self, loaded: Loaded[Any], job: Job[Any], texts: list[str], query: bool,
+               pictures: Sequence[Any] = ()) -> np.ndarray:
         started = time.perf_counter()
-        vectors, note = self._vectors(loaded, job, texts, query)
-        self._finished(len(texts), started, note=note)
+        vectors, note = self._vectors(loaded, job, texts, query) if texts else (None, "")
+        if pictures:
+            seen, picture_note = self._picture_vectors(loaded, job, pictures)
+            vectors = seen if vectors is None else np.vstack([vectors, seen])
+            note = " ".join(filter(None, [note, picture_note]))
+        self._finished(len(texts) + len(pictures), started, note=note)
+        assert vectors is not None
         return vectors
+
+    def _picture_vectors(self, loaded: Loaded[Any], job: Job[Any], pictures: Sequence[Any]
+                         ) -> tuple[np.ndarray, str]:
+        """(vectors, note) of pictures read: a multimodal session's; a text model has none."""
+        raise OvnbError(self._pictures_refused(len(pictures)))
 
     def _vectors(self, loaded: Loaded[Any], job: Job[Any], texts: list[str], query: bool
                  ) -> tuple[np.ndarray, str]:
@@ -322,6 +371,58 @@ class RerankerSession(ScoringSession):
         ranking = sorted(scored, key=lambda pair: (-pair[1], pair[0]))[:top_n]
         self._finished(len(texts), started, query, texts, ranking)
         return ranking
+
+
+def check_pictures(value: Any, what: str) -> list[Any]:
+    """``images=`` or ``videos=`` as a list (one picture is a list of one; None is none); a
+    TypeError naming what a picture may be, before any file is read."""
+    if value is None:
+        return []
+    listed = list(value) if isinstance(value, (list, tuple)) else [value]
+    for item in listed:
+        if not picture_source(item):
+            raise TypeError(f"{what} must be file paths, arrays, PIL images (or clips) or a list "
+                            f"of them, not {type(item).__name__}")
+    return listed
+
+
+def picture_source(item: Any) -> bool:
+    """Whether ``ovnb.images`` or ``ovnb.video`` can be asked to read ``item`` (cheap: nothing
+    is opened)."""
+    from PIL import Image
+
+    from ovnb.video import VideoClip
+
+    return isinstance(item, (str, os.PathLike, bytes, np.ndarray, Image.Image, VideoClip))
+
+
+def check_read(pictures: Any) -> list[Any]:
+    """Pictures as ``ovnb.pictures.read`` gives them (Picture or VideoClip), or a TypeError."""
+    from ovnb.images import Picture
+    from ovnb.video import VideoClip
+
+    listed = list(pictures) if isinstance(pictures, (list, tuple)) else None
+    if listed is None or not all(isinstance(p, (Picture, VideoClip)) for p in listed):
+        raise TypeError("pictures must be a list of what ovnb.pictures.read gives (Picture or "
+                        f"VideoClip), not {type(pictures).__name__}")
+    return listed
+
+
+def embeds_pictures(model: Any) -> bool:
+    """Whether ``model`` (a catalog id or a prepared folder) is a multimodal embedder: told by
+    the catalog's ``images`` flag, or by what the folder holds."""
+    if not isinstance(model, (str, os.PathLike)):
+        return False
+    entry = catalogs.find(str(model))
+    if entry is not None:
+        return bool(entry.get("images"))
+    path = Path(str(model)).expanduser()
+    return path.is_dir() and layout.family_of(path) is MULTIMODAL_EMBEDDING
+
+
+def multimodal_ids() -> list[str]:
+    """The catalog's multimodal embedders (``"images": true``), to name in messages."""
+    return [e["id"] for e in catalogs.catalog(MULTIMODAL_EMBEDDING.task) if e.get("images")]
 
 
 def check_texts(texts: Any) -> list[str]:

@@ -8,6 +8,12 @@ which is slower and better at telling "about the same topic" from "answers the q
 scores order the result. ``ground(question)`` makes the prompt a chat model answers from
 (``ChatSession(retriever=...)`` calls it every turn).
 
+Pictures: with a multimodal embedder (``Embedder("tiny-qwen3-vl-embed")``), ``add(folder)`` also
+indexes the folder's images and clips (``ovnb.pictures``), each one vector in the space of the
+texts, and ``search(text)`` returns them as items too: a picture's item is its ``Path``. A file
+that cannot be read is skipped and named in ``status``. A reranker reads texts only, and a
+grounded chat quotes texts only: pictures are left to the embedder's scores there.
+
 Where a vector database takes over: the index is one float32 matrix searched exactly, every query
 reading every vector (n × dim multiply-adds, n × dim × 4 bytes of RAM). With all-MiniLM-L6-v2's
 384 dimensions, 10,000 passages take 15 MB and a search a few milliseconds: right for notebook-size
@@ -23,6 +29,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,14 +37,16 @@ import traitlets
 from traitlets import Dict, Int, List, Unicode
 
 from ovnb import passages as splitting
+from ovnb import pictures as finding
 from ovnb.errors import OvnbError, Stopped
 from ovnb.passages import Passage
 from ovnb.runtime.jobs import Job
 from ovnb.sessions.base import Session, check_text
-from ovnb.sessions.embedding import EmbedderSession, RerankerSession
+from ovnb.sessions.embedding import EmbedderSession, RerankerSession, multimodal_ids
 from ovnb.sessions.settings import Settings, setting
 
-Found = list[tuple[Passage, float]]
+Item = Passage | Path  # a passage of text, or a picture (an image or a clip) by its path
+Found = list[tuple[Item, float]]
 # how a grounded question reads: the sources quoted with numbers, then the question
 GROUNDING = ("Answer the question using only the numbered sources below, and cite the sources "
              "you use by their number, like [1]. If they do not hold the answer, say so.\n\n"
@@ -46,16 +55,17 @@ GROUNDING = ("Answer the question using only the numbered sources below, and cit
 
 @dataclass
 class Index:
-    """An exact nearest-neighbour index: passages and their unit vectors [n, dim], in order."""
+    """An exact nearest-neighbour index: items (passages, pictures) and their unit vectors
+    [n, dim], in order."""
 
-    passages: list[Passage] = field(default_factory=list)
+    passages: list[Item] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     def __len__(self) -> int:
         return len(self.passages)
 
-    def plus(self, passages: list[Passage], vectors: np.ndarray) -> Index:
-        """A new index with these passages added (the old one is left as it was)."""
+    def plus(self, passages: list[Item], vectors: np.ndarray) -> Index:
+        """A new index with these items added (the old one is left as it was)."""
         if len(self) and vectors.shape[1] != self.vectors.shape[1]:
             raise OvnbError(f"these vectors have {vectors.shape[1]} dimensions, the index "
                             f"{self.vectors.shape[1]}: use one embedder for one index")
@@ -69,6 +79,18 @@ class Index:
         top = np.argpartition(-scores, k - 1)[:k] if k < len(self) else np.arange(len(self))
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.passages[i], float(scores[i])) for i in top]
+
+
+@dataclass
+class Added:
+    """What one ``add`` embedded: its items and their vectors, the pictures' names, the pictures
+    that did not read ("name (why)") and the embedder's note."""
+
+    items: list[Item]
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    names: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    note: str = ""
 
 
 class RetrieverSettings(Settings):
@@ -100,7 +122,7 @@ class RetrieverState(traitlets.HasTraits):
     """What a retriever shows: its collection, the last search, and a note."""
 
     sources = List(Unicode(), help="the documents added, by name, in order")
-    count = Int(0, help="passages in the index")
+    count = Int(0, help="items in the index: passages, and pictures with a multimodal embedder")
     query = Unicode("", help="the last query")
     results = List(help="the last search: (passage, score), best first")
     note = Unicode("", help="what the last run had to change or skip ('' when nothing)")
@@ -129,13 +151,13 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         self.no_pipeline("empty: add documents (texts or files)")
 
     @property
-    def passages(self) -> list[Passage]:
-        """Every passage of the index, in the order added."""
+    def passages(self) -> list[Item]:
+        """Every item of the index (passages, and pictures as paths), in the order added."""
         return list(self._index.passages)
 
     @property
     def vectors(self) -> np.ndarray:
-        """The index's unit vectors [passages, dim] (float32), row i for ``passages[i]``."""
+        """The index's unit vectors [items, dim] (float32), row i for ``passages[i]``."""
         return self._index.vectors
 
     def __len__(self) -> int:
@@ -144,38 +166,100 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
     # adding ---------------------------------------------------------------------------------------
     def add(self, items: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> int:
         """Split texts (str) and files (Path: a text file, or a folder of them) into passages and
-        index them; blocks. The number of passages added (0 on error, nothing added)."""
+        index them; with a multimodal embedder, a folder's images and clips (or picture files)
+        too; blocks. The number of items added (0 on error, nothing added)."""
         return self.call(self.submit_add(items, queue=True), 0)
 
     def submit_add(self, items: Any, queue: bool = False) -> Job[int] | None:
-        """Start adding without waiting (an upload); None when refused (read errors included)."""
+        """Start adding without waiting (an upload); None when refused (read errors of text
+        files included; a picture that cannot be read is skipped and named when the run ends)."""
         try:
-            docs = splitting.documents(items, self._texts)
+            given = finding.sort_items(items)
+            docs = splitting.documents(given.rest, self._texts) if given.rest or not (
+                given.in_folders or given.files or given.uploads) else []
             cut = self._split(docs)
+            found, skipped = self._pictures_to_add(given, bool(cut))
         except OvnbError as exc:
             self.refuse(str(exc))
             return None
-        if not cut:
+        if not cut and not found:
             self.refuse("the documents hold no text: nothing was added")
             return None
-        return self.start(lambda _, job: self._add(job, docs, cut), queue=queue)
+        return self.start(lambda _, job: self._add(job, docs, cut, found, skipped), queue=queue)
+
+    def _pictures_to_add(self, given: finding.Sorted, texts: bool
+                         ) -> tuple[list[tuple[str, Path]], str]:
+        """(the pictures to index, a note of those skipped); OvnbError when a picture is given by
+        name or upload to a text-only embedder, or nothing but pictures is (nothing is added)."""
+        named = [*given.files, *((name, Path(name)) for name, _ in given.uploads)]
+        if not self.embedder.takes_pictures and (named or given.in_folders):
+            if named or not texts:
+                raise OvnbError(f"{self._pictures_only(named or given.in_folders)}: nothing was "
+                                "added")
+            return [], f"{len(given.in_folders)} pictures skipped: " \
+                       f"{self._pictures_only(given.in_folders)}"
+        kept = [(name, finding.keep_upload(name, data)) for name, data in given.uploads]
+        return [*given.in_folders, *given.files, *kept], ""
+
+    def _pictures_only(self, found: list[tuple[str, Path]]) -> str:
+        """Why pictures cannot be indexed with this embedder, naming the fix."""
+        names = ", ".join(name for name, _ in found[:3]) + (", …" if len(found) > 3 else "")
+        return (f"{self.embedder.model_name} embeds texts only, not pictures ({names}): make the "
+                f"Retriever with a multimodal Embedder ({', '.join(multimodal_ids())})")
 
     def _split(self, docs: list[tuple[str, str]]) -> list[Passage]:
         return [Passage(text, name, i + 1) for name, body in docs
                 for i, text in enumerate(splitting.split(body, self.max_chars, self.overlap))]
 
-    def _add(self, job: Job[int], docs: list[tuple[str, str]], cut: list[Passage]) -> int:
-        vectors, note = self._through(job, self.embedder, lambda: self.embedder.encode(cut))
-        self._index = self._index.plus(cut, vectors)
+    def _add(self, job: Job[int], docs: list[tuple[str, str]], cut: list[Passage],
+             found: list[tuple[str, Path]], skipped: str) -> int:
+        made = self._embedded(job, cut, found)
+        self._index = self._index.plus(made.items, made.vectors)
         self._texts += sum(1 for name, _ in docs if re.fullmatch(r"text \d+", name))
-        self._sources += [name for name, body in docs if body.strip()]
+        self._sources += [name for name, body in docs if body.strip()] + made.names
         empty = [name for name, body in docs if not body.strip()]
-        skipped = f"{', '.join(empty)} held no text" if empty else ""
+        lost = "; ".join(filter(None, [f"{', '.join(empty)} held no text" if empty else "",
+                                       f"skipped {', '.join(made.unreadable)}"
+                                       if made.unreadable else "", skipped]))
         self.publish(sources=list(self._sources), count=len(self._index),
-                     note="; ".join(filter(None, [note, skipped])),
-                     metrics={"passages": len(cut), **self.embedder.metrics},
-                     status=f"{len(self._index)} passages from {len(self._sources)} documents")
-        return len(cut)
+                     note="; ".join(filter(None, [made.note, lost])),
+                     metrics={"passages": len(cut), "pictures": len(made.names),
+                              **self.embedder.metrics},
+                     status=f"{self._size()} from {len(self._sources)} documents"
+                            + (f" ({lost})" if lost else ""))
+        return len(made.items)
+
+    def _embedded(self, job: Job[int], cut: list[Passage], found: list[tuple[str, Path]]
+                  ) -> Added:
+        """The passages and the pictures that read, embedded (nothing is indexed yet: a failure
+        leaves the index as it was)."""
+        made = Added(items=list(cut))
+        parts: list[np.ndarray] = []
+        if cut:
+            vectors, made.note = self._through(job, self.embedder,
+                                               lambda: self.embedder.encode(cut))
+            parts.append(vectors)
+        read, made.unreadable = read_pictures(job, found)
+        if found and not read and not cut:
+            raise OvnbError(f"none of the {len(found)} pictures could be read "
+                            f"({made.unreadable[0]}): nothing was added")
+        if read:
+            vectors, note = self._through(job, self.embedder, lambda: self.embedder.encode_pictures(
+                [picture for _, _, picture in read]))
+            parts.append(vectors)
+            made.note = "; ".join(filter(None, [made.note, note]))
+            made.items += [path for _, path, _ in read]
+            made.names = [name for name, _, _ in read]
+        made.vectors = np.vstack(parts)
+        return made
+
+    def _size(self) -> str:
+        """The index's size in words: passages, and pictures when it holds some."""
+        pictures = sum(1 for item in self._index.passages if isinstance(item, Path))
+        passages = len(self._index) - pictures
+        said = [f"{passages} passage{'s' * (passages != 1)}"] if passages or not pictures else []
+        said += [f"{pictures} picture{'s' * (pictures != 1)}"] if pictures else []
+        return " and ".join(said)
 
     def clear(self) -> None:
         """Empty the index (refused while a run is in progress)."""
@@ -186,8 +270,9 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
 
     # searching ------------------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None) -> Found:
-        """The ``k`` (default: the ``k`` setting) passages that best match ``query``, as
-        (passage, score), best first; blocks. [] on error (``last_error`` says why)."""
+        """The ``k`` (default: the ``k`` setting) items that best match ``query``, as (item,
+        score), best first (an item is a passage, or a picture's Path); blocks. [] on error
+        (``last_error`` says why)."""
         return self.call(self.submit_search(query, k, queue=True), [])
 
     def submit_search(self, query: str, k: int | None = None, queue: bool = False
@@ -228,11 +313,17 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         return found
 
     def _reranked(self, job: Job[Found], query: str, found: Found) -> Found:
+        """The passages found, reordered by the reranker (which reads texts); pictures follow
+        them in the embedder's order."""
         reranker = self.reranker
         assert reranker is not None
+        texts = [(p, s) for p, s in found if isinstance(p, Passage)]
+        shown = [(p, s) for p, s in found if not isinstance(p, Passage)]
+        if not texts:
+            return shown
         order = self._through(job, reranker,
-                              lambda: reranker.score(query, [p for p, _ in found]))
-        return [(found[i][0], score) for i, score in order]
+                              lambda: reranker.score(query, [p for p, _ in texts]))
+        return [(texts[i][0], score) for i, score in order] + shown
 
     def _through(self, job: Job[Any], inner: Session, call: Callable[[], Any]) -> Any:
         """Run ``call`` (a run of the embedder or reranker): Stop reaches the run it makes."""
@@ -245,7 +336,7 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
     def ground(self, question: str, k: int | None = None) -> tuple[str, list[dict[str, Any]]]:
         """(the prompt that quotes the passages found for ``question`` as numbered sources, the
         sources as records: n, source, number, text, score); raises OvnbError in one line."""
-        found = self.find(question, k)
+        found = [(p, s) for p, s in self.find(question, k) if isinstance(p, Passage)]
         sources = [{"n": n, "source": p.source, "number": p.number, "text": str(p),
                     "score": round(score, 4)} for n, (p, score) in enumerate(found, 1)]
         return self.prompt(question, sources), sources
@@ -266,6 +357,22 @@ class RetrieverSession(Session, RetrieverState, RetrieverSettings):
         """The grounded question: ``template`` with the numbered sources and the question."""
         quoted = "\n\n".join(f"[{s['n']}] ({s['source']}) {s['text']}" for s in sources)
         return self.template.replace("{sources}", quoted).replace("{question}", question)
+
+
+def read_pictures(job: Job[Any], found: list[tuple[str, Path]]
+                  ) -> tuple[list[tuple[str, Path, finding.Read]], list[str]]:
+    """(name, path, picture) of each picture that reads, and the others as "name (why)"."""
+    read: list[tuple[str, Path, finding.Read]] = []
+    unreadable: list[str] = []
+    for name, path in found:
+        if job.stopped:
+            raise Stopped("stopped while reading the pictures: nothing was added")
+        try:
+            read.append((name, path, finding.read(path)))
+        except OvnbError as exc:
+            why = str(exc).split(":")[0].removeprefix(path.name).strip().removeprefix("is ")
+            unreadable.append(f"{name} ({why})")
+    return read, unreadable
 
 
 def check_k(k: Any) -> None:

@@ -2,16 +2,21 @@
 
 Each is a query box, a button and a ranked table: the embedder and the reranker rank texts typed
 one per line; the retriever searches the documents added to it (an upload, or ``add`` from code).
-The work, its errors and its notes are the sessions' (``ovnb.sessions.embedding``,
-``ovnb.sessions.retrieval``).
+Pictures a retriever finds (with a multimodal embedder) show as a grid of thumbnails with their
+scores, beside the table of passages. The work, its errors and its notes are the sessions'
+(``ovnb.sessions.embedding``, ``ovnb.sessions.multimodal``, ``ovnb.sessions.retrieval``).
 """
 from __future__ import annotations
 
+import base64
 import html
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
+from ovnb import pictures
+from ovnb.passages import Passage
 from ovnb.sessions.embedding import EmbedderSession, RerankerSession, ScoringSession
 from ovnb.sessions.retrieval import RetrieverSession
 from ovnb.widgets.base import Front, View
@@ -32,6 +37,34 @@ def ranked_table(rows: list[tuple[str, str, str]]) -> str:
         for n, (score, where, text) in enumerate(rows, 1))
     head = "".join(f"<th style='{cell}'>{h}</th>" for h in ("#", "score", "", "text"))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def gallery_html(found: list[tuple[Path, float]]) -> str:
+    """Pictures found as a grid of thumbnails, each with its place, score and name (a clip marked
+    ▶; one that cannot be read now says so in its place); every name escaped."""
+    if not found:
+        return ""
+    cells = []
+    for n, (path, score) in enumerate(found, 1):
+        thumb = pictures.thumbnail(path)
+        shown = (f"<img src='data:image/png;base64,{base64.b64encode(thumb).decode()}' "
+                 f"alt='{html.escape(path.name)}' style='max-width:{pictures.THUMB_SIDE}px;"
+                 f"max-height:{pictures.THUMB_SIDE}px'>" if thumb else
+                 "<div style='color:#a00;padding:2em 0'>cannot be read now</div>")
+        mark = "▶ " if pictures.is_clip(path) else ""
+        cells.append(f"<figure style='margin:0;width:{pictures.THUMB_SIDE + 8}px;"
+                     f"text-align:center'>{shown}<figcaption style='font-size:90%'>"
+                     f"<span style='color:#555'>{n}</span> · {score:.3f}<br>{mark}"
+                     f"{html.escape(path.name)}</figcaption></figure>")
+    return f"<div style='display:flex;flex-wrap:wrap;gap:8px'>{''.join(cells)}</div>"
+
+
+def upload_types(session: RetrieverSession) -> str:
+    """What the upload button offers: text files, and pictures when the embedder takes them."""
+    texts = ".txt,.md,.rst,text/plain"
+    if not session.embedder.takes_pictures:
+        return texts
+    return ",".join([texts, *pictures.IMAGE_SUFFIXES, *pictures.CLIP_SUFFIXES])
 
 
 def note_html(note: str) -> str:
@@ -98,11 +131,13 @@ class RankingView(View):
 
 
 class Embedder(Front):
-    """Text embeddings: ``Embedder("sentence-transformers/all-MiniLM-L6-v2").embed(texts)``.
+    """Embeddings: ``Embedder("sentence-transformers/all-MiniLM-L6-v2").embed(texts)``.
 
     Its arguments are ``EmbedderSession``'s: ``embed(texts) -> np.ndarray [n, dim]`` (documents,
     unit rows), ``embed_query(text) -> np.ndarray [dim]`` (with the model's query instruction),
-    ``rank(query, texts) -> [(index, cosine)]``; the view ranks the lines typed in its box.
+    ``rank(query, texts) -> [(index, cosine)]``; the view ranks the lines typed in its box. A
+    multimodal model (``"tiny-qwen3-vl-embed"``, Qwen3-VL-Embedding) also takes pictures:
+    ``embed(texts, images=[...], videos=[...])`` gives a row per text, image and clip, one space.
     """
 
     session_class = EmbedderSession
@@ -128,7 +163,7 @@ class RetrieverView(View):
     def __init__(self, session: RetrieverSession) -> None:
         super().__init__(session)
         self.controls.update(
-            upload=widgets.FileUpload(accept=".txt,.md,.rst,text/plain", multiple=True,
+            upload=widgets.FileUpload(accept=upload_types(session), multiple=True,
                                       description="Add files"),
             query=widgets.Text(placeholder="search the documents, then press Enter",
                                continuous_update=False, layout=widgets.Layout(width="70%")),
@@ -136,6 +171,7 @@ class RetrieverView(View):
             **setting_controls(session))
         c = self.controls
         self.table, self.note, self.sources = widgets.HTML(), widgets.HTML(), widgets.HTML()
+        self.gallery = widgets.HTML()  # the pictures found, as thumbnails
         c["upload"].observe(self._on_upload, "value")
         c["run"].on_click(self._search)
         c["query"].observe(self._search, "value")
@@ -144,8 +180,8 @@ class RetrieverView(View):
         session.observe(self._show_sources, "sources")
         self._show_sources()
         settings = [c[n] for n in session.trait_names(setting=True, control=True)]
-        self.children = [widgets.HBox([c["query"], c["run"]]), *settings, self.table,
-                         self.note, widgets.HBox([c["upload"], self.sources]), self.status_line,
+        self.children = [widgets.HBox([c["query"], c["run"]]), *settings, self.gallery,
+                         self.table, self.note, widgets.HBox([c["upload"], self.sources]), self.status_line,
                          self.error_line]
 
     def _on_upload(self, change: dict[str, Any]) -> None:
@@ -158,8 +194,13 @@ class RetrieverView(View):
         self.session.submit_search(self.controls["query"].value)
 
     def _show_results(self, change: Any = None) -> None:
+        """Passages in the table, pictures in the grid, each numbered in its own order (the
+        scores say how they rank against each other)."""
+        results = self.session.results
         self.table.value = ranked_table([(f"{score:.3f}", p.label, str(p))
-                                          for p, score in self.session.results])
+                                          for p, score in results if isinstance(p, Passage)])
+        self.gallery.value = gallery_html([(p, score) for p, score in results
+                                           if isinstance(p, Path)])
         self.note.value = note_html(self.session.note)
 
     def _show_sources(self, change: Any = None) -> None:
@@ -171,8 +212,9 @@ class RetrieverView(View):
 class Retriever(Front):
     """Search documents by meaning: ``Retriever(embedder, reranker=None)``.
 
-    Its arguments are ``RetrieverSession``'s: ``add(texts or files) -> passages added``,
-    ``search(query, k=None) -> [(passage, score)]`` (a passage is a str with ``.source``), and
+    Its arguments are ``RetrieverSession``'s: ``add(texts or files) -> items added``,
+    ``search(query, k=None) -> [(item, score)]`` (a passage is a str with ``.source``; with a
+    multimodal embedder a folder's pictures are indexed too, a picture's item its Path), and
     ``Chat(model, retriever=retriever)`` answers from what it finds. ``embedder``: an Embedder
     (or its session, or a model); ``reranker``: a Reranker (or session, or model), optional.
     """

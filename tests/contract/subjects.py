@@ -74,6 +74,10 @@ OTHERS = (
             lambda cache: ovnb.Retriever(ovnb.Embedder(_prepared("tiny-embed", cache),
                                                        properties=F32)),
             lambda w: w.add(["a red boat on a lake", "a blue sky", "a green field"])),
+    Subject("picture-retriever",
+            lambda cache: ovnb.Retriever(ovnb.Embedder(_prepared("tiny-qwen3-vl-embed", cache),
+                                                       properties=F32)),
+            lambda w: w.add(DATA / "images")),  # two drawn scenes and their README
     Subject("speculative-bench",
             lambda cache: ovnb.SpeculativeBench(_prepared("tiny-llm", cache),
                                                 _prepared("tiny-llm-draft", cache),

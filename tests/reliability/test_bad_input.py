@@ -709,13 +709,15 @@ RETRIEVER_INPUT: dict[str, tuple[str, Callable[[Path], Any], str]] = {
     "empty-list": ("add", lambda tmp: [], "no documents given: pass texts (str) or files"),
     "blank-texts": ("add", lambda tmp: ["", "  \n\n "], "the documents hold no text"),
     "image-file": ("add", lambda tmp: [DOCS / "visiting.md", HOUSE],
-                   f"{HOUSE.name} is not a text file (it holds binary data)"),
+                   f"tiny-embed embeds texts only, not pictures ({HOUSE.name}): make the "
+                   "Retriever with a multimodal Embedder"),
     "pdf-file": ("add", _written("report.pdf", b"%PDF-1.7\n\x00\x01\xff"),
                  "report.pdf is not a text file"),
     "latin-1-file": ("add", _written("notes.txt", "caf\xe9 au lait".encode("latin-1")),
                      "notes.txt is not UTF-8 text (byte 0xe9 at offset 3): save it as UTF-8"),
     "missing-file": ("add", lambda tmp: tmp / "gone.md", "gone.md does not exist"),
-    "folder-of-images": ("add", _empty_folder, "notes holds no text files"),
+    "folder-of-images": ("add", _empty_folder,
+                         "tiny-embed embeds texts only, not pictures (scan.png)"),
     "binary-upload": ("upload", lambda tmp: upload("slides.pptx", b"PK\x03\x04\x00\x00"),
                       "slides.pptx is not a text file"),
 }

@@ -92,7 +92,8 @@ def test_adding_is_all_or_nothing(retriever: RetrieverSession, tmp_path: Path) -
     picture = tmp_path / "photo.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     assert retriever.add([DATA / "visiting.md", picture]) == 0
-    assert retriever.last_error.startswith("photo.png is not a text file")
+    assert retriever.last_error.startswith("tiny-embed embeds texts only, not pictures "
+                                           "(photo.png)")
     assert (retriever.passages, retriever.sources) == (kept[0], kept[2])
     np.testing.assert_array_equal(retriever.vectors, kept[1])
     assert retriever.add(DATA / "visiting.md") == 2 and retriever.last_error == ""
