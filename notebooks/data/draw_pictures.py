@@ -1,4 +1,4 @@
-"""Draw the pictures notebook 19 searches (made for ovnb, CC0): ``python notebooks/data/draw_pictures.py``.
+"""Draw the pictures notebook 18 searches (made for ovnb, CC0): ``python notebooks/data/draw_pictures.py``.
 
 Drawn from code rather than downloaded, so their origin and license are beyond doubt and anyone can
 rebuild them. Each is one simple scene a caption can name; two are red, so a search for "the red
