@@ -28,7 +28,8 @@ class BatchView(View):
                                icon="layer-group"),
             stop=widgets.Button(description="Stop", icon="stop"),
             compare=widgets.Button(description="Compare one by one", icon="balance-scale",
-                                   tooltip="answer the same prompts one at a time, and compare"),
+                                   tooltip="answer the same prompts one at a time, and compare",
+                                   layout=widgets.Layout(width="auto")),  # its label in full
             **setting_controls(session))
         self.cards = widgets.GridBox(layout=widgets.Layout(
             grid_template_columns=f"repeat(auto-fill, minmax({CARD_WIDTH}, 1fr))",
