@@ -69,6 +69,7 @@ class Family:
     tiny: str = ""  # its tiny random model (catalog id): offline, what tests and CI run on
     session: str = ""  # "module:Class" of its widget-free session
     fronts: tuple[str, ...] = ()  # "module:Class" of the public widgets running it
+    folders: str = ""  # the task whose prepared folders it runs ("": folders of its own)
     example: Example = Example("")  # a quick call of its first widget on its tiny model
 
     def builder(self) -> Callable[..., Any]:
@@ -78,6 +79,11 @@ class Family:
     @property
     def takes_lora(self) -> bool:
         return bool(self.lora)
+
+    @property
+    def folder_task(self) -> str:
+        """The task of the folders this family runs (its own, unless it runs another's)."""
+        return self.folders or self.task
 
     def __repr__(self) -> str:
         return f"Family({self.task})"
@@ -170,19 +176,32 @@ RERANK = Family(
     fronts=("ovnb.widgets.retrieval:Reranker",),
     example=Example("rerank", ("boat", ["a red boat on a lake", "a blue sky"])))
 
-# In the order a folder is told by its files (``layout.kind_of``): a VLM before anything with one
-# model, SpeechT5 before Whisper (both have an encoder and a decoder; only SpeechT5 a postnet and a
-# vocoder); embedding and rerank folders look like chat ones and are told by their config.
-FAMILIES: tuple[Family, ...] = (VISION_CHAT, TEXT_TO_SPEECH, SPEECH, IMAGE, VIDEO, CHAT,
-                                EMBEDDING, RERANK)
-# the order tasks are listed in (``ovnb list``, the index notebook, staging)
+BATCH = Family(
+    task="batch", label="many prompts at once", pipelines=("ContinuousBatchingPipeline",),
+    marks=CHAT.marks, needs=CHAT.needs, export_task=CHAT.export_task, activation_gb=0.25,
+    build="ovnb.sessions.batch:build", folders=CHAT.task, tiny="tiny-llm",
+    session="ovnb.sessions.batch:BatchSession", fronts=("ovnb.widgets.batch:Batch",),
+    example=Example("generate", (["Hello!", "Name a colour.", "Count to three."],),
+                    make={"max_new_tokens": 8}))
+
+# The families with folders of their own, in the order a folder is told by its files
+# (``layout.family_of``): a VLM before anything with one model, SpeechT5 before Whisper (both have
+# an encoder and a decoder; only SpeechT5 a postnet and a vocoder); embedding and rerank folders
+# look like chat ones and are told by their config.
+FOLDER_FAMILIES: tuple[Family, ...] = (VISION_CHAT, TEXT_TO_SPEECH, SPEECH, IMAGE, VIDEO, CHAT,
+                                       EMBEDDING, RERANK)
+# every family, those running another's folders too (continuous batching runs chat folders)
+FAMILIES: tuple[Family, ...] = (*FOLDER_FAMILIES, BATCH)
+# the tasks of prepared folders, in the order they are listed (``ovnb list``, the index
+# notebook, staging, the catalog's ``task``)
 TASKS: tuple[str, ...] = tuple(f.task for f in (CHAT, SPEECH, IMAGE, VISION_CHAT, VIDEO,
                                                 TEXT_TO_SPEECH, EMBEDDING, RERANK))
 _BY_TASK = {f.task: f for f in FAMILIES}
 
 
 def family(task: str) -> Family:
-    """The family of ``task``; one line listing the tasks for an unknown one."""
+    """The family of ``task`` (a folder's task, or a family running another's folders); one line
+    listing the folder tasks for an unknown one."""
     found = _BY_TASK.get(task) if isinstance(task, str) else None
     if found is None:
         raise OvnbError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
@@ -196,12 +215,12 @@ def as_family(task: Family | str) -> Family:
 
 def by_hub_tag(tag: str) -> Family | None:
     """The family the hub's ``pipeline_tag`` means, if any."""
-    return next((f for f in FAMILIES if tag in f.hub_tags), None)
+    return next((f for f in FOLDER_FAMILIES if tag in f.hub_tags), None)
 
 
 def by_auto_class(name: str) -> Family | None:
     """The family a transformers auto class (``AutoModelForCausalLM``...) means, if any."""
-    return next((f for f in FAMILIES if name in f.auto_classes), None)
+    return next((f for f in FOLDER_FAMILIES if name in f.auto_classes), None)
 
 
 def public_names() -> dict[str, str]:

@@ -53,7 +53,7 @@ def family_of(folder: Path) -> Family | None:
         named = families.family(task)
         if _has_marks(folder, named) or (folder / "openvino_model.xml").is_file():
             return named
-    for family in families.FAMILIES:
+    for family in families.FOLDER_FAMILIES:
         if not _has_marks(folder, family):
             continue
         if family.classes and _diffusers_class(folder) not in family.classes:

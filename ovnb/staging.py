@@ -73,7 +73,7 @@ def preferred(task: str, tiny: bool | None = None) -> list[dict[str, Any]]:
     entries; otherwise the entry marked ``"default": true``, then the real ones that fit Binder and
     are neither gated, nor remote code, nor only a draft, then the other real ones. On Binder
     (OVNB_BINDER set) only what fits its 2 GB: such real models, then the tiny ones."""
-    entries = catalogs.catalog(families.family(task).task)
+    entries = catalogs.catalog(families.family(task).folder_task)
     if not entries:
         raise OvnbError(f"the catalog has no {task} model: choose one of {', '.join(TASKS)}")
     kinds = [{s["kind"] for s in e["sources"]} for e in entries]

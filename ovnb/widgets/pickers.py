@@ -128,7 +128,8 @@ class ModelPicker(View):
                  **kwargs: Any) -> None:
         from ovnb.staging import default_choice
 
-        task = families.family(task).task  # an unknown task: one line naming the known ones
+        # an unknown task is one line naming the known ones; "batch" picks among chat models
+        task = families.family(task).folder_task
         session = Session()  # preparing needs no pipeline: the session gives the run lifecycle
         session.no_pipeline("pick a model, then Prepare")
         super().__init__(session, **kwargs)

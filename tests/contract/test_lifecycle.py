@@ -140,6 +140,14 @@ def test_the_registry_example_works(subject: Subject, widget: Any) -> None:
     works(subject, widget)
 
 
+def test_it_displays_before_and_after_a_run(subject: Subject, widget: Any) -> None:
+    """What a notebook cell does with it: ipywidgets' repr reads every trait and calls methods
+    of its own (a view's method named like one, ``_compare``, broke it once)."""
+    assert "application/vnd.jupyter.widget-view+json" in widget._repr_mimebundle_()
+    works(subject, widget)
+    assert repr(widget) and widget._repr_mimebundle_()
+
+
 def test_a_stop_before_a_call_is_not_carried_into_it(subject: Subject, widget: Any) -> None:
     widget.stop()
     works(subject, widget)
