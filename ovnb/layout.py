@@ -14,13 +14,20 @@ from typing import Any
 from ovnb import families
 from ovnb.cache import MANIFEST
 from ovnb.errors import OvnbError
-from ovnb.families import EMBEDDING, RERANK, TEXT_TO_SPEECH, Family
+from ovnb.families import EMBEDDING, OMNI, RERANK, TEXT_TO_SPEECH, Family
 
 # config.json model_type of the VLM families whose VLMPipeline takes ``videos=`` (openvino_genai
 # 2026.4: the families with a native video tag in its visual-processing docs; each overrides
 # encode_videos in the installed library). VideoChat-Flash takes video only, no images.
 VIDEO_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_next_video",
                      "videochat_flash_qwen", "gemma4", "muse_glimmer")
+
+# config.json model_type of the models OmniPipeline runs (openvino_genai 2026.4.1: Qwen3-Omni),
+# and the parts of their talker (speech out) beside the thinker's
+OMNI_MODEL_TYPES = ("qwen3_omni_moe",)
+TALKER_PARTS = ("openvino_talker_model.xml", "openvino_talker_text_embeddings_model.xml",
+                "openvino_talker_projections_model.xml", "openvino_code_predictor_model.xml",
+                "openvino_code2wav_model.xml")
 
 # transformers model types that are encoders only: never a chat model, so a folder of one with a
 # single openvino_model.xml is an embedder, or a reranker when it has a classification head
@@ -58,9 +65,23 @@ def family_of(folder: Path) -> Family | None:
             continue
         if family.classes and _diffusers_class(folder) not in family.classes:
             continue
+        if family is OMNI and not is_omni(_json(folder / "config.json")):
+            continue  # another VLM with an audio encoder (Phi-4-multimodal): VLMPipeline's
         return one_model_family(_json(folder / "config.json")) if family is families.CHAT \
             else family
     return None
+
+
+def is_omni(config: dict[str, Any]) -> bool:
+    """Whether a config.json is an omni model's (OmniPipeline runs Qwen3-Omni only)."""
+    return config.get("model_type") in OMNI_MODEL_TYPES
+
+
+def has_talker(folder: Path) -> bool:
+    """Whether an omni folder can speak: its config enables audio output and the talker's parts
+    are there (a Thinking model has neither; OmniPipeline refuses such a folder)."""
+    return (_json(folder / "config.json").get("enable_audio_output") is True
+            and all((folder / name).is_file() for name in TALKER_PARTS))
 
 
 def takes_video(folder: Path) -> bool:
@@ -116,7 +137,8 @@ def missing_files(folder: Path, task: Family | str) -> list[str]:
 def context_length(folder: Path) -> int | None:
     """How many tokens the model's positions cover (config.json), None when it does not say."""
     config = _json(Path(folder) / "config.json")
-    for part in (config.get("text_config") or {}, config):
+    thinker = config.get("thinker_config") or {}  # an omni model's language model is its thinker's
+    for part in (config.get("text_config") or {}, thinker.get("text_config") or {}, config):
         value = part.get("max_position_embeddings") or part.get("n_positions")
         if isinstance(value, int) and value > 0:
             return value
