@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from traitlets import TraitError
 
-from ovnb.cache import MANIFEST
 from ovnb.audio import SAMPLE, load_audio, resample
+from ovnb.cache import MANIFEST
 from ovnb.runtime.jobs import Job
 from ovnb.sessions.omni import MAX_AUDIO_SECONDS, SPEECH_RATE, OmniModel, OmniSession
 from tests.conftest import F32
