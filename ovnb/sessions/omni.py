@@ -189,15 +189,20 @@ class OmniSession(VisionSession, SpeechOut):
     def choose_audio(self, source: Any, name: str | None = None) -> Sound | None:
         """Make ``source`` (a file path, the bytes of an upload, or ``(samples, rate)``) the
         recording the next question carries; None (one line shown) when it cannot be heard."""
+        sound = self._heard(source, name)
+        if sound is not None:
+            self.succeed(audio_clip=sound, **_noted(sound))
+        return sound
+
+    def _heard(self, source: Any, name: str | None) -> Sound | None:
+        """The recording, or None with one line shown; a wrong kind of argument is raised."""
         try:
-            sound = self._read_audio(source, name)
+            return self._read_audio(source, name)
         except TypeError:
             raise
         except Exception as exc:  # a bad file is the learner's to fix, never the kernel's problem
             self.fail(explain(exc))
             return None
-        self.succeed(audio_clip=sound, **({"status": sound.note} if sound.note else {}))
-        return sound
 
     def remove_audio(self) -> None:
         """Ask the next question without a recording (earlier ones stay in the conversation)."""
@@ -208,11 +213,11 @@ class OmniSession(VisionSession, SpeechOut):
         if isinstance(source, (list, np.ndarray)):
             raise TypeError("audio must be a file path, the bytes of an audio file, or "
                             "(samples, rate): a bare array has no rate")
+        if self._speaks() is False:
+            raise OvnbError(NO_AUDIO_IN.format(model=self.model_name))
         samples, rate = read_audio(source, name)
         label = name or (Path(source).name if isinstance(source, (str, os.PathLike))
                          else "the recording")
-        if self._speaks() is False:
-            raise OvnbError(NO_AUDIO_IN.format(model=self.model_name))
         seconds = len(samples) / RATE
         if seconds > MAX_AUDIO_SECONDS:
             raise OvnbError(f"{label} is {seconds:.0f} s long; {self.model_name} hears at most "
@@ -229,19 +234,16 @@ class OmniSession(VisionSession, SpeechOut):
         answer ('' on error, ``last_error`` says why); its speech in ``speech`` when spoken.
         ``speak`` overrides the setting for this answer. Nothing is chosen unless all read."""
         self.request(text, speak=speak)  # wrong types: raised before anything is read
+        sound = None
         if audio is not None:
             wait_for(self._loading)  # whether the model hears audio decides before any reading
-            try:
-                sound = self._read_audio(audio, None)
-            except TypeError:
-                raise
-            except Exception as exc:
-                self.fail(explain(exc))
+            sound = self._heard(audio, None)
+            if sound is None:
                 return ""
         if (image is not None or video is not None) and not self._choose_both(image, video):
             return ""
-        if audio is not None:
-            self.publish_now(audio_clip=sound, **({"status": sound.note} if sound.note else {}))
+        if sound is not None:
+            self.publish_now(audio_clip=sound, **_noted(sound))
         return self.call(self.submit(text, queue=True, speak=speak), "")
 
     def _asks(self, request: ChatRequest) -> bool:
@@ -251,7 +253,8 @@ class OmniSession(VisionSession, SpeechOut):
         sound = request.sound if isinstance(request, OmniRequest) else None
         return bool(request.text) or any(m is not None for m in (picture, clip, sound))
 
-    def request(self, text: str, speak: bool | None = None, **unknown: Any) -> OmniRequest:
+    def request(self, text: str, speak: bool | None = None,  # type: ignore[override]
+                **unknown: Any) -> OmniRequest:
         """``text`` with what is chosen now; ``speak`` for this answer (None: the setting)."""
         if unknown:
             raise TypeError(f"send() got an unexpected argument {sorted(unknown)[0]!r}: its "
@@ -376,6 +379,11 @@ class OmniSession(VisionSession, SpeechOut):
         if not self.running:
             super().clear()
             self.publish_now(speech=None)
+
+
+def _noted(sound: Sound) -> dict[str, str]:
+    """The status a chosen recording sets: what reading it changed, if anything."""
+    return {"status": sound.note} if sound.note else {}
 
 
 def _done_line(sound: Sound | None, speech: Speech | None) -> str:

@@ -151,7 +151,7 @@ class Omni(VisionChat):
     """
 
     session_class = OmniSession  # type: ignore[assignment]
-    view_class = OmniView
+    view_class = OmniView  # type: ignore[assignment]
 
     def remove_audio(self) -> None:
         """Ask the next question without a recording (earlier ones stay in the conversation)."""
