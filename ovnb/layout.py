@@ -16,11 +16,12 @@ from ovnb.cache import MANIFEST
 from ovnb.errors import OvnbError
 from ovnb.families import EMBEDDING, OMNI, RERANK, TEXT_TO_SPEECH, Family
 
-# config.json model_type of the VLM families whose VLMPipeline takes ``videos=`` (openvino_genai
+# config.json model_type of the VLM families whose VLMPipeline (or OmniPipeline) takes ``videos=`` (openvino_genai
 # 2026.4: the families with a native video tag in its visual-processing docs; each overrides
 # encode_videos in the installed library). VideoChat-Flash takes video only, no images.
 VIDEO_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_next_video",
-                     "videochat_flash_qwen", "gemma4", "muse_glimmer")
+                     "videochat_flash_qwen", "gemma4", "muse_glimmer",
+                     "qwen3_omni_moe")  # OmniPipeline's thinker: Qwen3-VL's video path
 
 # config.json model_type of the models OmniPipeline runs (openvino_genai 2026.4.1: Qwen3-Omni),
 # and the parts of their talker (speech out) beside the thinker's

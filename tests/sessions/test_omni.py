@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 from traitlets import TraitError
 
+from ovnb import images, video
 from ovnb.audio import SAMPLE, load_audio, resample
 from ovnb.cache import MANIFEST
+from ovnb.images import load_image
 from ovnb.runtime.jobs import Job
 from ovnb.sessions.omni import MAX_AUDIO_SECONDS, SPEECH_RATE, OmniModel, OmniSession
+from ovnb.video import load_video
 from tests.conftest import F32
 
 pytestmark = pytest.mark.slow  # builds and exports a model on a fresh cache
@@ -28,9 +31,9 @@ CHUNK = 4 * FRAME_SAMPLES - VOCODER_TRIM  # one speech chunk (4 codec frames, ge
 
 
 def bare(folder: Path, turns: list[str], audio: np.ndarray | None = None, speak: bool = True,
-         speaker: str = "") -> tuple[list[str], np.ndarray | None]:
+         speaker: str = "", **visuals: Any) -> tuple[list[str], np.ndarray | None]:
     """What the bare OmniPipeline answers to ``turns`` (a ChatHistory grown turn by turn, the
-    recording with the first), greedily; the last answer's speech (seed 0), streamed as the
+    recording and ``visuals`` (images=, videos=...) with the first), greedily; the last answer's speech (seed 0), streamed as the
     session streams it (test_streamed_speech_is_cut_per_chunk: streaming changes the samples)."""
     import openvino
     import openvino_genai as ov_genai
@@ -45,7 +48,8 @@ def bare(folder: Path, turns: list[str], audio: np.ndarray | None = None, speak:
         speech = ov_genai.OmniTalkerSpeechConfig()
         speech.return_audio, speech.rng_seed, speech.speaker = speak, 0, speaker
         sound = audio if audio is not None and index == 0 else np.zeros(0, np.float32)
-        result = pipe.generate(history, audios=[openvino.Tensor(sound)], text_config=text,
+        shown = visuals if index == 0 else {}
+        result = pipe.generate(history, **shown, audios=[openvino.Tensor(sound)], text_config=text,
                                talker_speech_config=speech, speech_streamer=lambda chunk: None)
         answers.append(result.texts[0])
         history.append({"role": "assistant", "content": result.texts[0]})
@@ -95,6 +99,17 @@ def test_a_recording_goes_with_its_question_and_stays_in_the_history(session: Om
     assert session.messages[0]["audio"] == SAMPLE.name
     assert session.messages[0]["audio_s"] == pytest.approx(len(heard) / 16000, abs=0.01)
     assert session.audio_clip is None  # sent: the next question carries none
+
+
+def test_an_image_and_a_video_go_as_in_vision_chat(session: OmniSession, omni: Path) -> None:
+    house, sailboat = images.samples()["house"], video.samples()["sailboat"]
+    picture, clip = load_image(house), load_video(sailboat)  # what ovnb reads, for the bare call
+    said = session.send("What is this?", image=house, video=sailboat, speak=False)
+    expected = bare(omni, ["What is this?"], speak=False, images=[picture.tensor()],
+                    videos=[clip.tensor()], videos_metadata=[clip.metadata()])[0]
+    assert said == expected[0] and session.last_error == ""
+    assert session.messages[0]["image"] == "house.png"
+    assert session.messages[0]["video_frames"] == clip.count
 
 
 def test_a_recording_alone_is_a_question(session: OmniSession) -> None:
