@@ -112,6 +112,23 @@ def test_an_image_and_a_video_go_as_in_vision_chat(session: OmniSession, omni: P
     assert session.messages[0]["video_frames"] == clip.count
 
 
+def test_the_same_recording_twice_is_spoken_as_the_first_time(omni: Path,
+                                                              tmp_path: Path) -> None:
+    """openvino_genai speaks a recording sent in two calls in a row differently the second time
+    (tests/sources/test_tiny_qwen3_omni.py): the session makes a call without audio between.
+    A copy of the folder gets a pipeline of its own, whose first call is a fresh pipeline's."""
+    own = tmp_path / "omni"
+    shutil.copytree(omni, own, copy_function=os.link)
+    (own / MANIFEST).unlink()
+    session = OmniSession(own, properties=F32, **GREEDY)
+    spoken = []
+    for _ in range(2):
+        session.clear()
+        session.send("What do you hear?", audio=str(SAMPLE))
+        spoken.append(session.speech[0])
+    assert np.array_equal(spoken[0], spoken[1]) and session.last_error == ""
+
+
 def test_a_recording_alone_is_a_question(session: OmniSession) -> None:
     assert session.send("", audio=str(SAMPLE), speak=False)
     assert session.last_error == "" and session.messages[0]["audio"] == SAMPLE.name
