@@ -52,6 +52,12 @@ def load_audio(source: Source, name: str | None = None) -> np.ndarray:
     ``(samples, rate)`` with samples shaped (frames,) or (frames, channels) -- channels-first
     arrays of up to 8 channels are recognized -- or a bare 1-D array already at 16 kHz.
     """
+    return read_audio(source, name)[0]
+
+
+def read_audio(source: Source, name: str | None = None) -> tuple[np.ndarray, int]:
+    """``load_audio``'s samples and the rate the source had: callers that say when a recording
+    was resampled (an omni model hears 16 kHz too) need to know."""
     name, rate, mono = _mono(source, name)
     if mono.size == 0:
         raise OvnbError(f"{name} is empty (no samples): choose a recording with sound")
@@ -59,7 +65,7 @@ def load_audio(source: Source, name: str | None = None) -> np.ndarray:
     np.clip(samples, -1.0, 1.0, out=samples)  # ours to change: decoded, converted or resampled
     if is_silent(samples):
         say(f"{name} is silent (peak below -60 dBFS): expect an empty transcript")
-    return samples
+    return samples, rate
 
 
 def _mono(source: Source, name: str | None) -> tuple[str, int, np.ndarray]:

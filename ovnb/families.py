@@ -189,6 +189,19 @@ MULTIMODAL_EMBEDDING = Family(
     fronts=("ovnb.widgets.retrieval:Embedder", "ovnb.widgets.retrieval:Retriever"),
     example=Example("embed", (), {"texts": ["a red boat on a lake"],
                                   "images": [str(DATA / "images" / "sailboat.png")]}))
+OMNI = Family(
+    task="omni", label="omni (hears and speaks)", pipelines=("OmniPipeline", "VLMPipeline"),
+    # the thinker's audio encoder tells a Qwen3-Omni folder from a vision-chat one; its talker
+    # parts are optional (a Thinking model has none, and runs as a VLMPipeline: text out only)
+    marks=(*VISION_CHAT.marks, "openvino_audio_encoder_model.xml"),
+    needs=(TOKENIZER, DETOKENIZER), export_task=VISION_CHAT.export_task, activation_gb=0.35,
+    big_precision="int4", hub_tags=("any-to-any",),
+    fixups=(*VISION_CHAT.fixups, "ovnb.fixups:talker_settings"), build="ovnb.sessions.omni:build",
+    tiny="tiny-qwen3-omni", session="ovnb.sessions.omni:OmniSession",
+    fronts=("ovnb.widgets.omni:Omni",),
+    example=Example("send", ("What do you hear?",),
+                    {"audio": str(DATA / "librivox-sense-and-sensibility-0870.flac")},
+                    {"max_new_tokens": 8}))
 
 BATCH = Family(
     task="batch", label="many prompts at once", pipelines=("ContinuousBatchingPipeline",),
@@ -199,19 +212,20 @@ BATCH = Family(
                     make={"max_new_tokens": 8}))
 
 # The families with folders of their own, in the order a folder is told by its files
-# (``layout.family_of``): a VLM before anything with one model, SpeechT5 before Whisper (both have
+# (``layout.family_of``): Omni (a VLM with an audio encoder) before a VLM, a VLM before anything
+# with one model, SpeechT5 before Whisper (both have
 # an encoder and a decoder; only SpeechT5 a postnet and a vocoder); embedding and rerank folders
 # look like chat ones and are told by their config, as multimodal-embedding folders look like
 # vision-chat ones.
-FOLDER_FAMILIES: tuple[Family, ...] = (VISION_CHAT, TEXT_TO_SPEECH, SPEECH, IMAGE, VIDEO, CHAT,
-                                       EMBEDDING, RERANK, MULTIMODAL_EMBEDDING)
+FOLDER_FAMILIES: tuple[Family, ...] = (OMNI, VISION_CHAT, TEXT_TO_SPEECH, SPEECH, IMAGE, VIDEO,
+                                       CHAT, EMBEDDING, RERANK, MULTIMODAL_EMBEDDING)
 # every family, those running another's folders too (continuous batching runs chat folders)
 FAMILIES: tuple[Family, ...] = (*FOLDER_FAMILIES, BATCH)
 # the tasks of prepared folders, in the order they are listed (``ovnb list``, the index
 # notebook, staging, the catalog's ``task``)
 TASKS: tuple[str, ...] = tuple(f.task for f in (CHAT, SPEECH, IMAGE, VISION_CHAT, VIDEO,
                                                 TEXT_TO_SPEECH, EMBEDDING, RERANK,
-                                                MULTIMODAL_EMBEDDING))
+                                                MULTIMODAL_EMBEDDING, OMNI))
 _BY_TASK = {f.task: f for f in FAMILIES}
 
 

@@ -21,6 +21,9 @@ GENERATION = "generation_config.json"
 SENTENCE_TRANSFORMERS = ("modules.json", "sentence_bert_config.json",
                          "config_sentence_transformers.json")
 SPEECH_SETTINGS = ("minlenratio", "maxlenratio", "threshold")  # SpeechGenerationConfig reads these
+# what OmniPipeline's talker reads from generation_config.json (genai's speech_pipeline.cpp)
+TALKER_SETTINGS = ("talker_temperature", "talker_top_k", "talker_repetition_penalty",
+                   "talker_max_new_tokens", "cp_temperature", "cp_top_k")
 MISAKI_LEXICONS = ("us_gold.json", "us_silver.json", "gb_gold.json", "gb_silver.json")
 
 
@@ -128,11 +131,26 @@ def speech_settings(src: Path, out: Path) -> None:
     optimum-intel rewrites generation_config.json from the model config and drops minlenratio,
     maxlenratio and threshold, which Text2SpeechPipeline reads from there.
     """
+    _carry_generation_settings(src, out, SPEECH_SETTINGS)
+
+
+def talker_settings(src: Path, out: Path) -> None:
+    """Carry the source's talker settings into the exported generation_config.json.
+
+    OmniPipeline's talker reads its sampling defaults and its cap on speech length
+    (``talker_max_new_tokens``, else 4096 codec frames: minutes of audio) from there; optimum-intel
+    rewrites the file from the model config and drops them, as it drops SpeechT5's settings.
+    """
+    _carry_generation_settings(src, out, TALKER_SETTINGS)
+
+
+def _carry_generation_settings(src: Path, out: Path, keys: tuple[str, ...]) -> None:
+    """Copy ``keys`` of the source's generation_config.json into the exported one."""
     try:
         wanted = json.loads((src / GENERATION).read_text())
     except (OSError, ValueError):
         return
-    settings = {k: wanted[k] for k in SPEECH_SETTINGS if k in wanted}
+    settings = {k: wanted[k] for k in keys if k in wanted}
     if not settings:
         return
     try:

@@ -14,14 +14,22 @@ from typing import Any
 from ovnb import families
 from ovnb.cache import MANIFEST
 from ovnb.errors import OvnbError
-from ovnb.families import (EMBEDDING, MULTIMODAL_EMBEDDING, RERANK, TEXT_TO_SPEECH, VISION_CHAT,
-                           Family)
+from ovnb.families import (EMBEDDING, MULTIMODAL_EMBEDDING, OMNI, RERANK, TEXT_TO_SPEECH,
+                           VISION_CHAT, Family)
 
-# config.json model_type of the VLM families whose VLMPipeline takes ``videos=`` (openvino_genai
-# 2026.4: the families with a native video tag in its visual-processing docs; each overrides
-# encode_videos in the installed library). VideoChat-Flash takes video only, no images.
+# config.json model_type of the VLM families whose VLMPipeline (or OmniPipeline) takes ``videos=``
+# (openvino_genai 2026.4: the families with a native video tag in its visual-processing docs; each
+# overrides encode_videos in the installed library). VideoChat-Flash takes video only, no images.
 VIDEO_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_next_video",
-                     "videochat_flash_qwen", "gemma4", "muse_glimmer")
+                     "videochat_flash_qwen", "gemma4", "muse_glimmer",
+                     "qwen3_omni_moe")  # OmniPipeline's thinker: Qwen3-VL's video path
+
+# config.json model_type of the models OmniPipeline runs (openvino_genai 2026.4.1: Qwen3-Omni),
+# and the parts of their talker (speech out) beside the thinker's
+OMNI_MODEL_TYPES = ("qwen3_omni_moe",)
+TALKER_PARTS = ("openvino_talker_model.xml", "openvino_talker_text_embeddings_model.xml",
+                "openvino_talker_projections_model.xml", "openvino_code_predictor_model.xml",
+                "openvino_code2wav_model.xml")
 
 # transformers' VLM classes without a language-model head: exported for feature extraction, their
 # last hidden state is an embedding (EmbeddingPipeline's multimodal models)
@@ -63,6 +71,8 @@ def family_of(folder: Path) -> Family | None:
             continue
         if family.classes and _diffusers_class(folder) not in family.classes:
             continue
+        if family is OMNI and not is_omni(_json(folder / "config.json")):
+            continue  # another VLM with an audio encoder (Phi-4-multimodal): VLMPipeline's
         if family is VISION_CHAT:
             return vlm_family(folder)
         return one_model_family(_json(folder / "config.json")) if family is families.CHAT \
@@ -78,6 +88,18 @@ def vlm_family(folder: Path) -> Family:
     archs = _json(folder / "config.json").get("architectures") or []
     bare = any(a in BARE_VLM_MODELS or a.endswith("ForEmbedding") for a in archs)
     return MULTIMODAL_EMBEDDING if bare or (folder / "modules.json").is_file() else VISION_CHAT
+
+
+def is_omni(config: dict[str, Any]) -> bool:
+    """Whether a config.json is an omni model's (OmniPipeline runs Qwen3-Omni only)."""
+    return config.get("model_type") in OMNI_MODEL_TYPES
+
+
+def has_talker(folder: Path) -> bool:
+    """Whether an omni folder can speak: its config enables audio output and the talker's parts
+    are there (a Thinking model has neither; OmniPipeline refuses such a folder)."""
+    return (_json(folder / "config.json").get("enable_audio_output") is True
+            and all((folder / name).is_file() for name in TALKER_PARTS))
 
 
 def takes_video(folder: Path) -> bool:
@@ -133,7 +155,8 @@ def missing_files(folder: Path, task: Family | str) -> list[str]:
 def context_length(folder: Path) -> int | None:
     """How many tokens the model's positions cover (config.json), None when it does not say."""
     config = _json(Path(folder) / "config.json")
-    for part in (config.get("text_config") or {}, config):
+    thinker = config.get("thinker_config") or {}  # an omni model's language model is its thinker's
+    for part in (config.get("text_config") or {}, thinker.get("text_config") or {}, config):
         value = part.get("max_position_embeddings") or part.get("n_positions")
         if isinstance(value, int) and value > 0:
             return value

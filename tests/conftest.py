@@ -37,6 +37,7 @@ vlm = _prepared("tiny-vlm")
 tiny_whisper = _prepared("tiny-whisper")
 tiny_en = _prepared("openai/whisper-tiny.en")
 tiny_speecht5 = _prepared("tiny-speecht5")
+omni = _prepared("tiny-qwen3-omni")
 
 
 @pytest.fixture(autouse=True)

@@ -136,6 +136,16 @@ def test_speech_settings_reach_the_exported_generation_config(src: Path, out: Pa
         "bos_token_id": 0, "pad_token_id": 1, "maxlenratio": 4.0, "threshold": 0.4}
 
 
+def test_talker_settings_reach_the_exported_generation_config(src: Path, out: Path) -> None:
+    (src / "generation_config.json").write_text(json.dumps({
+        "talker_max_new_tokens": 64, "cp_top_k": 20, "max_new_tokens": 64, "bos_token_id": 0}))
+    (out / "generation_config.json").write_text(json.dumps({"bos_token_id": 0,
+                                                            "max_new_tokens": 64}))
+    fixups.talker_settings(src, out)
+    assert json.loads((out / "generation_config.json").read_text()) == {
+        "bos_token_id": 0, "max_new_tokens": 64, "talker_max_new_tokens": 64, "cp_top_k": 20}
+
+
 def test_an_embedder_keeps_its_sentence_transformers_files(src: Path, out: Path) -> None:
     modules = [{"idx": 0, "path": ""}, {"idx": 1, "path": "1_Pooling"},
                {"idx": 2, "path": "2_Normalize"}]

@@ -15,6 +15,7 @@ WHISPER = ("openvino_encoder_model.xml", "openvino_decoder_model.xml")
 SPEECHT5 = (*WHISPER, "openvino_postnet.xml", "openvino_vocoder.xml")
 VLM = ("openvino_language_model.xml", "openvino_text_embeddings_model.xml")
 SD = ("model_index.json", "unet/openvino_model.xml")
+OMNI = (*VLM, "openvino_audio_encoder_model.xml")
 
 
 def folder(root: Path, names: tuple[str, ...], **jsons: Any) -> Path:
@@ -33,6 +34,9 @@ def folder(root: Path, names: tuple[str, ...], **jsons: Any) -> Path:
 # kind_of ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("names", "config", "task"), [
     (VLM + ("openvino_model.xml",), {"model_type": "llava"}, "vision-chat"),
+    (OMNI + layout.TALKER_PARTS, {"model_type": "qwen3_omni_moe"}, "omni"),
+    (OMNI, {"model_type": "qwen3_omni_moe", "enable_audio_output": False}, "omni"),
+    (OMNI, {"model_type": "phi4mm"}, "vision-chat"),  # an audio encoder, but VLMPipeline's
     (WHISPER, {"model_type": "whisper"}, "speech"),
     (SD, {}, "image"),
     (("openvino_model.xml",), {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}, "chat"),
@@ -96,6 +100,21 @@ def test_the_tiny_vlm_folders_stay_vision_chat(vlm: Path, cache: Path, tmp_path:
             if config.name != "ovnb.json":
                 shutil.copyfile(config, bare / config.name)
         assert layout.kind_of(bare) == "vision-chat"
+
+
+def test_an_omni_folder_has_a_talker_when_its_config_and_files_say_so(tmp_path: Path) -> None:
+    speaks = {"model_type": "qwen3_omni_moe", "enable_audio_output": True}
+    assert layout.has_talker(folder(tmp_path / "a", OMNI + layout.TALKER_PARTS, config=speaks))
+    assert not layout.has_talker(folder(tmp_path / "b", OMNI, config=speaks))
+    thinking = {**speaks, "enable_audio_output": False}
+    assert not layout.has_talker(folder(tmp_path / "c", OMNI + layout.TALKER_PARTS,
+                                        config=thinking))
+
+
+def test_an_omni_context_is_its_thinkers(tmp_path: Path) -> None:
+    config = {"model_type": "qwen3_omni_moe",
+              "thinker_config": {"text_config": {"max_position_embeddings": 65536}}}
+    assert layout.context_length(folder(tmp_path / "o", OMNI, config=config)) == 65536
 
 
 def test_missing_files_per_task(tmp_path: Path) -> None:

@@ -243,6 +243,6 @@ def test_all_defaults_with_no_hub_stage_the_fallbacks_saying_so_once_each(
                 not in {i for i, _ in items}]
     # no real model of these prepares offline: each falls back, saying so once
     assert replaced == ["image", "vision-chat", "video", "text-to-speech", "rerank",
-                        "multimodal-embedding"]
+                        "multimodal-embedding", "omni"]
     assert len(said) == len(replaced)
     assert all(line.startswith(f"[ovnb] {task}: ") for line, task in zip(said, replaced))

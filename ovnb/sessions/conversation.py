@@ -129,7 +129,7 @@ class ConversationSession(Session, ChatState, LLMSettings):
         except OvnbError as exc:  # a bad schema, an unknown adapter...: one line, nothing changed
             self.refuse(str(exc))
             return None
-        if not request.text:
+        if not self._asks(request):
             self.refuse("empty prompt: type a question first")
             return None
         return self.start(lambda loaded, job: self._turn(loaded, job, request),
@@ -141,6 +141,11 @@ class ConversationSession(Session, ChatState, LLMSettings):
         if options:
             raise TypeError(f"send() got an unexpected argument {sorted(options)[0]!r}")
         return ChatRequest(check_text(text, "the message").strip())
+
+    def _asks(self, request: ChatRequest) -> bool:
+        """Whether ``request`` asks anything (a chat needs text; an omni model hears a
+        recording alone)."""
+        return bool(request.text)
 
     def _empty(self, options: Mapping[str, Any]) -> Any:
         """What ``send`` gives when a question with these options is refused or fails."""

@@ -36,11 +36,16 @@ class VisionChatView(ConversationView):
         self._shown: Picture | None = None  # the image in the preview (sent or not)
         self._shown_clip: VideoClip | None = None  # the video in the strip (sent or not)
         self.controls["undo"].layout.display = "none"  # the model keeps each turn's images
-        self._build_picker()
-        self._build_video_picker()
-        self._layout(self.image_row, self.video_row)
+        self._layout(*self._inputs())
         session.observe(self._on_picture, "picture")
         session.observe(self._on_clip, "video_clip")
+
+    def _inputs(self) -> tuple[widgets.Widget, ...]:
+        """The rows above the prompt, built here (a subclass adds its own: an omni model's
+        recording picker)."""
+        self._build_picker()
+        self._build_video_picker()
+        return self.image_row, self.video_row
 
     def _build_picker(self) -> None:
         """Upload, path box and samples, beside a small preview of the chosen image."""
