@@ -38,7 +38,7 @@ from ovnb.runtime.streams import TokenStream
 from ovnb.runtime.views import wait_for
 from ovnb.sessions.base import check_flag, check_text
 from ovnb.sessions.conversation import Budget, ChatRequest, Message, check_context
-from ovnb.sessions.vision import VisionRequest, VisionSession, _media
+from ovnb.sessions.vision import VisionRequest, VisionSession, carried
 from ovnb.video import MAX_FRAMES, VideoSource
 
 SPEECH_RATE = 24000  # Qwen3-Omni's code2wav: 1920 samples per 80 ms codec frame
@@ -272,7 +272,7 @@ class OmniSession(VisionSession, SpeechOut):
     def _asks(self, request: ChatRequest) -> bool:
         """Text, or a recording, image or video alone (the model answers what it hears or sees);
         empty text with nothing else is refused."""
-        picture, clip = _media(request)
+        picture, clip = carried(request)
         sound = request.sound if isinstance(request, OmniRequest) else None
         return bool(request.text) or any(m is not None for m in (picture, clip, sound))
 
@@ -326,7 +326,7 @@ class OmniSession(VisionSession, SpeechOut):
     def _generate(self, loaded: Loaded[Any], history: list[Message], stream: TokenStream,
                   request: ChatRequest, offer: str) -> tuple[Any, Budget]:
         """One turn; on failure the question is taken back, so the history stays as it was."""
-        picture, clip = _media(request)
+        picture, clip = carried(request)
         sound = request.sound if isinstance(request, OmniRequest) else None
         speak = request.speak if isinstance(request, OmniRequest) else False
         conversation = self._conversation()

@@ -197,7 +197,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
 
     # one turn ------------------------------------------------------------------------------------
     def _question_notes(self, request: ChatRequest) -> dict[str, Any]:
-        picture, clip = _media(request)
+        picture, clip = carried(request)
         notes: dict[str, Any] = {"image": picture.name} if picture is not None else {}
         if clip is not None:
             notes.update(video=clip.name, video_frames=clip.count)
@@ -220,7 +220,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
     def _generate(self, loaded: Loaded[VLMPipeline], history: list[Message], stream: TokenStream,
                   request: ChatRequest, offer: str) -> tuple[Any, Budget]:
         """One turn; on failure the question is taken back, so the history stays as it was."""
-        picture, clip = _media(request)
+        picture, clip = carried(request)
         if clip is not None and not takes_video(loaded.folder):  # chosen while it loaded
             if self.video_clip is clip:
                 self.publish(video_clip=None)  # it can never go to this model
@@ -251,14 +251,14 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
     def _metrics(self, result: Any, request: ChatRequest) -> dict[str, Any]:
         """A tiny vision encoder can report 0 ms: ``image_ms`` (the vision encoder's time, images
         and video frames together) is set whenever an image or a video went out."""
-        picture, clip = _media(request)
+        picture, clip = carried(request)
         sent = picture is not None or clip is not None
         image_ms = result.perf_metrics.get_vision_encoding_duration().mean if sent else None
         return {**super()._metrics(result, request), "image_ms": image_ms,
                 "video_frames": clip.count if clip is not None else None}
 
 
-def _media(request: ChatRequest) -> tuple[Picture | None, VideoClip | None]:
+def carried(request: ChatRequest) -> tuple[Picture | None, VideoClip | None]:
     """The image and video a question carries (none for a plain ChatRequest)."""
     if isinstance(request, VisionRequest):
         return request.picture, request.clip
