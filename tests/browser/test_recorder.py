@@ -3,7 +3,8 @@ about a second reaches the kernel side as webm/opus that ``read_audio`` decodes;
 length cap are one line each.
 
 First against a small stand-in for the widget model (what anywidget hands a view), on a page
-served at 127.0.0.1 (browsers record only in secure contexts), then in a real JupyterLab notebook.
+served at 127.0.0.1 (browsers record only in secure contexts), then in a real JupyterLab notebook:
+the bare Recorder, and Omni's Record button making the next question's recording.
 Chromium runs with ``--use-fake-ui-for-media-stream`` (the permission prompt answered yes) and
 ``--use-fake-device-for-media-stream`` (a beeping test microphone). Nothing races a clock: each
 check waits for the page to reach the expected state.
@@ -11,6 +12,7 @@ check waits for the page to reach the expected state.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -154,26 +156,28 @@ recorder.on_recorded(heard)
 widgets.VBox([recorder, got])"""
 
 
-def write_notebook(path: Path) -> None:
+def open_notebook(browser: Any, lab: Lab, name: str, source: str) -> tuple[Any, Any]:
+    """A page showing a one-cell notebook of ``source``, run, and its browser context."""
     import nbformat
 
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)])
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
-    nbformat.write(notebook, path)
+    nbformat.write(notebook, lab.root / name)
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    page.goto(lab.notebook_url(name))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
+    page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext"
+                           "?.session?.kernel?.status === 'idle'")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return page, context
 
 
 def test_a_recording_in_a_notebook_reaches_the_kernel(microphone_browser: Any, lab: Lab) -> None:
-    write_notebook(lab.root / NOTEBOOK)
-    context = microphone_browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(60_000)
-    page = context.new_page()
+    page, context = open_notebook(microphone_browser, lab, NOTEBOOK, CELL)
     try:
-        page.goto(lab.notebook_url(NOTEBOOK))
-        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
-        page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext"
-                               "?.session?.kernel?.status === 'idle'")
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         got = page.locator(".browser-recorder-got")
         expect(got).to_have_text("nothing yet")
         record(page, SECONDS)
@@ -183,5 +187,31 @@ def test_a_recording_in_a_notebook_reaches_the_kernel(microphone_browser: Any, l
         facts = got.inner_text().split(": ", 1)[1]
         size, seconds = int(facts.split(" bytes")[0]), float(facts.split(", ")[1].split(" s")[0])
         assert size > 0 and seconds >= 0.8 * SECONDS, facts
+    finally:
+        context.close()
+
+
+OMNI_NOTEBOOK = "recorder-omni.ipynb"
+HEARD = re.compile(r"🎤 recording\.webm · (\d+\.\d) s · sent with your next question")
+
+
+def test_a_recording_in_the_omni_widget_is_the_next_questions(
+        microphone_browser: Any, lab: Lab, omni: Path) -> None:
+    source = ("import ovnb\n\n"
+              f"omni = ovnb.Omni({str(omni)!r}, properties={{'INFERENCE_PRECISION_HINT': 'f32'}})\n"
+              "omni.view.add_class('browser-omni')\nomni")
+    page, context = open_notebook(microphone_browser, lab, OMNI_NOTEBOOK, source)
+    try:
+        view = page.locator(".browser-omni")
+        expect(view).to_contain_text("no recording: record one", timeout=90_000)
+        expect(view).not_to_contain_text(re.compile(r"loading .*…|not loaded"), timeout=90_000)
+        view.locator(".ovnb-recorder").scroll_into_view_if_needed()
+        record(page, SECONDS)
+        expect(view).to_contain_text(HEARD)
+        expect(view).to_contain_text("heard recording.webm: ")  # the status line
+        assert float(HEARD.search(view.inner_text())[1]) >= 0.8 * SECONDS
+        assert "⚠" not in view.inner_text()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        view.screenshot(path=str(SCREENSHOTS / "omni-recorded.png"))
     finally:
         context.close()
