@@ -29,6 +29,7 @@ RECORDER_JS = Path(__file__).resolve().parents[2] / "ovnb" / "widgets" / "static
 FAKE_MICROPHONE = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 ORIGIN = "http://127.0.0.1:9/"  # never contacted: the page is served by Playwright's route
 SECONDS = 1.0  # how long each test records
+BITS_PER_SECOND = 64000  # recorder.js asks MediaRecorder for this
 
 PAGE = """<!doctype html>
 <div id="el"></div>
@@ -107,7 +108,10 @@ def test_a_second_of_the_microphone_arrives_as_webm_opus_read_audio_decodes(
     content = message["content"]
     assert content["kind"] == "recorded" and content["mime"].startswith("audio/webm")
     assert content["seconds"] >= SECONDS
-    samples, rate = read_audio(base64.b64decode(message["base64"]), "recording.webm")
+    data = base64.b64decode(message["base64"])
+    # at 64 kbit/s, 5 minutes stay far below the 10 MiB a websocket message may be
+    assert 0 < len(data) < content["seconds"] * BITS_PER_SECOND / 8 * 1.5 + 4096, len(data)
+    samples, rate = read_audio(data, "recording.webm")
     assert rate == 48000 and len(samples) / RATE >= 0.8 * SECONDS  # the start can lose a chunk
     assert not is_silent(samples)  # the fake microphone beeps
     expect(page.locator(".ovnb-record-note")).to_have_text(f"recorded {content['seconds']:.1f} s")

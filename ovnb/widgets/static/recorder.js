@@ -6,6 +6,9 @@
 const TICK_MS = 200;  // how often the elapsed seconds are redrawn
 const CHUNK_MS = 1000;  // MediaRecorder hands over its data at least this often
 const TYPES = ["audio/webm;codecs=opus", "audio/webm", "audio/ogg;codecs=opus", "audio/mp4"];
+// plenty for speech, and 5 minutes stay about 2.4 MB: one websocket message well under the
+// 10 MiB Tornado (Jupyter's server) accepts by default
+const BITS_PER_SECOND = 64000;
 
 function refusal(error) {
   const name = error && error.name;
@@ -71,7 +74,8 @@ function render({ model, el }) {
     }
     const type = chosenType();
     try {
-      recorder = new MediaRecorder(stream, type ? { mimeType: type } : {});
+      recorder = new MediaRecorder(stream, { audioBitsPerSecond: BITS_PER_SECOND,
+                                            ...(type ? { mimeType: type } : {}) });
     } catch (error) {
       release();
       return say(refusal(error));
