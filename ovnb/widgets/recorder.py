@@ -79,6 +79,8 @@ class Recorder(anywidget.AnyWidget):
         with self.hold_trait_notifications():
             self.value, self.mime, self.seconds = data, mime, seconds
             self.recordings += 1
+            # the page said "sending": this line tells the learner the kernel has it
+            self.note = f"the kernel got {seconds:.1f} s ({len(data) / 1024:.0f} KB)"
         for callback in list(self._callbacks):
             callback(data, self.name)
 

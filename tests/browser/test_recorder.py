@@ -114,7 +114,8 @@ def test_a_second_of_the_microphone_arrives_as_webm_opus_read_audio_decodes(
     samples, rate = read_audio(data, "recording.webm")
     assert rate == 48000 and len(samples) / RATE >= 0.8 * SECONDS  # the start can lose a chunk
     assert not is_silent(samples)  # the fake microphone beeps
-    expect(page.locator(".ovnb-record-note")).to_have_text(f"recorded {content['seconds']:.1f} s")
+    expect(page.locator(".ovnb-record-note")).to_have_text(
+        f"recorded {content['seconds']:.1f} s: sending it to the kernel…")
     expect(page.locator(".ovnb-record-button")).to_have_text("● Record")  # ready again
     assert page.evaluate("window.state.recording") is False
     page.close()
@@ -186,6 +187,7 @@ def test_a_recording_in_a_notebook_reaches_the_kernel(microphone_browser: Any, l
         expect(got).to_have_text("nothing yet")
         record(page, SECONDS)
         expect(got).to_contain_text("kernel got recording.webm")
+        expect(page.locator(".ovnb-record-note")).to_contain_text("the kernel got 1.")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.locator(".ovnb-recorder").screenshot(path=str(SCREENSHOTS / "recorder.png"))
         facts = got.inner_text().split(": ", 1)[1]

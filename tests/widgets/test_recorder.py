@@ -33,6 +33,7 @@ def test_a_recording_arrives_as_bytes_with_its_type_and_length(front_end: None) 
               [memoryview(data)])
     assert heard == [(data, "recording.webm")] and recorder.value == data
     assert recorder.mime == "audio/webm;codecs=opus" and recorder.recordings == 1
+    assert recorder.note.startswith("the kernel got 1.5 s (")  # the page shows it arrived
     samples, rate = read_audio(recorder.value, recorder.name)
     assert rate == 48000 and abs(len(samples) / RATE - 1.5) < 0.05
     sent = [m for m in recorder.comm.messages if m.get("method") == "update"]

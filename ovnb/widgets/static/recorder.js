@@ -107,7 +107,8 @@ function render({ model, el }) {
     const blob = new Blob(chunks, { type: mime });
     chunks = [];
     const buffer = await blob.arrayBuffer();
-    say(capNote || `recorded ${seconds.toFixed(1)} s`);
+    // the kernel confirms in the note when the recording arrived ("the kernel got ...")
+    say(`${capNote || `recorded ${seconds.toFixed(1)} s`}: sending it to the kernel…`);
     model.send({ kind: "recorded", mime, seconds }, undefined, [buffer]);
   }
 
