@@ -2,7 +2,7 @@
 
 WhisperPipeline takes only that one format, while people bring 44.1/48 kHz stereo recordings,
 8-bit WAVs and phone uploads. Decoding is soundfile's (wav, flac, ogg, and mp3 with libsndfile
->= 1.1); the rate conversion is a band-limited polyphase resampler in numpy (scipy is not a
+>= 1.1), then PyAV's for what libsndfile cannot open (a browser's webm/opus recording); the rate conversion is a band-limited polyphase resampler in numpy (scipy is not a
 dependency), since naive decimation folds everything above 8 kHz back into the speech band.
 Long recordings are read block by block and mixed to mono as they come, so 10 minutes of 48 kHz
 stereo costs about its mono float32 size, not four times that.
@@ -161,7 +161,47 @@ def _decode(file: Path | io.BytesIO, name: str) -> tuple[int, np.ndarray]:
         with sf.SoundFile(file) as sound:
             return sound.samplerate, _read_mono(sound, name)
     except sf.SoundFileError as exc:
-        raise OvnbError(_not_audio(name, exc)) from exc
+        decoded = _decode_av(file)  # webm/mp4 (a browser's recording) is no libsndfile format
+        if decoded is None:
+            raise OvnbError(_not_audio(name, exc)) from exc
+        return decoded
+
+
+def _decode_av(file: Path | io.BytesIO) -> tuple[int, np.ndarray] | None:
+    """(rate, mono float32 samples) decoded by FFmpeg (PyAV), or None when it has no audio.
+
+    Browsers record webm/opus (Chromium, Firefox) or mp4/aac (Safari), which libsndfile cannot
+    open; PyAV is already a dependency (video) and decodes both. Mixing to mono is FFmpeg's, frame
+    by frame, so a long recording never holds every channel at once.
+    """
+    import av
+
+    if isinstance(file, io.BytesIO):
+        file.seek(0)
+    try:
+        with av.open(file if isinstance(file, io.BytesIO) else str(file)) as container:
+            if not container.streams.audio:
+                return None
+            return _decode_stream(container, container.streams.audio[0])
+    except (av.FFmpegError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _decode_stream(container: Any, stream: Any) -> tuple[int, np.ndarray] | None:
+    """All of ``stream`` as mono float32 at its own rate (None when it holds no samples)."""
+    import av
+
+    rate = stream.codec_context.sample_rate or stream.rate
+    if not rate:
+        return None
+    mixer = av.AudioResampler(format="flt", layout="mono", rate=rate)
+    parts = [out.to_ndarray().reshape(-1) for frame in container.decode(stream)
+             for out in mixer.resample(frame)]
+    parts += [out.to_ndarray().reshape(-1) for out in mixer.resample(None)]
+    samples = np.concatenate(parts).astype(np.float32, copy=False) if parts else None
+    if samples is None or not np.isfinite(samples).all():
+        return None
+    return rate, samples
 
 
 def _not_audio(name: str, exc: Exception) -> str:

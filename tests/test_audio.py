@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from ovnb import audio
-from ovnb.audio import RATE, load_audio, resample
+from ovnb.audio import RATE, SAMPLE, load_audio, read_audio, resample
 from ovnb.errors import OvnbError
 
 
@@ -242,3 +242,20 @@ def test_write_audio_refuses_no_samples_and_bad_rates(tmp_path: Path) -> None:
             "rate.): check the samples and the rate")):
         audio.write_audio(tmp_path / "x.flac", tone(440, RATE, 0.1), 1_000_000)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_browsers_webm_opus_recording_is_decoded_by_pyav() -> None:
+    """Chromium's MediaRecorder gives webm/opus, which libsndfile cannot open: PyAV decodes it,
+    at opus's 48 kHz, resampled to 16 kHz like any other upload."""
+    from tests.recordings import OPUS_RATE, webm_opus
+
+    original = load_audio(SAMPLE)
+    samples, rate = read_audio(webm_opus(original, RATE), name="recording.webm")
+    assert rate == OPUS_RATE and samples.dtype == np.float32
+    assert abs(len(samples) - len(original)) < RATE // 50  # opus pads by a few ms at most
+    assert float(np.abs(samples).max()) > 0.05  # sound, not silence
+
+
+def test_webm_with_no_audio_stream_is_refused_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(OvnbError, match=r"clip.webm is not audio soundfile can read"):
+        load_audio(b"\x1aE\xdf\xa3 not really a webm file", name="clip.webm")

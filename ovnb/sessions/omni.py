@@ -405,8 +405,10 @@ class OmniSession(VisionSession, SpeechOut):
 
 
 def _noted(sound: Sound) -> dict[str, str]:
-    """The status a chosen recording sets: what reading it changed, if anything."""
-    return {"status": sound.note} if sound.note else {}
+    """The status a chosen recording sets: how long it is (a recording made in the page is
+    otherwise unseen until sent) and what reading it changed, if anything."""
+    heard = f"heard {sound.name}: {sound.seconds:.1f} s"
+    return {"status": f"{heard}; {sound.note}" if sound.note else heard}
 
 
 def _done_line(sound: Sound | None, speech: Speech | None) -> str:

@@ -10,11 +10,12 @@ import ipywidgets as widgets
 
 from ovnb.audio import SAMPLE, to_wav
 from ovnb.sessions.conversation import Message
-from ovnb.sessions.omni import OmniSession
+from ovnb.sessions.omni import MAX_AUDIO_SECONDS, OmniSession
+from ovnb.widgets.recorder import Recorder
 from ovnb.widgets.render import bind, grey
 from ovnb.widgets.vision import VisionChat, VisionChatView
 
-NO_AUDIO = "no recording: upload one, type a path or pick the sample"
+NO_AUDIO = "no recording: record one, upload one, type a path or pick the sample"
 
 
 class OmniView(VisionChatView):
@@ -32,9 +33,10 @@ class OmniView(VisionChatView):
         c["audio_path"].observe(self._on_audio_path, "value")
         c["audio_samples"].observe(self._on_audio_sample, "value")
         c["remove_audio"].on_click(self.remove_audio)
+        c["record"].on_recorded(self._on_recording)
         c["voice"].observe(self._choose_voice, "value")
         bind(c["speak"], session, "speak")
-        self.busy_controls([c["audio_upload"]])
+        self.busy_controls([c["audio_upload"], c["record"]])
         session.observe(self._show_audio, "audio_clip")
         session.observe(self._show_speech, "speech")
         session.observe(self._offer_voices, ["voices", "voice", "has_talker"])
@@ -64,11 +66,12 @@ class OmniView(VisionChatView):
                                                     (SAMPLE.name, str(SAMPLE))],
                                            value=None, layout=widgets.Layout(width="160px")),
             remove_audio=widgets.Button(icon="times", tooltip="remove the recording",
-                                        layout=widgets.Layout(width="36px")))
+                                        layout=widgets.Layout(width="36px")),
+            record=Recorder(max_seconds=MAX_AUDIO_SECONDS))
         c = self.controls
         self.audio_label = widgets.HTML(grey(NO_AUDIO))
         pickers = widgets.HBox([c["audio_upload"], c["audio_samples"], c["remove_audio"]])
-        self.audio_row = widgets.VBox([widgets.HBox([pickers, c["audio_path"]]),
+        self.audio_row = widgets.VBox([widgets.HBox([pickers, c["audio_path"]]), c["record"],
                                        self.audio_label])
 
     def _extra_settings(self) -> tuple[widgets.Widget, ...]:
@@ -86,6 +89,11 @@ class OmniView(VisionChatView):
             upload = files[-1]
             if self.session.choose_audio(bytes(upload["content"]), upload.get("name")):
                 self.controls["audio_samples"].value = None
+
+    def _on_recording(self, data: bytes, name: str) -> None:
+        """A recording made in the page's microphone is the next question's, like an upload."""
+        if self.session.choose_audio(data, name) is not None:
+            self.controls["audio_samples"].value = None
 
     def _on_audio_path(self, change: dict[str, Any]) -> None:
         text = change["new"].strip()
@@ -147,7 +155,7 @@ class Omni(VisionChat):
 
     Its arguments are ``OmniSession``'s (``voice``, ``speak``, ``system_prompt``, generation
     settings...). Images and videos come as in ``VisionChat``; a recording from an upload, a path,
-    the bundled sample, or ``send(text, audio=path or (samples, rate))``.
+    the bundled sample, the Record button (the browser's microphone), or ``send(text, audio=path or (samples, rate))``.
     """
 
     session_class = OmniSession  # type: ignore[assignment]

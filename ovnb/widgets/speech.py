@@ -12,9 +12,13 @@ import traitlets
 from ovnb.audio import sample, to_wav
 from ovnb.sessions.speech import AUTO, Clip, TranscriberSession, clock
 from ovnb.widgets.base import Front, View
+from ovnb.widgets.recorder import Recorder
 from ovnb.widgets.render import bind, grey, metrics_line
 
 PLAYBACK_SECONDS = 20 * 60  # longer audio gets no player (its WAV would be too heavy for the page)
+# a recording made in the page stops here: 10 minutes of 64 kbit/s opus (about 4.8 MB) is one
+# websocket message safely under the server's 10 MiB; longer talks are files to upload
+RECORD_SECONDS = 10 * 60
 STATIC = Path(__file__).with_name("static")
 
 # Whisper's language codes with their English names (multilingual models list theirs in lang_to_id).
@@ -112,7 +116,8 @@ class TranscriberView(View):
                                              description="word timestamps"),
             run=widgets.Button(description="Transcribe", button_style="primary",
                                icon="microphone"),
-            stop=widgets.Button(description="Stop", icon="stop"))
+            stop=widgets.Button(description="Stop", icon="stop"),
+            record=Recorder(max_seconds=RECORD_SECONDS))
         c = self.controls
         self.audio_label = widgets.HTML()
         self.player = widgets.Audio(format="wav", autoplay=False, loop=False,
@@ -126,7 +131,7 @@ class TranscriberView(View):
         self.word_list = widgets.HTML()
         self.figures_line = widgets.HTML()
         self.children = [
-            widgets.HBox([c["upload"], c["path"], c["sample"]]), self.audio_label,
+            widgets.HBox([c["upload"], c["path"], c["sample"]]), c["record"], self.audio_label,
             self.player, self.choices,
             widgets.HBox([c["return_timestamps"], c["word_timestamps"], c["run"], c["stop"]]),
             self.transcript_box, self.word_player, self.word_list, self.chunk_table, self.figures_line,
@@ -137,11 +142,12 @@ class TranscriberView(View):
         c["upload"].observe(self._on_upload, "value")
         c["path"].observe(self._on_path, "value")
         c["sample"].on_click(self.choose_sample)
+        c["record"].on_recorded(self._on_recording)
         bind(c["return_timestamps"], session, "return_timestamps")
         bind(c["word_timestamps"], session, "word_timestamps")
         c["run"].on_click(self._transcribe)
         c["stop"].on_click(self.press_stop)
-        self.busy_controls([c["run"]], [c["stop"]])
+        self.busy_controls([c["run"], c["record"]], [c["stop"]])
         session.observe(self._offer_choices, ["languages", "tasks"])
         session.observe(self._show_audio, "audio")
         session.observe(self._show_live, "live")
@@ -185,6 +191,10 @@ class TranscriberView(View):
         if files:
             upload = files[-1]
             self.session.choose(bytes(upload["content"]), upload.get("name") or "the uploaded audio")
+
+    def _on_recording(self, data: bytes, name: str) -> None:
+        """A recording made in the page's microphone is the audio to transcribe, like an upload."""
+        self.session.choose(data, name)
 
     def _on_path(self, change: dict[str, Any]) -> None:
         text = change["new"].strip()
@@ -246,7 +256,7 @@ class Transcriber(Front):
     """Speech to text: ``Transcriber("openai/whisper-tiny.en").transcribe("talk.flac") -> str``.
 
     Its arguments are ``TranscriberSession``'s. Audio comes from an upload, a file path, the
-    bundled LibriVox sample (with its reference transcript), or ``transcribe(audio)`` with a path,
+    Record button (the browser's microphone, up to 10 minutes), the bundled LibriVox sample (with its reference transcript), or ``transcribe(audio)`` with a path,
     file bytes or ``(samples, rate)``; ``srt()`` / ``vtt()`` / ``save_subtitles(path)`` give the
     last transcript as subtitles.
     """

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import ovnb
-from ovnb.audio import SAMPLE, load_audio, to_wav
+from ovnb.audio import RATE, SAMPLE, load_audio, to_wav
 from tests.conftest import F32
+from tests.recordings import webm_opus
 from tests.sessions.test_omni import GREEDY, bare
 
 pytestmark = pytest.mark.slow  # builds and exports a model on a fresh cache
@@ -73,3 +74,32 @@ def test_a_bad_recording_is_one_line_under_the_conversation(omni: Path, tmp_path
     widget.view.controls["audio_samples"].value = str(SAMPLE)
     widget.remove_audio()
     assert widget.audio_clip is None and "no recording" in widget.view.audio_label.value
+
+
+def test_a_recording_made_in_the_page_is_the_next_questions(omni: Path) -> None:
+    """The Record button's recording arrives as the page sends it (webm/opus bytes in one
+    custom message): the session hears it at its length, the status line says so, and the
+    next question carries it."""
+    widget = omni_widget(omni)
+    record = widget.view.controls["record"]
+    original = load_audio(SAMPLE)
+    data = webm_opus(original, RATE)
+    record._handle_msg({"content": {"data": {"method": "custom", "content": {
+        "kind": "recorded", "mime": "audio/webm;codecs=opus", "seconds": 7.1}}},
+        "buffers": [memoryview(data)]})
+    clip = widget.audio_clip
+    assert clip is not None and clip.name == "recording.webm"
+    assert abs(clip.seconds - len(original) / RATE) < 0.05
+    assert f"heard recording.webm: {clip.seconds:.1f} s" in widget.view.status_line.value
+    assert "recording.webm" in widget.view.audio_label.value and widget.last_error == ""
+    widget.send("What do you hear?", speak=False)
+    assert "🎤 recording.webm" in widget.view.panel.turns[0]["html"]
+    assert widget.audio_clip is None  # sent with that question
+
+
+def test_a_recording_that_cannot_be_heard_is_one_line(omni: Path) -> None:
+    widget = omni_widget(omni)
+    widget.view.controls["record"].receive(b"\x1aE\xdf\xa3 cut short", "audio/webm", 0.1)
+    assert "recording.webm is not audio" in widget.view.error_line.value
+    assert widget.audio_clip is None
+    assert not widget.view.controls["record"].disabled  # record again

@@ -17,6 +17,7 @@ import ovnb
 from ovnb import audio
 from ovnb.audio import RATE
 from tests.conftest import F32
+from tests.recordings import webm_opus
 from tests.wer import wer, words
 
 
@@ -90,6 +91,23 @@ def test_paths_bytes_uploads_and_arrays_give_the_same_text(tiny_en: Path, clip) 
     widget.view.controls["run"].click()
     widget.session.join()
     assert widget.transcript == from_path
+
+
+def test_a_recording_made_in_the_page_transcribes_like_the_file(tiny_en: Path, clip) -> None:
+    """The Record button's webm/opus arrives as the page sends it (one custom message with a
+    buffer) and is the audio to transcribe: the text is nearly the sample's."""
+    samples, reference = clip
+    widget = ovnb.Transcriber(tiny_en, properties=F32)
+    widget.wait_loaded()
+    data = webm_opus(samples, RATE)
+    widget.view.controls["record"]._handle_msg({"content": {"data": {"method": "custom",
+        "content": {"kind": "recorded", "mime": "audio/webm;codecs=opus", "seconds": 7.1}}},
+        "buffers": [memoryview(data)]})
+    assert widget.session.audio is not None and abs(widget.session.audio.seconds - 7.1) < 0.05
+    assert "recording.webm · 0:07" in widget.view.audio_label.value and widget.last_error == ""
+    widget.view.controls["run"].click()
+    widget.session.join()
+    assert wer([reference], [widget.transcript]) <= 0.2, widget.transcript
 
 
 def test_48_khz_stereo_and_8_bit_files_read_nearly_the_same(tiny_en: Path, clip,
