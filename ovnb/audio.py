@@ -2,8 +2,9 @@
 
 WhisperPipeline takes only that one format, while people bring 44.1/48 kHz stereo recordings,
 8-bit WAVs and phone uploads. Decoding is soundfile's (wav, flac, ogg, and mp3 with libsndfile
->= 1.1), then PyAV's for what libsndfile cannot open (a browser's webm/opus recording); the rate conversion is a band-limited polyphase resampler in numpy (scipy is not a
-dependency), since naive decimation folds everything above 8 kHz back into the speech band.
+>= 1.1), then PyAV's for what libsndfile cannot open (a browser's webm/opus recording); the rate
+conversion is a band-limited polyphase resampler in numpy (scipy is not a dependency), since naive
+decimation folds everything above 8 kHz back into the speech band.
 Long recordings are read block by block and mixed to mono as they come, so 10 minutes of 48 kHz
 stereo costs about its mono float32 size, not four times that.
 """
