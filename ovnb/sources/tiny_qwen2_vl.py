@@ -14,7 +14,12 @@ from typing import Any
 
 from ovnb.progress import say
 from ovnb.sources.tiny_llm import MAX_NEW_TOKENS, printable_head
-from ovnb.sources.tinytok import make_tokenizer
+from ovnb.sources.tinytok import (
+    IMAGE_TAGS,
+    VIDEO_TAGS,
+    chatml_with_parts,
+    make_tokenizer,
+)
 
 REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 SEED = 2411
@@ -30,21 +35,8 @@ CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 # Qwen2-VL's ChatML layout, with its default system turn and its vision tags. Content may be a string
 # (openvino_genai passes one, its vision tags already inside) or a list of typed parts.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
-    "{% elif part['type'] == 'video' %}{{ '<|vision_start|><|video_pad|><|vision_end|>' }}"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}"
-    "{{ '<|im_end|>\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+CHAT_TEMPLATE = chatml_with_parts({"image": IMAGE_TAGS, "video": VIDEO_TAGS},
+                                  default_system="You are a helpful assistant.")
 
 
 def build(model_id: str, out: Path) -> None:

@@ -37,7 +37,13 @@ import numpy as np
 from ovnb.errors import OvnbError
 from ovnb.progress import say
 from ovnb.sources.tiny_llm import MAX_NEW_TOKENS, printable_ids, uniform
-from ovnb.sources.tinytok import make_tokenizer
+from ovnb.sources.tinytok import (
+    AUDIO_TAGS,
+    IMAGE_TAGS,
+    VIDEO_TAGS,
+    chatml_with_parts,
+    make_tokenizer,
+)
 
 REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 
@@ -84,20 +90,8 @@ LAST_VOCODER_CONV = "code2wav.decoder.6.conv.weight"  # after a conv, 4 stages a
 
 # ChatML as Qwen3-Omni's template lays it out (no default system turn), with vision and audio tags.
 # Content may be a string (openvino_genai passes one, its tags already inside) or typed parts.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
-    "{% elif part['type'] == 'video' %}{{ '<|vision_start|><|video_pad|><|vision_end|>' }}"
-    "{% elif part['type'] == 'audio' %}{{ '<|audio_start|><|audio_pad|><|audio_end|>' }}"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}"
-    "{{ '<|im_end|>\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+CHAT_TEMPLATE = chatml_with_parts({"image": IMAGE_TAGS, "video": VIDEO_TAGS,
+                                   "audio": AUDIO_TAGS})
 
 
 def build(model_id: str, out: Path) -> None:

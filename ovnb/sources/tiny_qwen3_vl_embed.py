@@ -34,7 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from ovnb.progress import say
-from ovnb.sources.tinytok import make_tokenizer
+from ovnb.sources.tinytok import (
+    IMAGE_TAGS,
+    VIDEO_TAGS,
+    chatml_with_parts,
+    make_tokenizer,
+)
 
 REVISION = 1  # bump when the built model changes: cached builds of an older revision are rebuilt
 SEED = 2412
@@ -51,19 +56,7 @@ MEAN = STD = [0.5, 0.5, 0.5]  # Qwen3-VL's normalization
 
 # Qwen3-VL's ChatML layout (no default system turn), with its vision tags. Content may be a string
 # (openvino_genai passes one, its vision tags already inside) or a list of typed parts.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
-    "{% elif part['type'] == 'video' %}{{ '<|vision_start|><|video_pad|><|vision_end|>' }}"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}"
-    "{{ '<|im_end|>\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+CHAT_TEMPLATE = chatml_with_parts({"image": IMAGE_TAGS, "video": VIDEO_TAGS})
 # sentence-transformers' files for last-token pooling, then normalize (ovnb.layout reads them)
 POOLING = {
     "word_embedding_dimension": HIDDEN, "pooling_mode_cls_token": False,

@@ -18,6 +18,30 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
+IMAGE_TAGS = "<|vision_start|><|image_pad|><|vision_end|>"
+VIDEO_TAGS = "<|vision_start|><|video_pad|><|vision_end|>"
+AUDIO_TAGS = "<|audio_start|><|audio_pad|><|audio_end|>"
+
+
+def chatml_with_parts(parts: dict[str, str], default_system: str = "") -> str:
+    """ChatML as the Qwen VLMs lay it out: content is a string (openvino_genai passes one, its
+    tags already inside) or typed parts, each ``parts[type]`` (a picture's or a sound's tags) or
+    its text; ``default_system`` opens a conversation that has no system turn (Qwen2-VL's)."""
+    opening = ("{% if loop.first and message['role'] != 'system' %}"
+               f"{{{{ '<|im_start|>system\n{default_system}<|im_end|>\n' }}}}{{% endif %}}"
+               if default_system else "")
+    tests = [f"{{% {'if' if i == 0 else 'elif'} part['type'] == '{kind}' %}}{{{{ '{tags}' }}}}"
+             for i, (kind, tags) in enumerate(parts.items())]
+    return ("{% for message in messages %}" + opening
+            + "{{ '<|im_start|>' + message['role'] + '\n' }}"
+            "{% if message['content'] is string %}{{ message['content'] }}"
+            "{% else %}{% for part in message['content'] %}" + "".join(tests)
+            + "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+            "{% endfor %}{% endif %}"
+            "{{ '<|im_end|>\n' }}"
+            "{% endfor %}"
+            "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
 
 def make_tokenizer(extra_special_tokens: Sequence[str] = ()) -> Any:
     """A ``PreTrainedTokenizerFast`` of 256 byte tokens + special tokens, with a chat template."""
