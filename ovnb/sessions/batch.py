@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
-from ovnb import devices
+from ovnb import devices, generation
 from ovnb.errors import OvnbError, Stopped
 from ovnb.families import BATCH, Family
 from ovnb.runtime.jobs import Job
@@ -42,7 +42,7 @@ MOST_PROMPTS = 256  # prompts in one run (the scheduler's max_num_seqs default)
 SCHEDULER = ("cache_size", "max_num_seqs", "max_num_batched_tokens", "enable_prefix_caching",
              "dynamic_split_fuse", "use_cache_eviction", "cache_eviction_size")
 GENERATION = ("max_new_tokens", "do_sample", "temperature", "top_p", "repetition_penalty",
-              "rng_seed")
+              "presence_penalty", "frequency_penalty", "rng_seed")
 GIB = 2**30 / 1e9  # cache_size counts GiB; free_ram_gb, GB
 EVICTION_START, EVICTION_RECENT = 32, 128  # tokens kept at a request's start and end when evicting
 
@@ -60,6 +60,10 @@ class BatchSettings(Settings):
                     "top-p", 0.05, 1.0, 0.05)
     repetition_penalty = setting(Float(1.1, help="above 1, tokens already used get less likely"),
                                  "repetition penalty", 1.0, 2.0, 0.05)
+    presence_penalty = setting(Float(0.0, help="subtracted from every token used before"),
+                               "presence penalty", -2.0, 2.0, control=False)
+    frequency_penalty = setting(Float(0.0, help="subtracted per earlier use of a token"),
+                                "frequency penalty", -2.0, 2.0, control=False)
     rng_seed = setting(Int(0, help="seed for sampling"), "seed", 0, 2**31 - 1, control=False)
     cache_size = setting(Int(0, help="GB for the KV cache all requests share (0: it grows as "
                                      "needed)"), "KV cache GB", 0, 1024)
@@ -102,8 +106,9 @@ class BatchSession(Session, BatchState, BatchSettings):
     ``model`` is a catalog id or a prepared chat folder; ``device`` a name or a DevicePicker;
     ``properties`` OpenVINO properties; ``**settings`` the answers' generation settings and the
     scheduler's (openvino_genai's SchedulerConfig names: ``cache_size``, ``max_num_seqs``,
-    ``enable_prefix_caching``, ``use_cache_eviction``...). Prompts are a list of str (or one str, one
-    prompt per line); each is answered as a chat question. An empty prompt in a list gets ``""``
+    ``enable_prefix_caching``, ``use_cache_eviction``...); settings not given start from the
+    model's recommended ones, as Chat's do. Prompts are a list of str (or one str, one prompt per
+    line); each is answered as a chat question. An empty prompt in a list gets ``""``
     and is named in ``last_error``; the others are answered.
     """
 
@@ -117,7 +122,10 @@ class BatchSession(Session, BatchState, BatchSettings):
         self._load_in_background(lambda: self._load(model), self.model_name)
 
     def _load(self, model: Any) -> Loaded[ContinuousBatchingPipeline]:
-        return self._pipeline_of(self._folder(model))
+        folder = self._folder(model)
+        defaults = generation.defaults(folder)  # the model's recommended sampling, as Chat's
+        post(lambda: self._adopt(defaults))
+        return self._pipeline_of(folder)
 
     def _pipeline_of(self, folder: Path) -> Loaded[ContinuousBatchingPipeline]:
         """The shared pipeline for these scheduler settings (one per settings: built once)."""

@@ -85,6 +85,26 @@ def test_a_changed_setting_builds_one_pipeline_kept_for_the_next_runs(
     assert len(built) == 1 and built[0]["scheduler"]["max_num_seqs"] == 3
 
 
+def test_unset_settings_start_from_the_models_defaults(llm: Path, tmp_path: Path) -> None:
+    """As Chat's: the model's recommended sampling fills what the caller did not set."""
+    import json
+    import shutil
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(llm, folder)
+    config = folder / "generation_config.json"
+    config.write_text(json.dumps({"do_sample": True, "temperature": 0.3, "presence_penalty": 0.2,
+                                  "frequency_penalty": 0.1, "eos_token_id": 258}))
+    record = json.loads((folder / "ovnb.json").read_text())  # the edit is the user's, not damage
+    record["files"]["generation_config.json"] = config.stat().st_size
+    (folder / "ovnb.json").write_text(json.dumps(record))
+    session = BatchSession(folder, properties=F32, presence_penalty=0.4, max_new_tokens=6)
+    session.wait_loaded()
+    assert session.do_sample is True and session.temperature == 0.3
+    assert session.frequency_penalty == 0.1 and session.presence_penalty == 0.4  # the caller's
+    assert all(session.generate(PROMPTS[:2])) and session.last_error == ""
+
+
 def test_one_str_is_a_prompt_per_line(batch: BatchSession, llm: Path) -> None:
     assert batch.generate("Hello!\n\n  Name a colour.  \n") == bare(llm, PROMPTS[:2])
     assert batch.prompts == PROMPTS[:2]
