@@ -216,17 +216,25 @@ class BatchSession(Session, BatchState, BatchSettings):
         job.on_stop(lambda: [handle.stop() for handle in handles.values()])
         ids: list[list[int]] = [[] for _ in prompts]
         shown, usage = started, 0.0
-        while pipe.has_non_finished_requests():
-            pipe.step()
+        try:
+            while pipe.has_non_finished_requests():
+                pipe.step()
+                _read(handles, ids)
+                usage = max(usage, pipe.get_metrics().kv_cache_size_in_bytes / 1e6)
+                if shown == started:
+                    job.progressed()  # the first step's tokens are in
+                now = time.perf_counter()
+                if now - shown >= FLUSH_INTERVAL:
+                    shown = now
+                    self._show(pipe, ids, handles)
             _read(handles, ids)
-            usage = max(usage, pipe.get_metrics().kv_cache_size_in_bytes / 1e6)
-            if shown == started:
-                job.progressed()  # the first step's tokens are in
-            now = time.perf_counter()
-            if now - shown >= FLUSH_INTERVAL:
-                shown = now
-                self._show(pipe, ids, handles)
-        _read(handles, ids)
+        except BaseException:
+            _drain(pipe, handles)
+            raise
+        finally:
+            # the job's stop listener holds this dict: emptied, no handle outlives its run (the
+            # garbage collector would free it later, on any thread, maybe after its pipeline)
+            handles.clear()
         return ids, time.perf_counter() - started, usage
 
     def _show(self, pipe: Any, ids: list[list[int]], handles: dict[int, Any]) -> None:
@@ -332,6 +340,18 @@ def _read(handles: dict[int, Any], ids: list[list[int]]) -> None:
         if handle.can_read():
             for output in handle.read().values():
                 ids[k].extend(output.generated_ids)
+
+
+def _drain(pipe: Any, handles: dict[int, Any]) -> None:
+    """After a failed step: stop this run's requests and step until the pipeline holds none (a
+    pipeline freed with requests in flight is not safe); a second failure is left to the first."""
+    for handle in handles.values():
+        handle.stop()
+    try:
+        while pipe.has_non_finished_requests():
+            pipe.step()
+    except Exception:  # noqa: BLE001 - the first error is the one to report
+        pass
 
 
 def _not_stopped(job: Job[Any]) -> None:
