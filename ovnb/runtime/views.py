@@ -63,6 +63,9 @@ def settle() -> None:
         _serve_once(0)
 
 
+SIGNAL_SLICE = 0.05  # seconds a waiting thread sleeps before Python looks at its signals
+
+
 def wait_for(event: threading.Event) -> None:
     """Wait for ``event``; on the view thread, keep serving its queue meanwhile.
 
@@ -70,7 +73,11 @@ def wait_for(event: threading.Event) -> None:
     run it waits for publishes its results through this very thread.
     """
     if not in_view_thread():
-        event.wait()
+        # in slices: a SIGINT (Ctrl-C, a kernel interrupt) the OS hands to another thread leaves
+        # a main thread blocked in one long wait asleep; each slice returns to Python, which
+        # then raises the KeyboardInterrupt
+        while not event.wait(SIGNAL_SLICE):
+            pass
         return
     while not event.is_set():
         _serve_once(0.02)

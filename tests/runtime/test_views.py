@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from ovnb.runtime.views import in_view_thread, on_view_thread, post, settle, wait_for
 
 
@@ -34,3 +36,30 @@ def test_waiting_on_the_view_thread_keeps_serving_it() -> None:
         return "served"
 
     assert on_view_thread(waits) == "served"
+
+
+def test_a_ctrl_c_the_os_gives_another_thread_still_reaches_a_waiting_main_thread() -> None:
+    """A kernel interrupt is a SIGINT to the process; the OS may run its handler on any thread.
+    The main thread, waiting for a run, must still raise KeyboardInterrupt (it slept forever)."""
+    import signal
+
+    from ovnb.runtime.views import wait_for
+    from tests.threads import waiting_for_a_run
+
+    never, heard = threading.Event(), threading.Event()
+    main = threading.get_ident()
+
+    def press() -> None:
+        while not waiting_for_a_run(main):
+            threading.Event().wait(0.005)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # handled on this thread
+        if not heard.wait(30):  # a failing run ends instead of hanging
+            never.set()
+
+    threading.Thread(target=press, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            wait_for(never)
+        finally:
+            heard.set()
+    assert not never.is_set()
