@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,16 @@ tiny_whisper = _prepared("tiny-whisper")
 tiny_en = _prepared("openai/whisper-tiny.en")
 tiny_speecht5 = _prepared("tiny-speecht5")
 omni = _prepared("tiny-qwen3-omni")
+tiny_qwen3_vl_embed = _prepared("tiny-qwen3-vl-embed")
+
+
+@pytest.fixture(scope="module")
+def bare_vl_embed(tiny_qwen3_vl_embed: Path) -> Any:
+    """openvino_genai's EmbeddingPipeline on tiny-qwen3-vl-embed at f32: what picture search is
+    compared with (one per test module)."""
+    import openvino_genai as ov_genai
+
+    return ov_genai.EmbeddingPipeline(str(tiny_qwen3_vl_embed), "CPU", **F32)
 
 
 @pytest.fixture(autouse=True)

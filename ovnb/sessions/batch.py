@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import traitlets
-from traitlets import Bool, Dict, Float, Int, List, Unicode
+from traitlets import Bool, Dict, Int, List, Unicode
 
 from ovnb import devices, generation
 from ovnb.errors import OvnbError, Stopped
@@ -33,7 +33,7 @@ from ovnb.runtime.jobs import Job
 from ovnb.runtime.pipelines import Loaded, load
 from ovnb.runtime.views import FLUSH_INTERVAL, post
 from ovnb.sessions.base import Session, check_flag
-from ovnb.sessions.settings import Settings, apply_to, setting
+from ovnb.sessions.settings import SamplingSettings, apply_to, setting
 
 if TYPE_CHECKING:
     from openvino_genai import ContinuousBatchingPipeline
@@ -47,23 +47,11 @@ GIB = 2**30 / 1e9  # cache_size counts GiB; free_ram_gb, GB
 EVICTION_START, EVICTION_RECENT = 32, 128  # tokens kept at a request's start and end when evicting
 
 
-class BatchSettings(Settings):
+class BatchSettings(SamplingSettings):
     """How each answer is made, and how the scheduler shares the machine between requests."""
 
     max_new_tokens = setting(Int(64, help="the longest answer, in tokens"), "max new tokens", 1,
                              4096)
-    do_sample = setting(Bool(False, help="sample (True) or take the likeliest token (greedy)"),
-                        "sample (off: greedy)")
-    temperature = setting(Float(0.7, help="sampling temperature: higher is more random"),
-                          "temperature", 0.05, 2.0, 0.05)
-    top_p = setting(Float(0.9, help="sample from the likeliest tokens that make up this mass"),
-                    "top-p", 0.05, 1.0, 0.05)
-    repetition_penalty = setting(Float(1.1, help="above 1, tokens already used get less likely"),
-                                 "repetition penalty", 1.0, 2.0, 0.05)
-    presence_penalty = setting(Float(0.0, help="subtracted from every token used before"),
-                               "presence penalty", -2.0, 2.0, control=False)
-    frequency_penalty = setting(Float(0.0, help="subtracted per earlier use of a token"),
-                                "frequency penalty", -2.0, 2.0, control=False)
     rng_seed = setting(Int(0, help="seed for sampling"), "seed", 0, 2**31 - 1, control=False)
     cache_size = setting(Int(0, help="GB for the KV cache all requests share (0: it grows as "
                                      "needed)"), "KV cache GB", 0, 1024)

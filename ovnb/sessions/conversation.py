@@ -25,7 +25,7 @@ from ovnb.runtime.jobs import Job, Outcome
 from ovnb.runtime.pipelines import Loaded
 from ovnb.runtime.streams import TokenStream
 from ovnb.sessions.base import Session, check_text
-from ovnb.sessions.settings import Settings, apply_to, setting
+from ovnb.sessions.settings import SamplingSettings, Settings, apply_to, setting
 from ovnb.structured import Constraint
 
 Message = dict[str, Any]
@@ -63,27 +63,15 @@ class AssistantSettings(Settings):
         return self._check_setting(proposal)
 
 
-class LLMSettings(AssistantSettings):
+class LLMSettings(AssistantSettings, SamplingSettings):
     """Generation settings of chat models, by openvino_genai's GenerationConfig names."""
 
     max_new_tokens = setting(Int(256, help="the longest answer, in tokens"),
                              "max new tokens", 1, None)
-    do_sample = setting(Bool(False, help="sample (True) or take the likeliest token (greedy)"),
-                        "sample (off: greedy)")
-    temperature = setting(Float(0.7, help="sampling temperature: higher is more random"),
-                          "temperature", 0.05, 2.0, 0.05)
-    top_p = setting(Float(0.9, help="sample from the likeliest tokens that make up this mass"),
-                    "top-p", 0.05, 1.0, 0.05)
-    repetition_penalty = setting(Float(1.1, help="above 1, tokens already used get less likely"),
-                                 "repetition penalty", 1.0, 2.0, 0.05)
     min_new_tokens = setting(Int(0, help="the shortest answer, in tokens"), "min new tokens", 0,
                              None, control=False)
     top_k = setting(Int(None, allow_none=True, help="sample from this many tokens (None: all)"),
                     "top-k", 1, None, control=False)
-    presence_penalty = setting(Float(0.0, help="subtracted from every token used before"),
-                               "presence penalty", -2.0, 2.0, control=False)
-    frequency_penalty = setting(Float(0.0, help="subtracted per earlier use of a token"),
-                                "frequency penalty", -2.0, 2.0, control=False)
     no_repeat_ngram_size = setting(Int(None, allow_none=True, help="never repeat an n-gram this "
                                        "long (None: off)"), "no-repeat n-gram", 1, None,
                                    control=False)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import traitlets
-from traitlets import TraitError, TraitType
+from traitlets import Bool, Float, TraitError, TraitType
 
 
 def setting(trait: TraitType, label: str, low: float | None = None, high: float | None = None,
@@ -31,7 +31,7 @@ class Settings(traitlets.HasTraits):
 
     @classmethod
     def setting_names(cls) -> list[str]:
-        """The settings of this class, in declaration order."""
+        """The settings of this class, sorted by name (as traitlets lists them)."""
         return [n for n in cls.class_trait_names(setting=True)]
 
     def limits(self, name: str) -> tuple[float | None, float | None]:
@@ -84,6 +84,27 @@ class Settings(traitlets.HasTraits):
     def settings(self) -> dict[str, Any]:
         """Setting name -> value, without the unset (None) ones."""
         return {n: getattr(self, n) for n in self.setting_names() if getattr(self, n) is not None}
+
+
+class SamplingSettings(Settings):
+    """How a language model picks each token: what Chat and Batch both offer, by genai's names."""
+
+    do_sample = setting(Bool(False, help="sample (True) or take the likeliest token (greedy)"),
+                        "sample (off: greedy)")
+    temperature = setting(Float(0.7, help="sampling temperature: higher is more random"),
+                          "temperature", 0.05, 2.0, 0.05)
+    top_p = setting(Float(0.9, help="sample from the likeliest tokens that make up this mass"),
+                    "top-p", 0.05, 1.0, 0.05)
+    repetition_penalty = setting(Float(1.1, help="above 1, tokens already used get less likely"),
+                                 "repetition penalty", 1.0, 2.0, 0.05)
+    presence_penalty = setting(Float(0.0, help="subtracted from every token used before"),
+                               "presence penalty", -2.0, 2.0, control=False)
+    frequency_penalty = setting(Float(0.0, help="subtracted per earlier use of a token"),
+                                "frequency penalty", -2.0, 2.0, control=False)
+
+    @traitlets.validate(*[n for n in locals() if not n.startswith("_")])  # every setting above
+    def _check_sampling(self, proposal: Any) -> Any:
+        return self._check_setting(proposal)
 
 
 def _range(low: float | None, high: float | None) -> str:

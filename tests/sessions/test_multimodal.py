@@ -1,4 +1,4 @@
-"""MultimodalEmbedderSession on tiny-qwen3-vl-embed (f32), against the bare EmbeddingPipeline.
+"""MultimodalEmbedderSession on tiny-qwen3-vl-embed (f32), against the bare_vl_embed EmbeddingPipeline.
 
 Every check compares with openvino_genai called directly (one picture per call, as the session
 sends them), counts rows and messages, and races no clock.
@@ -21,8 +21,8 @@ from ovnb.sessions.multimodal import MultimodalEmbedderSession
 from ovnb.video import load_video
 from ovnb.video import samples as video_samples
 from tests.conftest import F32, _prepared
+from tests.embeddings import rows
 
-tiny_qwen3_vl_embed = _prepared("tiny-qwen3-vl-embed")
 tiny_embed = _prepared("tiny-embed")
 
 TEXTS = ["a red boat on the sea", "a house with a tree", "find the photo of the red boat"]
@@ -30,17 +30,6 @@ BOAT, HOUSE = image_samples()["sailboat"], image_samples()["house"]
 CLIP = video_samples()["sailboat"]
 PROMPT = "Represent the user's input."
 
-
-def rows(pipe: Any, text: Any = "", **inputs: Any) -> np.ndarray:
-    result = pipe.embed(text, **inputs).embeddings
-    return np.array(result.data, dtype=np.float32).reshape(tuple(result.shape))
-
-
-@pytest.fixture(scope="module")
-def bare(tiny_qwen3_vl_embed: Path) -> Any:
-    import openvino_genai as ov_genai
-
-    return ov_genai.EmbeddingPipeline(str(tiny_qwen3_vl_embed), "CPU", **F32)
 
 
 @pytest.fixture()
@@ -61,14 +50,14 @@ def test_a_multimodal_model_gets_its_own_session(embedder: EmbedderSession,
 
 
 def test_texts_images_and_clips_equal_the_bare_pipeline(embedder: EmbedderSession,
-                                                        bare: Any) -> None:
+                                                        bare_vl_embed: Any) -> None:
     made = embedder.embed(TEXTS, images=[str(BOAT), HOUSE], videos=CLIP)
     clip = load_video(CLIP)
     expected = np.vstack([
-        rows(bare, TEXTS),
-        rows(bare, images=[load_image(BOAT).tensor()]),
-        rows(bare, images=[load_image(HOUSE).tensor()]),
-        rows(bare, videos=[clip.tensor()], videos_metadata=[clip.metadata()])])
+        rows(bare_vl_embed, TEXTS),
+        rows(bare_vl_embed, images=[load_image(BOAT).tensor()]),
+        rows(bare_vl_embed, images=[load_image(HOUSE).tensor()]),
+        rows(bare_vl_embed, videos=[clip.tensor()], videos_metadata=[clip.metadata()])])
     assert made.dtype == np.float32 and made.shape == (6, 32) and embedder.dim == 32
     np.testing.assert_allclose(made, expected, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(made, axis=1), 1.0, atol=1e-5)
@@ -84,27 +73,27 @@ def test_each_picture_is_its_own_row_in_the_order_given(embedder: EmbedderSessio
     np.testing.assert_allclose(embedder.embed(images=pixels), both[1:], atol=1e-6)
 
 
-def test_queries_rank_pictures_by_cosine(embedder: EmbedderSession, bare: Any) -> None:
+def test_queries_rank_pictures_by_cosine(embedder: EmbedderSession, bare_vl_embed: Any) -> None:
     query = embedder.embed_query(TEXTS[2])
-    np.testing.assert_allclose(query, rows(bare, TEXTS[2])[0], atol=1e-6)
+    np.testing.assert_allclose(query, rows(bare_vl_embed, TEXTS[2])[0], atol=1e-6)
     pictures = embedder.embed(images=[BOAT, HOUSE])
     np.testing.assert_allclose(pictures @ query,
-                               [float(rows(bare, images=[load_image(p).tensor()])[0] @ query)
+                               [float(rows(bare_vl_embed, images=[load_image(p).tensor()])[0] @ query)
                                 for p in (BOAT, HOUSE)], atol=1e-5)
 
 
-def test_the_models_prompt_is_its_system_turn(tiny_qwen3_vl_embed: Path, bare: Any) -> None:
+def test_the_models_prompt_is_its_system_turn(tiny_qwen3_vl_embed: Path, bare_vl_embed: Any) -> None:
     session = EmbedderSession(tiny_qwen3_vl_embed, properties=F32, query_instruction=PROMPT,
                               embed_instruction=PROMPT)
     np.testing.assert_allclose(session.embed_query(TEXTS[0]),
-                               rows(bare, TEXTS[0], embedding_prompt=PROMPT)[0], atol=1e-6)
+                               rows(bare_vl_embed, TEXTS[0], embedding_prompt=PROMPT)[0], atol=1e-6)
     np.testing.assert_allclose(session.embed(images=BOAT),
-                               rows(bare, images=[load_image(BOAT).tensor()],
+                               rows(bare_vl_embed, images=[load_image(BOAT).tensor()],
                                     embedding_prompt=PROMPT), atol=1e-6)
-    assert np.abs(session.embed(TEXTS[:1]) - rows(bare, TEXTS[0])).max() > 1e-3
+    assert np.abs(session.embed(TEXTS[:1]) - rows(bare_vl_embed, TEXTS[0])).max() > 1e-3
 
 
-def test_pooling_is_last_token_when_the_folder_names_none(tiny_qwen3_vl_embed: Path, bare: Any,
+def test_pooling_is_last_token_when_the_folder_names_none(tiny_qwen3_vl_embed: Path, bare_vl_embed: Any,
                                                            tmp_path: Path) -> None:
     copy = Path(shutil.copytree(tiny_qwen3_vl_embed, tmp_path / "m"))
     (copy / "modules.json").unlink()  # Config() would pool CLS: the first token, the same for all
@@ -112,7 +101,7 @@ def test_pooling_is_last_token_when_the_folder_names_none(tiny_qwen3_vl_embed: P
     session = EmbedderSession(copy, properties=F32)
     made = session.embed(["a red boat", "a house"])
     assert session.config["pooling_type"] == "LAST_TOKEN"
-    np.testing.assert_allclose(made, rows(bare, ["a red boat", "a house"]), atol=1e-6)
+    np.testing.assert_allclose(made, rows(bare_vl_embed, ["a red boat", "a house"]), atol=1e-6)
 
 
 def test_what_is_refused_is_one_line_and_runs_nothing(embedder: EmbedderSession,

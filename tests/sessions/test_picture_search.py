@@ -1,5 +1,5 @@
 """RetrieverSession over pictures: a folder's images and clips indexed with tiny-qwen3-vl-embed
-(f32) beside its texts, searched by text; scores checked against the bare EmbeddingPipeline."""
+(f32) beside its texts, searched by text; scores checked against the bare_vl_embed EmbeddingPipeline."""
 from __future__ import annotations
 
 import shutil
@@ -16,8 +16,8 @@ from ovnb.sessions.retrieval import RetrieverSession
 from ovnb.video import load_video
 from ovnb.video import samples as video_samples
 from tests.conftest import F32, _prepared
+from tests.embeddings import rows
 
-tiny_qwen3_vl_embed = _prepared("tiny-qwen3-vl-embed")
 tiny_embed = _prepared("tiny-embed")
 tiny_rerank = _prepared("tiny-rerank")
 
@@ -25,17 +25,6 @@ PICTURES = Path(__file__).resolve().parents[2] / "notebooks" / "data" / "picture
 NOTE = "A red boat was seen on the lake at dawn.\n"
 QUERY = "find the photo of the red boat"
 
-
-def rows(pipe: Any, text: Any = "", **inputs: Any) -> np.ndarray:
-    result = pipe.embed(text, **inputs).embeddings
-    return np.array(result.data, dtype=np.float32).reshape(tuple(result.shape))
-
-
-@pytest.fixture(scope="module")
-def bare(tiny_qwen3_vl_embed: Path) -> Any:
-    import openvino_genai as ov_genai
-
-    return ov_genai.EmbeddingPipeline(str(tiny_qwen3_vl_embed), "CPU", **F32)
 
 
 @pytest.fixture()
@@ -52,17 +41,17 @@ def retriever(tiny_qwen3_vl_embed: Path) -> RetrieverSession:
     return RetrieverSession(EmbedderSession(tiny_qwen3_vl_embed, properties=F32))
 
 
-def bare_vector(bare: Any, item: Any) -> np.ndarray:
+def bare_vector(bare_vl_embed: Any, item: Any) -> np.ndarray:
     if isinstance(item, Passage):
-        return rows(bare, str(item))[0]
+        return rows(bare_vl_embed, str(item))[0]
     if item.suffix == ".mp4":
         clip = load_video(item)
-        return rows(bare, videos=[clip.tensor()], videos_metadata=[clip.metadata()])[0]
-    return rows(bare, images=[load_image(item).tensor()])[0]
+        return rows(bare_vl_embed, videos=[clip.tensor()], videos_metadata=[clip.metadata()])[0]
+    return rows(bare_vl_embed, images=[load_image(item).tensor()])[0]
 
 
 def test_a_folder_of_pictures_and_texts_is_searched_by_text(retriever: RetrieverSession,
-                                                            album: Path, bare: Any) -> None:
+                                                            album: Path, bare_vl_embed: Any) -> None:
     assert retriever.add(album) == 7
     items = retriever.passages
     assert [i for i in items if isinstance(i, Passage)] == [NOTE.strip()]
@@ -70,10 +59,10 @@ def test_a_folder_of_pictures_and_texts_is_searched_by_text(retriever: Retriever
         [p.name for p in PICTURES.glob("*.png")] + ["sailboat.mp4"])
     assert retriever.sources[0] == "note.md" and "red-boat.png" in retriever.sources
     assert retriever.status == "1 passage and 6 pictures from 7 documents"
-    expected = np.array([bare_vector(bare, item) for item in items])
+    expected = np.array([bare_vector(bare_vl_embed, item) for item in items])
     np.testing.assert_allclose(retriever.vectors, expected, atol=1e-5)
     found = retriever.search(QUERY, k=7)
-    scores = expected @ rows(bare, QUERY)[0]
+    scores = expected @ rows(bare_vl_embed, QUERY)[0]
     assert [item for item, _ in found] == [items[i] for i in np.argsort(-scores, kind="stable")]
     assert [s for _, s in found] == pytest.approx(sorted(scores, reverse=True), abs=1e-5)
     assert all(isinstance(item, (Path, Passage)) for item, _ in found)

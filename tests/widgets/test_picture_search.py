@@ -18,7 +18,6 @@ from ovnb.images import load_image
 from ovnb.passages import Passage
 from tests.conftest import F32, _prepared
 
-tiny_qwen3_vl_embed = _prepared("tiny-qwen3-vl-embed")
 tiny_embed = _prepared("tiny-embed")
 
 PICTURES = Path(__file__).resolve().parents[2] / "notebooks" / "data" / "pictures"
