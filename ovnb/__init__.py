@@ -10,10 +10,12 @@ from typing import Any
 
 from ovnb.families import public_names
 from ovnb.runtime.genai_env import pin_tokenizers_path
+from ovnb.runtime.sigstack import guard_kernel
 
 __version__ = "0.1.0"
 
 pin_tokenizers_path()  # before any pipeline is built: openvino_genai's builds race on it otherwise
+guard_kernel()  # a kernel interrupt must find a live signal stack, whatever pipelines a cell made
 
 # public name -> module that defines it: every family's widgets (from the registry), and the rest
 _LAZY = {

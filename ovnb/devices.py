@@ -43,7 +43,10 @@ def available() -> tuple[str, ...]:
     """Devices OpenVINO sees on this machine (e.g. ('CPU',)); asked once per process."""
     import openvino
 
-    return tuple(openvino.Core().available_devices)
+    from ovnb.runtime import sigstack
+
+    with sigstack.kept():  # the CPU plugin made here would leave its signal stack behind
+        return tuple(openvino.Core().available_devices)
 
 
 def check(device: str, here: Sequence[str] | None = None) -> None:
@@ -78,13 +81,16 @@ def full_names() -> dict[str, str]:
     """This machine's devices with their FULL_DEVICE_NAME (asked once per process)."""
     import openvino
 
-    core = openvino.Core()
+    from ovnb.runtime import sigstack
+
     names = {}
-    for name in available():
-        try:
-            names[name] = str(core.get_property(name, "FULL_DEVICE_NAME"))
-        except RuntimeError:  # a device whose plugin cannot answer still counts
-            names[name] = name
+    with sigstack.kept():  # the CPU plugin made here would leave its signal stack behind
+        core = openvino.Core()
+        for name in available():
+            try:
+                names[name] = str(core.get_property(name, "FULL_DEVICE_NAME"))
+            except RuntimeError:  # a device whose plugin cannot answer still counts
+                names[name] = name
     return names
 
 

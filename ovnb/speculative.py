@@ -22,6 +22,7 @@ from typing import Any
 from ovnb import devices
 from ovnb.errors import OvnbError
 from ovnb.families import CHAT
+from ovnb.runtime.pipelines import open_tokenizer
 
 # Text both tokenizers must split the same way: words, digits, code, accents, emoji, a chat tag.
 PROBE = ("Hello, world! The 3 quick foxes jumped 42 times.\n"
@@ -51,10 +52,8 @@ def tokenizer_facts(folder: Path) -> TokenizerFacts:
 
 @functools.lru_cache(maxsize=8)
 def _tokenizer_facts(folder: Path, stamp: int) -> TokenizerFacts:
-    import openvino_genai as ov_genai
-
     try:
-        tok = ov_genai.Tokenizer(str(folder))
+        tok = open_tokenizer(folder)
     except RuntimeError as exc:
         from ovnb.errors import explain
 

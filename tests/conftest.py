@@ -52,6 +52,17 @@ def bare_vl_embed(tiny_qwen3_vl_embed: Path) -> Any:
 
 
 @pytest.fixture(autouse=True)
+def signal_stack_kept():
+    """Tests make bare pipelines on the main thread to compare with; two of them ended in the
+    order they were made leave the thread an unmapped signal stack, and a later test's Ctrl-C
+    would kill the whole run (ovnb.runtime.sigstack). Each test ends with the stack it began with."""
+    from ovnb.runtime import sigstack
+
+    with sigstack.kept():
+        yield
+
+
+@pytest.fixture(autouse=True)
 def no_failed_view_updates(caplog: pytest.LogCaptureFixture):
     """A view update that raised (logged by ovnb's view thread, nobody waits for it) fails the
     test that caused it: such failures are otherwise invisible."""

@@ -5,10 +5,9 @@ Each Python constructor of openvino_genai 2026.4.1 (``LLMPipeline``, ``Continuou
 unset it ``setenv``s it to openvino_tokenizers' library, builds, then ``unsetenv``s it. Two builds
 on two threads (ovnb loads every pipeline on a thread of its own) then race: one build's unset lands
 while the other reads the variable, which fails with "Failed to load shared object ...
-openvino_genai/libopenvino_tokenizers.so" (seen in 1 of 45 builds on three threads), and a
-``getenv`` running beside a ``setenv`` may crash the process (a test run here died of a segfault).
-When the variable is already set, ``ScopedVar`` only reads it. So ovnb sets it once, at import,
-to the library ``openvino_tokenizers`` would load, found without importing anything heavy.
+openvino_genai/libopenvino_tokenizers.so" (seen in 1 of 45 builds on three threads). When the
+variable is already set, ``ScopedVar`` only reads it. So ovnb sets it once, at import, to the
+library ``openvino_tokenizers`` would load, found without importing anything heavy.
 """
 from __future__ import annotations
 

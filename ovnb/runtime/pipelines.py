@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from ovnb import devices
 from ovnb.errors import OvnbError, explain
 from ovnb.families import Family
+from ovnb.runtime import sigstack
 
 P = TypeVar("P")
 Options = Callable[[], Mapping[str, Any]]
@@ -75,12 +76,21 @@ def load(family: Family, folder: Path, device: str, properties: Mapping[str, Any
 def build(family: Family, folder: Path, device: str, properties: Mapping[str, Any],
           **options: Any) -> Any:
     """A new pipeline of ``family`` from ``folder`` (not shared): its builder, on a checked
-    device, OpenVINO's errors as one line."""
+    device, OpenVINO's errors as one line, the thread's signal stack kept (``sigstack``)."""
     devices.check(device)
     try:
-        return family.builder()(family, Path(folder), device, dict(properties), **options)
+        with sigstack.kept():
+            return family.builder()(family, Path(folder), device, dict(properties), **options)
     except RuntimeError as exc:
         raise OvnbError(explain(exc)) from exc
+
+
+def open_tokenizer(folder: Path) -> Any:
+    """openvino_genai's Tokenizer of a prepared folder, the thread's signal stack kept."""
+    import openvino_genai as ov_genai
+
+    with sigstack.kept():
+        return ov_genai.Tokenizer(str(folder))
 
 
 def construct(family: Family, folder: Path, device: str, properties: Mapping[str, Any],

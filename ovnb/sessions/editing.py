@@ -28,6 +28,7 @@ import numpy as np
 
 from ovnb.errors import OvnbError
 from ovnb.images import Mask, Picture, Source, load_image, load_mask
+from ovnb.runtime import sigstack
 
 TEXT, IMAGE, INPAINT = "text2image", "image2image", "inpainting"
 MODES = (TEXT, IMAGE, INPAINT)
@@ -71,7 +72,8 @@ class ImagePipelines:
             if self.root_mode == TEXT:
                 raise OvnbError(_no_editing(self.folder))
             try:
-                pipe = getattr(ov_genai, CLASSES[mode])(self.root)
+                with sigstack.kept():
+                    pipe = getattr(ov_genai, CLASSES[mode])(self.root)
             except RuntimeError as exc:  # e.g. a text or image-to-image mode of an inpainting model
                 raise OvnbError(f"this model cannot run {LABELS[mode]} ({_last_line(exc)}): "
                                 "it was made for inpainting: give an image and a mask") from None

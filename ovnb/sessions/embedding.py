@@ -30,7 +30,7 @@ from ovnb.errors import OvnbError, Stopped
 from ovnb.families import EMBEDDING, MULTIMODAL_EMBEDDING, RERANK
 from ovnb.layout import context_length as position_limit
 from ovnb.runtime.jobs import Job
-from ovnb.runtime.pipelines import Loaded, load
+from ovnb.runtime.pipelines import Loaded, load, open_tokenizer
 from ovnb.sessions.base import Session, check_text
 
 EMBED_FIELDS = ("pooling_type", "normalize", "max_length", "query_instruction",
@@ -151,9 +151,7 @@ class EmbedderSession(ScoringSession):
         return cls.Config(**values)
 
     def _loaded_model(self, loaded: Loaded[Any]) -> None:
-        import openvino_genai as ov_genai
-
-        self._tokenizer = ov_genai.Tokenizer(str(loaded.folder))
+        self._tokenizer = open_tokenizer(loaded.folder)
 
     @property
     def dim(self) -> int:

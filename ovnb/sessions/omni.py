@@ -33,7 +33,7 @@ from ovnb.errors import OvnbError, explain
 from ovnb.families import OMNI, Family
 from ovnb.images import Source
 from ovnb.layout import has_talker
-from ovnb.runtime.pipelines import Loaded, load
+from ovnb.runtime.pipelines import Loaded, load, open_tokenizer
 from ovnb.runtime.streams import TokenStream
 from ovnb.runtime.views import wait_for
 from ovnb.sessions.base import check_flag, check_text
@@ -83,12 +83,10 @@ class OmniModel:
     tokenizer nor its generation config) or, without a talker, the thinker's VLMPipeline."""
 
     def __init__(self, pipe: Any, folder: Path, talker: bool) -> None:
-        import openvino_genai as ov_genai
-
         self.pipe = pipe
         self.folder = folder
         self.talker = talker
-        self._tokenizer = ov_genai.Tokenizer(str(folder))
+        self._tokenizer = open_tokenizer(folder)
         self._last_audio: bytes | None = None  # the recording the last call encoded
 
     def get_tokenizer(self) -> Any:

@@ -30,7 +30,7 @@ from ovnb.errors import OvnbError, explain
 from ovnb.families import TEXT_TO_SPEECH
 from ovnb.files import check_path
 from ovnb.runtime.jobs import Job
-from ovnb.runtime.pipelines import Loaded, load
+from ovnb.runtime.pipelines import Loaded, load, open_tokenizer
 from ovnb.runtime.views import post
 from ovnb.sessions.base import Session, check_text
 from ovnb.sessions.settings import Settings, setting
@@ -286,12 +286,10 @@ class Alphabet:
 
     @classmethod
     def of(cls, folder: Path) -> Alphabet | None:
-        import openvino_genai as ov_genai
-
         if not (folder / "openvino_tokenizer.xml").is_file():
             return None
         try:
-            tokenizer = ov_genai.Tokenizer(str(folder))
+            tokenizer = open_tokenizer(folder)
         except RuntimeError:
             return None
         first, second, letter = (_ids(tokenizer, probe) for probe in ("\ue000", "\ue001", "a"))

@@ -1,5 +1,5 @@
 """openvino_genai's builds read OPENVINO_TOKENIZERS_PATH_GENAI; ovnb sets it once so no build writes
-it (builds on several threads raced on it: a failed load, once a segfault)."""
+it (builds on several threads raced on it: a tokenizer library that failed to load)."""
 from __future__ import annotations
 
 import ctypes
