@@ -7,6 +7,13 @@ JSON schema as a dict or as JSON text, or a pydantic model class) into a ``Const
 bad one in one line before any generation, and turns the answer into its value: a dict (or
 list...), an instance of the pydantic class, or the text itself for a regex or a grammar.
 pydantic is optional: it is imported only when a class is given.
+
+genai's JSON grammar allows any whitespace between JSON's tokens, and a small model takes it:
+SmolLM2-135M wrote answers of mostly newlines and tabs, cut at ``max_new_tokens`` before they
+closed. So a schema is sent as a regex that allows none (``{"a":1,"b":[2,3]}``), built by
+outlines-core from the schema, wherever that regex constrains as much as genai's grammar does; a
+schema with parts the regex would loosen (numeric bounds, which genai's grammar enforces, or
+free-form values, which the regex nests only so deep) keeps genai's grammar.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ class Constraint:
     kind: str  # one of KINDS
     text: str  # the JSON schema as JSON text, the regex, or the EBNF grammar
     model: Any = None  # the pydantic class whose instance the answer becomes (json_schema only)
+    compact: str = ""  # json_schema: the whitespace-free regex sent instead ('' : genai's grammar)
 
     @property
     def schema(self) -> Any:
@@ -38,6 +46,8 @@ class Constraint:
         """The ``openvino_genai.StructuredOutputConfig`` for ``GenerationConfig``."""
         import openvino_genai as ov_genai
 
+        if self.compact:
+            return ov_genai.StructuredOutputConfig(regex=self.compact)
         return ov_genai.StructuredOutputConfig(**{self.kind: self.text})
 
     def value(self, text: str, cut: str | None = None) -> Any:
@@ -94,7 +104,55 @@ def schema_constraint(value: Any) -> Constraint:
         raise TypeError("json_schema must be a dict, JSON text or a pydantic model class, not "
                         f"{type(value).__name__}")
     check_schema(value)
-    return Constraint("json_schema", json.dumps(value), model)
+    return Constraint("json_schema", json.dumps(value), model, compact_regex(value))
+
+
+# keywords genai's JSON grammar enforces and outlines-core's regex would not
+_LOOSENED = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+_TYPED = {"type", "enum", "const", "$ref", "anyOf", "oneOf", "allOf"}
+MOST_REGEX = 20_000  # characters: beyond, a schema keeps genai's grammar (it compiles faster)
+
+
+def compact_regex(schema: Any) -> str:
+    """A regex for ``schema``'s JSON with no whitespace between tokens, or '' where genai's
+    grammar must stay: parts the regex would loosen, or what outlines-core cannot translate."""
+    if loosened(schema):
+        return ""
+    try:
+        from outlines_core.json_schema import build_regex_from_schema
+
+        regex = build_regex_from_schema(json.dumps(schema), whitespace_pattern="")
+    except (ImportError, ValueError, TypeError, NotImplementedError):
+        return ""
+    # XGrammar reads bytes: the C1 controls outlines excludes from strings (\x80-\x9F) are
+    # clamped with a warning on stderr; JSON allows them, so the class keeps only \x7F
+    regex = regex.replace(r"\x7F-\x9F", r"\x7F")
+    return regex if len(regex) <= MOST_REGEX else ""
+
+
+def loosened(schema: Any) -> bool:
+    """Whether the compact regex would accept more than genai's grammar: a numeric bound
+    somewhere, or a free-form value (no type, an object without properties, an array without
+    items)."""
+    if schema is True or schema == {}:
+        return True
+    if not isinstance(schema, dict):
+        return False
+    keys = set(schema)
+    if keys & _LOOSENED or not keys & (_TYPED | {"properties", "items"}):
+        return True
+    kind, items = schema.get("type"), schema.get("items")
+    extra = schema.get("additionalProperties")
+    if kind == "object" and "properties" not in schema and not isinstance(extra, dict):
+        return True
+    if kind == "array" and not isinstance(items, dict):
+        return True
+    parts = [part for part in (items, extra) if isinstance(part, dict)]
+    parts += [part for key in ("anyOf", "oneOf", "allOf", "prefixItems")
+              for part in schema.get(key, [])]
+    parts += [part for key in ("properties", "$defs", "definitions")
+              for part in schema.get(key, {}).values()]
+    return any(loosened(part) for part in parts)
 
 
 def check_schema(schema: Any, what: str = "the schema") -> None:

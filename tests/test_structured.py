@@ -6,7 +6,8 @@ made under these constraints are tested in tests/sessions/test_chat_structured.p
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, Literal
 
 import pydantic
 import pytest
@@ -23,6 +24,20 @@ class Person(pydantic.BaseModel):
     age: int = pydantic.Field(ge=0)
 
 
+class Stop(pydantic.BaseModel):
+    name: str
+    days: int
+
+
+class Trip(pydantic.BaseModel):
+    title: str
+    stops: list[Stop]
+    kind: Literal["city", "nature"] = "city"
+
+
+TRIP = Trip.model_json_schema()
+
+
 def test_a_dict_json_text_or_pydantic_class_becomes_one_schema_constraint() -> None:
     for given in (PERSON, json.dumps(PERSON)):
         made = structured.constraint(json_schema=given)
@@ -34,9 +49,36 @@ def test_a_dict_json_text_or_pydantic_class_becomes_one_schema_constraint() -> N
 
 
 def test_the_config_carries_the_constraint() -> None:
-    config = structured.constraint(json_schema=PERSON).config()
-    assert json.loads(config.json_schema) == PERSON
+    compact = structured.constraint(json_schema=PERSON)
+    assert compact.config().regex == compact.compact and compact.config().json_schema is None
+    bounded = structured.constraint(json_schema=Person)  # age >= 0: genai's grammar enforces it
+    assert bounded.compact == "" and json.loads(bounded.config().json_schema) == bounded.schema
     assert structured.constraint(grammar='root ::= "a"').config().grammar == 'root ::= "a"'
+
+
+def test_a_schema_is_sent_as_json_without_whitespace_between_tokens() -> None:
+    regex = structured.constraint(json_schema=TRIP).compact
+    value = {"title": "A week in Lima", "stops": [{"name": "Miraflores", "days": 2},
+                                                  {"name": "Barranco", "days": 1}], "kind": "city"}
+    assert re.fullmatch(regex, json.dumps(value, separators=(",", ":")))
+    assert not re.fullmatch(regex, json.dumps(value))  # ", " and ": " are refused
+    assert not re.fullmatch(regex, json.dumps(value, indent=2))
+    inside = {"title": 'café "by the sea"', "stops": []}  # spaces, quotes, non-ASCII in strings
+    assert re.fullmatch(regex, json.dumps(inside, separators=(",", ":"), ensure_ascii=False))
+    assert not re.fullmatch(regex, '{"title":"x","stops":[],"kind":"sea"}')  # enum kept
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "integer", "minimum": 1, "maximum": 5},  # bounds: genai's grammar enforces them
+    {"type": "object", "properties": {"n": {"type": "number", "exclusiveMaximum": 1}}},
+    {"type": "object"},  # free-form values: the regex would nest them only so deep
+    {"type": "object", "properties": {"anything": {"description": "no type"}}},
+    {"type": "array"},
+    {"anyOf": [{"type": "string"}, {"type": "object", "properties": {"a": {"minimum": 0}}}]},
+])
+def test_schemas_the_regex_would_loosen_keep_genais_grammar(schema: dict[str, Any]) -> None:
+    made = structured.constraint(json_schema=schema)
+    assert made.compact == "" and json.loads(made.config().json_schema) == schema
 
 
 def test_answers_become_values() -> None:

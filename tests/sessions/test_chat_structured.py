@@ -6,6 +6,7 @@ ranges, enums) let a random model finish within max_new_tokens. The real SmolLM2
 """
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -70,6 +71,14 @@ def test_a_pydantic_class_returns_an_instance_and_regex_returns_text(chat: ChatS
     date = chat.send("When?", regex=r"20[0-9]{2}-[01][0-9]-[0-3][0-9]")
     assert len(date) == 10 and date[:2] == "20" and chat.messages[-1]["format"] == "regex"
     assert chat.send("Yes or no?", grammar='root ::= "yes" | "no"') in ("yes", "no")
+
+
+def test_schema_answers_have_no_whitespace_between_json_tokens(chat: ChatSession) -> None:
+    """genai's own JSON grammar lets a model spend its tokens on whitespace between tokens."""
+    for prompt in ("A city, please", "Another one", "Paris?"):
+        assert isinstance(chat.send(prompt, json_schema=City), City), chat.last_error
+        outside_strings = re.sub(r'"(?:\\.|[^"\\])*"', '""', chat.messages[-1]["content"])
+        assert not re.search(r"\s", outside_strings), chat.messages[-1]["content"]
 
 
 def test_bad_schemas_are_one_line_and_change_nothing(chat: ChatSession) -> None:
