@@ -21,9 +21,11 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import ipywidgets as widgets
+import traitlets
 
 from ovnb.sessions.base import Session
 from ovnb.widgets.render import error_html, grey
+from ovnb.widgets.style import ROOT_CLASS, stylesheet
 
 
 class View(widgets.VBox):
@@ -31,6 +33,7 @@ class View(widgets.VBox):
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.add_class(ROOT_CLASS)
         self.session = session
         self.controls: dict[str, widgets.Widget] = {}
         self.status_line = widgets.HTML()
@@ -42,6 +45,12 @@ class View(widgets.VBox):
         session.observe(self._show_busy, "busy")
         self._show_status()
         self._show_error()
+
+    @traitlets.validate("children")
+    def _with_stylesheet(self, proposal: Any) -> tuple[widgets.Widget, ...]:
+        """Whatever a view shows, it carries ovnb's stylesheet (hidden) as its first child."""
+        sheet = stylesheet()
+        return (sheet, *(child for child in proposal["value"] if child is not sheet))
 
     def press_stop(self, button: Any = None) -> None:
         """What a Stop button does: stop the session's run in progress."""

@@ -23,7 +23,7 @@ class BatchView(View):
         super().__init__(session)
         self.controls.update(
             prompts=widgets.Textarea(placeholder="One prompt per line, then press Answer all",
-                                     layout=widgets.Layout(width="100%", height="8em")),
+                                     layout=widgets.Layout(width="auto", height="8em")),
             run=widgets.Button(description="Answer all", button_style="primary",
                                icon="layer-group"),
             stop=widgets.Button(description="Stop", icon="stop"),
@@ -112,7 +112,7 @@ def card_html(prompt: str, answer: str, done: bool) -> str:
     mark = "✓" if done else "…"
     return (f"<div class='ovnb-card' style='border:1px solid var(--jp-border-color2, #ccc);"
             f"border-radius:6px;padding:6px 8px;overflow-wrap:anywhere'><div style='font-weight:600'>"
-            f"{html.escape(prompt)} <span style='color:var(--jp-ui-font-color2, #777)'>{mark}"
+            f"{html.escape(prompt)} <span class='ovnb-quiet'>{mark}"
             f"</span></div><div>{markdown_html(answer) if answer else grey('waiting…')}</div></div>")
 
 

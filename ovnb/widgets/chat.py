@@ -21,10 +21,11 @@ from ovnb.widgets.base import Front, View
 from ovnb.widgets.chatpanel import ChatPanel
 from ovnb.widgets.lora import LoraMixer, connect
 from ovnb.widgets.render import (
-    bind, markdown_html, metrics_line, set_slider_max, setting_controls, visible)
+    LABEL_WIDTH, bind, markdown_html, metrics_line, set_slider_max, setting_controls, visible)
 from ovnb.widgets.speculative import AssistantControls
 
 WHO = {"user": "You", "assistant": "Model", "system": "System", "tool": "Tool"}
+LABELS = {"description_width": LABEL_WIDTH}  # labelled fields line up with the sliders
 
 
 class ConversationView(View):
@@ -42,7 +43,7 @@ class ConversationView(View):
         self.panel = ChatPanel(model_label=WHO["assistant"])
         self.controls.update(
             prompt=widgets.Textarea(placeholder=self.placeholder, continuous_update=False,
-                                    layout=widgets.Layout(width="100%", height="4em")),
+                                    layout=widgets.Layout(width="auto", height="4em")),
             run=widgets.Button(description="Send", button_style="primary", icon="paper-plane"),
             stop=widgets.Button(description="Stop", icon="stop"),
             undo=widgets.Button(description="Undo", icon="undo"),
@@ -68,7 +69,7 @@ class ConversationView(View):
 
     def _settings_panel(self, *extra: widgets.Widget) -> widgets.Accordion:
         system = widgets.Textarea(description="System", placeholder="a system prompt (optional)",
-                                  layout=widgets.Layout(width="100%"))
+                                  style=LABELS, layout=widgets.Layout(width="auto"))
         bind(system, self.session, "system_prompt")
         self.controls["system_prompt"] = system
         settings = [c for n, c in self.controls.items() if self.session.has_trait(n)
@@ -153,9 +154,9 @@ class ChatView(ConversationView):
 
     def _extra_settings(self) -> tuple[widgets.Widget, ...]:
         schema = widgets.Textarea(
-            description="JSON schema", continuous_update=False,
+            description="JSON schema", continuous_update=False, style=LABELS,
             placeholder=f"answers follow this JSON schema, e.g. {structured.EXAMPLE}",
-            layout=widgets.Layout(width="100%", height="6em"))
+            layout=widgets.Layout(width="auto", height="6em"))
         self.controls["json_schema"] = schema
         extra: list[widgets.Widget] = [schema]
         if self.session.tools:

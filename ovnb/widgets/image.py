@@ -50,7 +50,7 @@ class ImageView(View):
         session = self.session
         self.controls.update(
             prompt=widgets.Textarea(placeholder="Describe the image, then press Generate",
-                                    continuous_update=False, layout=widgets.Layout(width="100%")),
+                                    continuous_update=False, layout=widgets.Layout(width="auto")),
             run=widgets.Button(description="Generate", button_style="primary",
                                icon="paint-brush"),
             stop=widgets.Button(description="Stop", icon="stop"),
@@ -372,7 +372,7 @@ def _thumbnail(result: Result) -> widgets.Widget:
     """A small copy of the image with its prompt and settings underneath."""
     small = result.image.copy()
     small.thumbnail((THUMBNAIL, THUMBNAIL))
-    caption = (f"<div style='font-size:11px;line-height:1.2;color:#444' "
+    caption = (f"<div class='ovnb-quiet' style='font-size:11px;line-height:1.2' "
                f"title='{html.escape(result.caption(), quote=True)}'>"
                f"<b>{html.escape(result.prompt[:60])}</b><br>{html.escape(result.caption())}</div>")
     image = widgets.Image(value=png(small), format="png",

@@ -31,6 +31,7 @@ from ovnb.runtime.views import FLUSH_INTERVAL, post
 from ovnb.runtime.jobs import Job
 from ovnb.sessions.base import Session
 from ovnb.widgets.base import View
+from ovnb.widgets.style import ROOT_CLASS, stylesheet
 
 _PERCENT = re.compile(r"(\d{1,3})%\|")  # a tqdm bar's "45%|" in the child's output
 
@@ -58,7 +59,8 @@ class DevicePicker(widgets.VBox):
                                           layout=widgets.Layout(width="max-content"))
         self.note_line = widgets.HTML()
         traitlets.link((self.dropdown, "value"), (self, "value"))
-        self.children = [self.dropdown, self.note_line]
+        self.add_class(ROOT_CLASS)
+        self.children = [stylesheet(), self.dropdown, self.note_line]
 
     @traitlets.validate("value")
     def _check(self, proposal: dict[str, Any]) -> str:
@@ -74,7 +76,7 @@ class DevicePicker(widgets.VBox):
 
     @traitlets.observe("value")
     def _describe(self, change: dict[str, Any]) -> None:
-        self.note_line.value = f"<span style='color:#555'>{html.escape(_device_note(change['new']))}</span>"
+        self.note_line.value = f"<span class='ovnb-quiet'>{html.escape(_device_note(change['new']))}</span>"
 
     def pipeline_properties(self, task: str) -> dict[str, Any]:
         """OpenVINO properties a ``task`` pipeline needs on the chosen device."""
@@ -141,7 +143,7 @@ class ModelPicker(View):
         self._build_view()
         choice = None if value else default_choice(task, cache_dir=cache_dir)
         self.note = choice.note if choice else ""
-        self.note_line.value = (f"<span style='color:#555'>ℹ {html.escape(self.note)}</span>"
+        self.note_line.value = (f"<span class='ovnb-quiet'>ℹ {html.escape(self.note)}</span>"
                                 if self.note else "")
         self.value = value or choice.entry["id"]
         if device_picker is not None:
@@ -211,9 +213,9 @@ class ModelPicker(View):
         notes += _hub_problems(entry, self.precision, self.cache_dir)
         self.fits = not fit["problems"]
         self.warning = "; ".join(notes)
-        color = "#b00020" if not self.fits else "#a15c00"
-        warning = f"<br><b style='color:{color}'>⚠ {html.escape(self.warning)}</b>" if notes else ""
-        self.fit.value = f"<span style='color:#555'>{html.escape(fit['line'])}</span>{warning}"
+        kind = "ovnb-error" if not self.fits else "ovnb-warn"
+        warning = f"<br><b class='{kind}'>⚠ {html.escape(self.warning)}</b>" if notes else ""
+        self.fit.value = f"<span class='ovnb-quiet'>{html.escape(fit['line'])}</span>{warning}"
         self._prepare_btn.description = "Prepare anyway" if not self.fits else "Prepare"
         self._prepare_btn.button_style = "warning" if not self.fits else "primary"
 
@@ -308,7 +310,7 @@ class ModelPicker(View):
             now = time.monotonic()
             if line.startswith("[ovnb]") or now - last >= FLUSH_INTERVAL:
                 last = now
-                text = (f"<span style='color:#555;font-size:90%'>"
+                text = (f"<span class='ovnb-quiet' style='font-size:90%'>"
                         f"{html.escape(line.removeprefix('[ovnb] ')[:160])}</span>")
                 post(lambda: setattr(self.step, "value", text))
 
@@ -347,12 +349,12 @@ def _info_html(entry: dict[str, Any], precision: str, cached: Path | None) -> st
               if s["kind"] != "hub-ov" or s.get("precision") == precision]
     sources = " → ".join(_source_text(s) for s in usable) or "none for this precision"
     text = html.escape(" · ".join(f for f in facts if f))
-    text += f"<br><span style='color:#555'>sources, in order: {html.escape(sources)}</span>"
+    text += f"<br><span class='ovnb-quiet'>sources, in order: {html.escape(sources)}</span>"
     if entry.get("gated"):
-        text += ("<br><b style='color:#a15c00'>gated: accept its license on the hub, then log in "
+        text += ("<br><b class='ovnb-warn'>gated: accept its license on the hub, then log in "
                  "with `hf auth login`</b>")
     if entry.get("trust_remote_code"):
-        text += ("<br><b style='color:#a15c00'>runs code from its repo (trust_remote_code): "
+        text += ("<br><b class='ovnb-warn'>runs code from its repo (trust_remote_code): "
                  "prepare it only if you trust its authors</b>")
     if cached is not None:
         text += f"<br>✓ prepared: <code>{html.escape(str(cached))}</code>"

@@ -16,7 +16,6 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-GREY = "#555"
 LABEL_WIDTH = "150px"
 DEFAULT_SLIDER_MAX = 2048  # an unbounded count (max_new_tokens before the model is known)
 # C0 control characters other than tab and newline: a random model prints them; a page must not
@@ -50,8 +49,8 @@ def png(image: Any, level: int = 6) -> bytes:
 
 
 def grey(text: str) -> str:
-    """A quiet line (status, metrics) as HTML; ``text`` is escaped."""
-    return f"<span style='color:{GREY}'>{html.escape(text)}</span>" if text else ""
+    """A quiet line (status, metrics) as HTML; ``text`` is escaped (colour: ovnb.css)."""
+    return f"<span class='ovnb-quiet'>{html.escape(text)}</span>" if text else ""
 
 
 def metrics_line(parts: Iterable[str]) -> str:
@@ -67,7 +66,7 @@ def error_html(error: str, details: str = "") -> str:
     if details:
         line = (f"<details><summary>{line}</summary><pre style='font-size:80%;white-space:pre-wrap'>"
                 f"{html.escape(details)}</pre></details>")
-    return f"<div style='color:#b00020'>{line}</div>"
+    return f"<div class='ovnb-error'>{line}</div>"
 
 
 def html_table(header: list[str], rows: list[list[str]]) -> str:
@@ -96,7 +95,7 @@ def bound_control(owner: traitlets.HasTraits, name: str) -> widgets.Widget:
     style = {"description_width": LABEL_WIDTH}
     value = getattr(owner, name)
     if isinstance(trait, traitlets.Bool):
-        control: widgets.Widget = widgets.Checkbox(value, description=label, indent=True, style=style)
+        control: widgets.Widget = widgets.Checkbox(value, description=label, indent=False)
     elif isinstance(trait, traitlets.Float):
         control = widgets.FloatSlider(value, min=low if low is not None else 0.0,
                                       max=high if high is not None else 1.0, step=step or 0.01,
@@ -109,7 +108,7 @@ def bound_control(owner: traitlets.HasTraits, name: str) -> widgets.Widget:
         control = widgets.ToggleButtons(options=list(trait.values), value=value, style=style)
     else:
         control = widgets.Text(value, description=label, style=style,
-                               layout=widgets.Layout(width="100%"))
+                               layout=widgets.Layout(width="auto"))
     control.tooltip = trait.help or None
     bind(control, owner, name)
     return control

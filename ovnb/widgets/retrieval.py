@@ -22,7 +22,6 @@ from ovnb.sessions.retrieval import RetrieverSession
 from ovnb.widgets.base import Front, View
 from ovnb.widgets.render import grey, metrics_line, setting_controls
 
-NOTE_COLOR = "#a15c00"
 
 
 def ranked_table(rows: list[tuple[str, str, str]]) -> str:
@@ -31,7 +30,7 @@ def ranked_table(rows: list[tuple[str, str, str]]) -> str:
         return ""
     cell = "padding:2px 8px;vertical-align:top;text-align:left"
     body = "".join(
-        f"<tr><td style='{cell};color:#555'>{n}</td><td style='{cell}'>{html.escape(score)}</td>"
+        f"<tr><td class='ovnb-quiet' style='{cell}'>{n}</td><td style='{cell}'>{html.escape(score)}</td>"
         f"<td style='{cell};white-space:nowrap'>{html.escape(where)}</td>"
         f"<td style='{cell}'>{html.escape(text)}</td></tr>"
         for n, (score, where, text) in enumerate(rows, 1))
@@ -50,11 +49,11 @@ def gallery_html(found: list[tuple[Path, float]]) -> str:
         shown = (f"<img src='data:image/png;base64,{base64.b64encode(thumb).decode()}' "
                  f"alt='{html.escape(path.name)}' style='max-width:{pictures.THUMB_SIDE}px;"
                  f"max-height:{pictures.THUMB_SIDE}px'>" if thumb else
-                 "<div style='color:#a00;padding:2em 0'>cannot be read now</div>")
+                 "<div class='ovnb-error' style='padding:2em 0'>cannot be read now</div>")
         mark = "▶ " if pictures.is_clip(path) else ""
         cells.append(f"<figure style='margin:0;width:{pictures.THUMB_SIDE + 8}px;"
                      f"text-align:center'>{shown}<figcaption style='font-size:90%'>"
-                     f"<span style='color:#555'>{n}</span> · {score:.3f}<br>{mark}"
+                     f"<span class='ovnb-quiet'>{n}</span> · {score:.3f}<br>{mark}"
                      f"{html.escape(path.name)}</figcaption></figure>")
     return f"<div style='display:flex;flex-wrap:wrap;gap:8px'>{''.join(cells)}</div>"
 
@@ -69,7 +68,7 @@ def upload_types(session: RetrieverSession) -> str:
 
 def note_html(note: str) -> str:
     """A run's note (text cut to the model's length...) as a quiet warning line."""
-    return f"<span style='color:{NOTE_COLOR}'>✂ {html.escape(note)}</span>" if note else ""
+    return f"<span class='ovnb-warn'>✂ {html.escape(note)}</span>" if note else ""
 
 
 class RankingView(View):
@@ -82,7 +81,7 @@ class RankingView(View):
         action = "Rerank" if isinstance(session, RerankerSession) else "Rank"
         self.controls.update(
             texts=widgets.Textarea(placeholder="texts to rank, one per line",
-                                   layout=widgets.Layout(width="100%", height="7em")),
+                                   layout=widgets.Layout(width="auto", height="7em")),
             query=widgets.Text(placeholder="a query, then press Enter or the button",
                                continuous_update=False, layout=widgets.Layout(width="70%")),
             run=widgets.Button(description=action, button_style="primary",

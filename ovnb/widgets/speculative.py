@@ -80,7 +80,7 @@ class BenchView(View):
     def __init__(self, session: BenchSession) -> None:
         super().__init__(session)
         prompt = widgets.Textarea(description="Prompt", style=STYLE,
-                                  layout=widgets.Layout(width="100%"))
+                                  layout=widgets.Layout(width="auto"))
         bind(prompt, session, "prompt")
         tokens = widgets.IntSlider(session.max_new_tokens, 8, 512, description="max new tokens",
                                    style=STYLE)

@@ -50,8 +50,8 @@ def chunk_table(chunks: list[tuple[float, float, str]], audio_end: float) -> str
     if not chunks:
         return ""
     rows = "".join(
-        f"<tr><td style='color:#555;white-space:nowrap'>{clock(start)}</td>"
-        f"<td style='color:#555;white-space:nowrap'>{clock(end if end >= 0 else audio_end)}</td>"
+        f"<tr><td class='ovnb-quiet' style='white-space:nowrap'>{clock(start)}</td>"
+        f"<td class='ovnb-quiet' style='white-space:nowrap'>{clock(end if end >= 0 else audio_end)}</td>"
         f"<td style='text-align:left'>{html.escape(text.strip())}</td></tr>"
         for start, end, text in chunks)
     return ("<table style='border-collapse:collapse'><thead><tr><th>start</th><th>end</th>"
@@ -63,7 +63,7 @@ def word_table(words: list[tuple[float, float, str]]) -> str:
     if not words:
         return ""
     rows = "".join(
-        f"<tr><td style='color:#555'>{clock(start)}</td><td style='color:#555'>{clock(end)}</td>"
+        f"<tr><td class='ovnb-quiet'>{clock(start)}</td><td class='ovnb-quiet'>{clock(end)}</td>"
         f"<td style='text-align:left'>{html.escape(word.strip())}</td></tr>"
         for start, end, word in words)
     return (f"<details><summary>{len(words)} words with their times</summary>"
@@ -125,7 +125,7 @@ class TranscriberView(View):
         self.choices = widgets.HBox([c["language"], c["task"]],
                                      layout=widgets.Layout(display="none"))
         self.transcript_box = widgets.Textarea(placeholder="the transcript appears here",
-                                      layout=widgets.Layout(width="100%", height="8em"))
+                                      layout=widgets.Layout(width="auto", height="8em"))
         self.chunk_table = widgets.HTML()
         self.word_player = WordPlayer(layout=widgets.Layout(display="none"))
         self.word_list = widgets.HTML()

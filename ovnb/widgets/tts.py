@@ -39,7 +39,7 @@ class SpeakerView(View):
     def _build_view(self) -> None:
         self.controls.update(
             text=widgets.Textarea(placeholder="Type what to say, then press Speak",
-                                  layout=widgets.Layout(width="100%", height="6em")),
+                                  layout=widgets.Layout(width="auto", height="6em")),
             voice=widgets.Dropdown(options=self._voice_options(), description="voice"),
             voice_upload=widgets.FileUpload(accept=".bin,.npy", multiple=False,
                                             description="Load voice",

@@ -37,7 +37,7 @@ class VideoView(View):
         session = self.session
         self.controls.update(
             prompt=widgets.Textarea(placeholder="Describe the clip, then press Generate",
-                                    continuous_update=False, layout=widgets.Layout(width="100%")),
+                                    continuous_update=False, layout=widgets.Layout(width="auto")),
             run=widgets.Button(description="Generate", button_style="primary", icon="film"),
             stop=widgets.Button(description="Stop", icon="stop"),
             new_seed=widgets.Button(description="New seed", icon="random",
@@ -90,7 +90,7 @@ class VideoView(View):
 
     def _show_warning(self, change: Any = None) -> None:
         warning = self.session.warning
-        self.warning_line.value = (f"<b style='color:#b26a00'>⚠ {html.escape(warning)}</b>"
+        self.warning_line.value = (f"<b class='ovnb-warn'>⚠ {html.escape(warning)}</b>"
                                if warning else "")
 
     def _show_progress(self, change: Any = None) -> None:
@@ -111,7 +111,7 @@ class VideoView(View):
         self.player.value = result.mp4
         self.player.width = str(min(max(width, MIN_VIEW), MAX_VIEW))
         self.player.layout.display = "block"
-        self.caption.value = (f"<div style='font-size:12px;color:#444'><b>"
+        self.caption.value = (f"<div class='ovnb-quiet' style='font-size:12px'><b>"
                                f"{html.escape(result.prompt[:80])}</b> · "
                                f"{html.escape(result.caption())}</div>")
 

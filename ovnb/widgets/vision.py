@@ -279,7 +279,7 @@ def strip_html(clip: VideoClip, side: int) -> str:
     """The frames the model gets, side by side, each with its time in the video."""
     cells = "".join(
         f"<figure style='margin:0;text-align:center'><img src='{_data_uri(png)}' "
-        f"alt='frame at {when(t, clip.duration)}'><figcaption style='font-size:10px;color:#555'>"
+        f"alt='frame at {when(t, clip.duration)}'><figcaption class='ovnb-quiet' style='font-size:10px'>"
         f"{when(t, clip.duration)}</figcaption></figure>"
         for png, t in zip(clip.thumbnails(side), clip.timestamps))
     return f"<div style='display:flex;flex-wrap:wrap;gap:4px'>{cells}</div>"

@@ -68,7 +68,7 @@ def test_the_search_box_shows_pictures_as_thumbnails_with_scores(retriever: ovnb
     for path, score in shown:
         assert html.escape(path.name) in grid and f"{score:.3f}" in grid
     assert "sail &lt;boat&gt;.mp4" in grid and "▶ " in grid  # a clip, its name escaped
-    captions = re.findall(r"<span style='color:#555'>(\d+)</span> · ([0-9.-]+)", grid)
+    captions = re.findall(r"<span class='ovnb-quiet'>(\d+)</span> · ([0-9.-]+)", grid)
     assert [float(s) for _, s in captions] == sorted((float(s) for _, s in captions),
                                                       reverse=True)
     table = retriever.view.table.value

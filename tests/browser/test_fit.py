@@ -1,0 +1,180 @@
+"""Every widget fits its cell and can be read, in JupyterLab's light and dark themes, wide and narrow.
+
+One notebook, written here, shows each contract subject (every family's first widget on its tiny
+model, and the composed ones: ``tests/contract/subjects.py``) after one call and with its Settings
+open, so each shows a result and all its controls as a learner sees them. The page is then laid out at two widths and in both themes, and for
+each widget the browser's own layout is read:
+- fit: no box in the widget, nor its output area, holds content wider than itself (which shows as
+  a horizontal scrollbar, or as content cut off: a label ending in "..."); text fields, whose
+  text scrolls inside them, are left out;
+- contrast: every piece of visible text has a contrast ratio of at least 4.5:1 (3:1 for large
+  text) against the background it is drawn on (WCAG AA), from the computed styles, ipywidgets'
+  own styles included.
+Screenshots of each widget in each theme and width go to artifacts/screenshots/fit-*.png.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ovnb.families import FAMILIES
+from tests.browser.conftest import REPO, SCREENSHOTS, Lab
+from tests.contract.subjects import SUBJECTS
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (setup.sh)")
+pytestmark = pytest.mark.browser
+
+GALLERY = "fit-gallery.ipynb"
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+WIDTHS = (1280, 700)  # the default window, and a narrow one (a side-by-side window, a laptop)
+RUN_ALL_TIMEOUT_MS = 600_000
+
+# For the widget in `root`: what reaches past its output area, and text below AA contrast.
+MEASURE = """(root) => {
+  const area = root.closest('.jp-OutputArea-output') || root;
+  const FORM = ['INPUT', 'TEXTAREA', 'SELECT'];  // text longer than a field scrolls inside it
+  const name = (e) => e.tagName.toLowerCase() + [...e.classList].slice(0, 3).map(c => '.' + c).join('');
+  const visible = (e) => { const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'
+      && parseFloat(s.opacity) > 0.05; };
+  const overflow = [];  // a box whose content is wider than it: a scrollbar, or content cut off
+  for (const e of [area, root, ...root.querySelectorAll('*')]) {
+    if (!(e instanceof HTMLElement) || !visible(e) || FORM.includes(e.tagName)) continue;
+    if (e.scrollWidth > e.clientWidth + 1) {
+      const left = e.getBoundingClientRect().left, kids = [...e.children].filter(visible);
+      const widest = kids.sort((a, b) => b.getBoundingClientRect().right - a.getBoundingClientRect().right)[0];
+      const reach = widest ? ` (furthest: ${name(widest)} to ${Math.round(widest.getBoundingClientRect().right - left)})` : '';
+      overflow.push(`${name(e)}: ${e.scrollWidth} px of content in ${e.clientWidth}${reach}`);
+    }
+  }
+  const rgba = (text) => {  // "rgb(r, g, b)", "rgba(r, g, b, a)", or color-mix's "color(srgb r g b / a)"
+    const m = (text.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number), unit = text.startsWith('color(') ? 255 : 1;
+    return [m[0] * unit, m[1] * unit, m[2] * unit, m.length > 3 ? m[3] : 1]; };
+  const luminance = ([r, g, b]) => { const c = [r, g, b].map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]; };
+  const over = (top, under) => { const a = top[3];
+    return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]); };
+  const background = (e) => {  // the colour text of `e` is drawn on: its boxes' backgrounds, blended
+    const layers = [];
+    for (let p = e; p; p = p.parentElement) {
+      const c = rgba(getComputedStyle(p).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let colour = [255, 255, 255, 1];
+    for (const layer of layers.reverse()) colour = over(layer, colour);
+    return colour;
+  };
+  const contrast = [];
+  const texts = [root, ...root.querySelectorAll('*')].filter(e => visible(e) &&
+    ([...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())
+     || (FORM.includes(e.tagName) && (e.value || '').trim())));
+  for (const e of texts) {
+    const s = getComputedStyle(e);
+    if (e.closest('canvas, img, video, svg')) continue;
+    const bg = background(e), fg = over(rgba(s.color), bg);
+    const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) contrast.push(`${name(e)} "${(e.value || e.textContent).trim().slice(0, 30)}" `
+      + `${ratio.toFixed(2)}:1 (${s.color} on rgb(${bg.slice(0, 3).map(Math.round)}))`);
+  }
+  return {overflow: [...new Set(overflow)], contrast: [...new Set(contrast)]};
+}"""
+CHANGE_THEME = """async (theme) => {
+  await window.jupyterapp.commands.execute('apputils:change-theme', {theme});
+}"""
+THEME_IS = """(theme) => document.body.dataset.jpThemeName === theme"""
+# resolves once two frames were laid out: the theme's styles applied to every widget
+TWO_FRAMES = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"""
+KERNEL_IDLE = """() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel
+  ?.status === 'idle'"""
+RUN_ALL = """async (timeout) => Promise.race([
+  window.jupyterapp.commands.execute('notebook:run-all-cells'),
+  new Promise((_, reject) => setTimeout(() => reject(new Error('run all: timed out')), timeout)),
+])"""
+ERRORS = """() => {
+  const model = window.jupyterapp.shell.currentWidget.content.model, errors = [];
+  for (let i = 0; i < model.cells.length; i++)
+    for (const out of model.cells.get(i).toJSON().outputs || [])
+      if (out.output_type === 'error') errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
+  return errors;
+}"""
+
+
+def write_gallery(path: Path) -> None:
+    """A notebook showing every contract subject after its call, each view marked fit-<name>."""
+    import nbformat
+
+    cells = [nbformat.v4.new_markdown_cell("# Every widget, after one call"),
+             nbformat.v4.new_code_cell(
+                 f"import os, sys\nsys.path.insert(0, {str(REPO)!r})\nfrom pathlib import Path\n"
+                 "from tests.contract.subjects import SUBJECTS\n"
+                 "cache = Path(os.environ['OVNB_CACHE'])\nmade = {}\n\n\n"
+                 "def open_folds(widget):  # every Settings fold open, as a learner opens it\n"
+                 "    if hasattr(widget, 'selected_index') and hasattr(widget, 'titles'):\n"
+                 "        widget.selected_index = 0\n"
+                 "    for child in getattr(widget, 'children', ()):\n"
+                 "        open_folds(child)")]
+    for i, subject in enumerate(SUBJECTS):
+        cells.append(nbformat.v4.new_code_cell(
+            f"subject = SUBJECTS[{i}]  # {subject.name}\n"
+            "widget = made[subject.name] = subject.make(cache)\n"
+            "widget.wait_loaded()\nsubject.call(widget)\nopen_folds(widget.view)\n"
+            f"widget.view.add_class('fit-{subject.name}')\nwidget"))
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture(scope="module")
+def gallery(browser: Any, lab: Lab, cache: Path) -> Iterator[Any]:
+    """A page with the gallery run: every widget shown after its call."""
+    import ovnb
+
+    for model in {"tiny-llm-draft", "tiny-embed"} | {family.tiny for family in FAMILIES}:
+        ovnb.prepare(model, cache_dir=cache)  # before the kernel asks: the notebook never exports
+    write_gallery(lab.root / GALLERY)
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 1100})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    page.goto(lab.notebook_url(GALLERY))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    page.evaluate(RUN_ALL, RUN_ALL_TIMEOUT_MS)
+    page.wait_for_function(KERNEL_IDLE, timeout=120_000)
+    assert page.evaluate(ERRORS) == []
+    yield page
+    context.close()
+
+
+def laid_out(page: Any, theme: str, width: int) -> None:
+    """The page in ``theme`` at ``width`` css pixels, once JupyterLab has restyled it."""
+    page.set_viewport_size({"width": width, "height": 2400})  # tall: whole widgets in shots
+    page.evaluate(CHANGE_THEME, THEMES[theme])
+    page.wait_for_function(THEME_IS, arg=THEMES[theme])
+    page.evaluate(TWO_FRAMES)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("theme", THEMES)
+def test_every_widget_fits_and_reads(gallery: Any, theme: str, width: int) -> None:
+    laid_out(gallery, theme, width)
+    found = {}
+    for subject in SUBJECTS:
+        view = gallery.locator(f".fit-{subject.name}").first
+        view.scroll_into_view_if_needed()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        view.screenshot(path=str(SCREENSHOTS / f"fit-{theme}-{width}-{subject.name}.png"))
+        faults = view.evaluate(MEASURE)
+        faults = {k: v for k, v in faults.items() if v}
+        if faults:
+            found[subject.name] = faults
+    assert not found, json.dumps(found, indent=1)
