@@ -23,6 +23,7 @@ from ovnb.widgets.base import Front, View
 from ovnb.widgets.lora import LoraMixer, connect
 from ovnb.widgets.maskpaint import MaskPainter
 from ovnb.widgets.render import bind, bound_control, grey, keyed_views, metrics_line, png
+from ovnb.widgets.upload import Upload
 
 THUMBNAIL = 128  # pixels
 MAX_VIEW = 512  # the largest width an image shows at (larger ones are scaled down to it)
@@ -91,7 +92,7 @@ class ImageView(View):
         """The image to edit (upload, path, samples), its mask painter, strength, before | after."""
         self.painter = MaskPainter()
         self.controls.update(
-            upload=widgets.FileUpload(accept="image/*", multiple=False,
+            upload=Upload(accept="image/*", multiple=False,
                                       description="Image to edit"),
             image_path=widgets.Text(placeholder="or type an image path and press Enter",
                                     continuous_update=False),
@@ -105,7 +106,7 @@ class ImageView(View):
                                     continuous_update=False),
             eraser=widgets.ToggleButton(False, description="Eraser", icon="eraser",
                                         tooltip="paint black: keep that part"),
-            mask_upload=widgets.FileUpload(accept="image/*", multiple=False,
+            mask_upload=Upload(accept="image/*", multiple=False,
                                            description="Mask file"),
             clear_mask=widgets.Button(description="Clear mask", icon="undo"),
             edit_result=widgets.Button(description="Edit the result", icon="level-up",

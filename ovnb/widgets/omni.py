@@ -14,6 +14,7 @@ from ovnb.sessions.omni import MAX_AUDIO_SECONDS, OmniSession
 from ovnb.widgets.recorder import Recorder
 from ovnb.widgets.render import bind, grey
 from ovnb.widgets.vision import VisionChat, VisionChatView
+from ovnb.widgets.upload import Upload
 
 NO_AUDIO = "no recording: record one, upload one, type a path or pick the sample"
 
@@ -58,7 +59,7 @@ class OmniView(VisionChatView):
 
     def _build_audio_picker(self) -> None:
         self.controls.update(
-            audio_upload=widgets.FileUpload(accept="audio/*,.wav,.flac,.ogg,.mp3",
+            audio_upload=Upload(accept="audio/*,.wav,.flac,.ogg,.mp3",
                                             multiple=False, description="Audio", icon="microphone"),
             audio_path=widgets.Text(placeholder="or type an audio path and press Enter",
                                     continuous_update=False),

@@ -21,6 +21,7 @@ from ovnb.sessions.embedding import EmbedderSession, RerankerSession, ScoringSes
 from ovnb.sessions.retrieval import RetrieverSession
 from ovnb.widgets.base import Front, View
 from ovnb.widgets.render import grey, metrics_line, setting_controls
+from ovnb.widgets.upload import Upload
 
 
 
@@ -162,7 +163,7 @@ class RetrieverView(View):
     def __init__(self, session: RetrieverSession) -> None:
         super().__init__(session)
         self.controls.update(
-            upload=widgets.FileUpload(accept=upload_types(session), multiple=True,
+            upload=Upload(accept=upload_types(session), multiple=True,
                                       description="Add files"),
             query=widgets.Text(placeholder="search the documents, then press Enter",
                                continuous_update=False, layout=widgets.Layout(width="70%")),

@@ -14,6 +14,7 @@ from ovnb.sessions.speech import AUTO, Clip, TranscriberSession, clock
 from ovnb.widgets.base import Front, View
 from ovnb.widgets.recorder import Recorder
 from ovnb.widgets.render import bind, grey, metrics_line
+from ovnb.widgets.upload import Upload
 
 PLAYBACK_SECONDS = 20 * 60  # longer audio gets no player (its WAV would be too heavy for the page)
 # a recording made in the page stops here: 10 minutes of 64 kbit/s opus (about 4.8 MB) is one
@@ -101,7 +102,7 @@ class TranscriberView(View):
     def _build_view(self) -> None:
         session = self.session
         self.controls.update(
-            upload=widgets.FileUpload(accept="audio/*,.wav,.flac,.ogg,.oga,.mp3",
+            upload=Upload(accept="audio/*,.wav,.flac,.ogg,.oga,.mp3",
                                       multiple=False, description="Upload"),
             path=widgets.Text(placeholder="or type a file path and press Enter",
                               continuous_update=False, layout=widgets.Layout(width="40%")),

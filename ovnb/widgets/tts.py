@@ -20,6 +20,7 @@ from ovnb.sessions.speech import clock
 from ovnb.sessions.tts import BUILTIN, SpeakerSession, Spoken
 from ovnb.widgets.base import Front, View
 from ovnb.widgets.render import grey, keyed_views, metrics_line, setting_controls
+from ovnb.widgets.upload import Upload
 
 SENTENCE_PLAYER_WIDTH = "260px"
 
@@ -41,7 +42,7 @@ class SpeakerView(View):
             text=widgets.Textarea(placeholder="Type what to say, then press Speak",
                                   layout=widgets.Layout(width="auto", height="6em")),
             voice=widgets.Dropdown(options=self._voice_options(), description="voice"),
-            voice_upload=widgets.FileUpload(accept=".bin,.npy", multiple=False,
+            voice_upload=Upload(accept=".bin,.npy", multiple=False,
                                             description="Load voice",
                                             tooltip="a speaker embedding: raw float32 .bin or "
                                                     ".npy"),

@@ -16,6 +16,7 @@ from ovnb.widgets.base import Front
 from ovnb.widgets.chat import ConversationView, Message
 from ovnb.widgets.lora import LoraMixer
 from ovnb.widgets.render import LABEL_WIDTH, bind, grey
+from ovnb.widgets.upload import Upload
 
 STRIP_SIDE = 64  # pixels: the longest side of a frame in the strip under the video picker
 TURN_STRIP_SIDE = 48  # in the conversation
@@ -49,7 +50,7 @@ class VisionChatView(ConversationView):
 
     def _build_picker(self) -> None:
         """Upload, path box and samples, beside a small preview of the chosen image."""
-        self._upload = widgets.FileUpload(accept="image/*", multiple=False, description="Upload")
+        self._upload = Upload(accept="image/*", multiple=False, description="Upload")
         self._path = widgets.Text(placeholder="or type an image path and press Enter",
                                   continuous_update=False)
         self._samples = widgets.Dropdown(options=[("sample image…", None),
@@ -71,7 +72,7 @@ class VisionChatView(ConversationView):
 
     def _build_video_picker(self) -> None:
         """Upload, path box and samples for a video, above a strip of the frames it gives."""
-        self._video_upload = widgets.FileUpload(accept="video/*,image/gif,.mkv", multiple=False,
+        self._video_upload = Upload(accept="video/*,image/gif,.mkv", multiple=False,
                                                 description="Video", icon="film")
         self._video_path = widgets.Text(placeholder="or type a video path and press Enter",
                                         continuous_update=False)

@@ -17,6 +17,7 @@ import pytest
 from tests.browser.conftest import (
     EDIT_BRUSH,
     FIXTURE_NOTEBOOK,
+    REPO,
     SCREENSHOTS,
     Lab,
     has_image_widget,
@@ -410,3 +411,22 @@ def test_a_mask_painted_with_the_mouse_reaches_the_kernel(notebook: Callable[[st
     editor.scroll_into_view_if_needed()
     editor.screenshot(path=str(SCREENSHOTS / "image-inpainted.png"))
     assert "⚠" not in editor.inner_text()
+
+
+@pytest.mark.skipif(not (has_image_widget() and has_mask_painter()),
+                    reason="ovnb/widgets/maskpaint.py is not written yet")
+def test_a_file_chosen_in_the_page_reaches_the_kernel_whole(notebook: Callable[[str], Any]) -> None:
+    """ovnb's Upload button: labelled without ipywidgets' "(0)" count; the browser's file
+    chooser (given a file as a person would pick one) sends the bytes to the kernel."""
+    page = notebook(FIXTURE_NOTEBOOK)
+    editor = page.locator(".browser-image-edit")
+    editor.scroll_into_view_if_needed()
+    button = editor.locator(".ovnb-upload").first
+    expect(button).to_have_text(re.compile(r"^\s*Image to edit\s*$"))
+    picture = REPO / "ovnb" / "data" / "images" / "sailboat.png"
+    button.locator("xpath=following-sibling::input[@type='file']").set_input_files(str(picture))
+    expect(editor).to_contain_text("on sailboat", timeout=30_000)
+    got = in_kernel(page, "_f = editor.view.controls['upload'].value[0]\n"
+                          "print(_f['name'], len(bytes(_f['content'])), _f['size'])")
+    assert got.split() == ["sailboat.png", *[str(picture.stat().st_size)] * 2]
+    expect(button).to_have_text(re.compile(r"^\s*Image to edit\s*$"))  # still no count
