@@ -131,7 +131,16 @@ class ConversationView(View):
             self.controls["prompt"].value = ""
 
     def _undo(self, button: Any = None) -> None:
+        """The Undo button: drop the last exchange and put its question back in the box (unless
+        the box holds something new), to be edited and sent again, as chat apps do."""
+        messages = self.session.messages
+        asked = next((m for m in reversed(messages) if m["role"] == "user"), None)
         self.session.undo()
+        box = self.controls["prompt"]
+        undone = len(self.session.messages) < len(messages)
+        if undone and asked is not None and isinstance(asked.get("content"), str) \
+                and not box.value.strip():
+            box.value = asked["content"]
 
     def clear(self, button: Any = None) -> None:
         """Start a new conversation (the Clear button)."""

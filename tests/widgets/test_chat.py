@@ -103,6 +103,23 @@ def test_undo_clear_and_errors_show_in_the_view(llm: Path) -> None:
     assert chat.messages == [] and chat.view.panel.turns == []
 
 
+def test_undo_puts_the_question_back_in_an_empty_box(llm: Path) -> None:
+    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=4)
+    box = chat.view.controls["prompt"]
+    box.value = "What is a fern?"
+    chat.view.controls["run"].click()
+    chat.session.join()
+    assert box.value == "" and len(chat.messages) == 2
+    chat.view.controls["undo"].click()
+    assert chat.messages == [] and box.value == "What is a fern?"  # to edit and send again
+    chat.send("Hello")
+    box.value = "half-typed"
+    chat.view.controls["undo"].click()
+    assert chat.messages == [] and box.value == "half-typed"  # what the learner typed stays
+    chat.view.controls["undo"].click()  # nothing left to undo: the box is left alone
+    assert box.value == "half-typed"
+
+
 def test_a_click_while_busy_is_ignored(llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=400, min_new_tokens=400)
     chat.view.controls["prompt"].value = "first"
