@@ -20,6 +20,7 @@ from ovnb.sessions.conversation import ConversationSession, Message
 from ovnb.widgets.base import Front, View
 from ovnb.widgets.chatpanel import ChatPanel
 from ovnb.widgets.lora import LoraMixer, connect
+from ovnb.widgets.prompt import PromptBox
 from ovnb.widgets.render import (
     LABEL_WIDTH, bind, markdown_html, metrics_line, set_slider_max, setting_controls, visible)
 from ovnb.widgets.speculative import AssistantControls
@@ -33,7 +34,7 @@ class ConversationView(View):
 
     session: ConversationSession
 
-    placeholder = "Ask something, then press Send"
+    placeholder = "Ask something, then press Enter (Shift+Enter: a new line)"
 
     def __init__(self, session: ConversationSession, mixer: LoraMixer | None = None,
                  assistant: str | None = None) -> None:
@@ -42,8 +43,8 @@ class ConversationView(View):
         connect(mixer, session)
         self.panel = ChatPanel(model_label=WHO["assistant"])
         self.controls.update(
-            prompt=widgets.Textarea(placeholder=self.placeholder, continuous_update=False,
-                                    layout=widgets.Layout(width="auto", height="4em")),
+            prompt=PromptBox(placeholder=self.placeholder,
+                             layout=widgets.Layout(width="auto", height="4em")),
             run=widgets.Button(description="Send", button_style="primary", icon="paper-plane"),
             stop=widgets.Button(description="Stop", icon="stop"),
             undo=widgets.Button(description="Undo", icon="undo"),
@@ -57,6 +58,7 @@ class ConversationView(View):
     def _wire(self) -> None:
         c = self.controls
         c["run"].on_click(self._on_send)
+        c["prompt"].on_submit(self._on_send)  # Enter in the box
         c["stop"].on_click(self.press_stop)
         c["undo"].on_click(self._undo)
         c["clear"].on_click(self.clear)

@@ -24,7 +24,7 @@ class OmniView(VisionChatView):
 
     session: OmniSession
 
-    placeholder = "Ask about the recording, image or video (or just talk), then press Send"
+    placeholder = "Ask about the recording, image or video (or just talk), then press Enter"
 
     def __init__(self, session: OmniSession) -> None:
         self._offering = False  # True while Python sets the voice dropdown's options

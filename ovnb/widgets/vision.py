@@ -28,7 +28,7 @@ class VisionChatView(ConversationView):
 
     session: VisionSession
 
-    placeholder = "Ask about the image or video, then press Send"
+    placeholder = "Ask about the image or video, then press Enter"
 
     def __init__(self, session: VisionSession, mixer: LoraMixer | None = None) -> None:
         super().__init__(session, mixer)

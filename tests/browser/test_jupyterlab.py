@@ -312,6 +312,27 @@ def test_stop_ends_a_long_answer_and_the_chat_stays_usable(notebook: Callable[[s
     shot(page, "chat-stopped")
 
 
+def test_enter_sends_and_shift_enter_starts_a_new_line(notebook: Callable[[str], Any]) -> None:
+    page = notebook(FIXTURE_NOTEBOOK)
+    chat = page.locator(".browser-short-chat")
+    chat.scroll_into_view_if_needed()
+    expect_loaded(chat)
+    turns = chat.locator(".ovnb-user").count()
+    box = chat.locator(":scope > .widget-textarea textarea")
+    box.click()
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    expect(box).to_have_value("first line\nsecond line")  # Shift+Enter: a new line, nothing sent
+    page.keyboard.press("Enter")
+    expect(box).to_have_value("")  # sent: the kernel took the text and cleared the box
+    wait_finished(chat)
+    expect(chat.locator(".ovnb-user")).to_have_count(turns + 1)
+    asked = in_kernel(page, "print(repr([m['content'] for m in chat.messages "
+                            "if m['role'] == 'user'][-1]))")
+    assert asked.strip() == repr("first line\nsecond line")
+
+
 def control_value(widget: Any, label: str) -> int:
     """The number in the widget's text control labelled ``label`` (e.g. width)."""
     return int(widget.locator(f".widget-text:has(label:text-is('{label}')) input").input_value())

@@ -103,6 +103,18 @@ def test_undo_clear_and_errors_show_in_the_view(llm: Path) -> None:
     assert chat.messages == [] and chat.view.panel.turns == []
 
 
+def test_enter_in_the_box_sends_what_it_holds(llm: Path) -> None:
+    chat = ovnb.Chat(llm, properties=F32, max_new_tokens=4)
+    box = chat.view.controls["prompt"]
+    box.value = "typed, not yet synced"
+    box.submit("first line\nsecond line")  # what the page sends on Enter: the box's text
+    chat.session.join()
+    assert chat.messages[0]["content"] == "first line\nsecond line" and box.value == ""
+    box.submit("   ")  # an empty box: refused in one line, nothing sent
+    chat.session.join()
+    assert len(chat.messages) == 2 and chat.last_error == "empty prompt: type a question first"
+
+
 def test_undo_puts_the_question_back_in_an_empty_box(llm: Path) -> None:
     chat = ovnb.Chat(llm, properties=F32, max_new_tokens=4)
     box = chat.view.controls["prompt"]
