@@ -39,6 +39,14 @@ LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
 }
 FIXTURE_NOTEBOOK = "widgets.ipynb"
+# JavaScript the tests evaluate in the page: the open notebook's kernel is idle
+KERNEL_IDLE = """() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel
+  ?.status === 'idle'"""
+# Run every cell; resolves when the last one finished (JupyterLab stops at the first error).
+RUN_ALL = """async (timeout) => Promise.race([
+  window.jupyterapp.commands.execute('notebook:run-all-cells'),
+  new Promise((_, reject) => setTimeout(() => reject(new Error('run all: timed out')), timeout)),
+])"""
 EDIT_BRUSH = 4  # the editor's brush in the fixture notebook, in image pixels
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from ovnb.families import FAMILIES
-from tests.browser.conftest import REPO, SCREENSHOTS, Lab
+from tests.browser.conftest import KERNEL_IDLE, REPO, RUN_ALL, SCREENSHOTS, Lab
 from tests.contract.subjects import SUBJECTS
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (setup.sh)")
@@ -93,12 +93,6 @@ CHANGE_THEME = """async (theme) => {
 THEME_IS = """(theme) => document.body.dataset.jpThemeName === theme"""
 # resolves once two frames were laid out: the theme's styles applied to every widget
 TWO_FRAMES = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"""
-KERNEL_IDLE = """() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel
-  ?.status === 'idle'"""
-RUN_ALL = """async (timeout) => Promise.race([
-  window.jupyterapp.commands.execute('notebook:run-all-cells'),
-  new Promise((_, reject) => setTimeout(() => reject(new Error('run all: timed out')), timeout)),
-])"""
 ERRORS = """() => {
   const model = window.jupyterapp.shell.currentWidget.content.model, errors = [];
   for (let i = 0; i < model.cells.length; i++)

@@ -17,7 +17,9 @@ import pytest
 from tests.browser.conftest import (
     EDIT_BRUSH,
     FIXTURE_NOTEBOOK,
+    KERNEL_IDLE,
     REPO,
+    RUN_ALL,
     SCREENSHOTS,
     Lab,
     has_image_widget,
@@ -61,13 +63,6 @@ NOTEBOOK_STATE = """() => {
 # widget views rendered at the top level of cell outputs
 TOP_LEVEL_VIEWS = (".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output"
                    " > .jupyter-widgets")
-KERNEL_IDLE = """() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel
-  ?.status === 'idle'"""
-# Run every cell; resolves when the last one finished (JupyterLab stops at the first error).
-RUN_ALL = """async (timeout) => Promise.race([
-  window.jupyterapp.commands.execute('notebook:run-all-cells'),
-  new Promise((_, reject) => setTimeout(() => reject(new Error('run all: timed out')), timeout)),
-])"""
 # Run code in the open notebook's kernel (idle), outside any cell; resolves to what it printed.
 RUN_IN_KERNEL = """async (code) => {
   const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
