@@ -93,7 +93,7 @@ class ImageView(View):
         self.painter = MaskPainter()
         self.controls.update(
             upload=Upload(accept="image/*", multiple=False,
-                                      description="Image to edit"),
+                          description="Image to edit"),
             image_path=widgets.Text(placeholder="or type an image path and press Enter",
                                     continuous_update=False),
             samples=widgets.Dropdown(options=[("sample image…", None),
@@ -107,7 +107,7 @@ class ImageView(View):
             eraser=widgets.ToggleButton(False, description="Eraser", icon="eraser",
                                         tooltip="paint black: keep that part"),
             mask_upload=Upload(accept="image/*", multiple=False,
-                                           description="Mask file"),
+                               description="Mask file"),
             clear_mask=widgets.Button(description="Clear mask", icon="undo"),
             edit_result=widgets.Button(description="Edit the result", icon="level-up",
                                        tooltip="make the last image the image to edit"))

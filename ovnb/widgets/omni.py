@@ -60,7 +60,7 @@ class OmniView(VisionChatView):
     def _build_audio_picker(self) -> None:
         self.controls.update(
             audio_upload=Upload(accept="audio/*,.wav,.flac,.ogg,.mp3",
-                                            multiple=False, description="Audio", icon="microphone"),
+                                multiple=False, description="Audio", icon="microphone"),
             audio_path=widgets.Text(placeholder="or type an audio path and press Enter",
                                     continuous_update=False),
             audio_samples=widgets.Dropdown(options=[("sample recording…", None),

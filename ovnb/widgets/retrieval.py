@@ -164,7 +164,7 @@ class RetrieverView(View):
         super().__init__(session)
         self.controls.update(
             upload=Upload(accept=upload_types(session), multiple=True,
-                                      description="Add files"),
+                          description="Add files"),
             query=widgets.Text(placeholder="search the documents, then press Enter",
                                continuous_update=False, layout=widgets.Layout(width="70%")),
             run=widgets.Button(description="Search", button_style="primary", icon="search"),

@@ -103,7 +103,7 @@ class TranscriberView(View):
         session = self.session
         self.controls.update(
             upload=Upload(accept="audio/*,.wav,.flac,.ogg,.oga,.mp3",
-                                      multiple=False, description="Upload"),
+                          multiple=False, description="Upload"),
             path=widgets.Text(placeholder="or type a file path and press Enter",
                               continuous_update=False, layout=widgets.Layout(width="40%")),
             sample=widgets.Button(description="Sample", icon="book",

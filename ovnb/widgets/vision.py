@@ -73,7 +73,7 @@ class VisionChatView(ConversationView):
     def _build_video_picker(self) -> None:
         """Upload, path box and samples for a video, above a strip of the frames it gives."""
         self._video_upload = Upload(accept="video/*,image/gif,.mkv", multiple=False,
-                                                description="Video", icon="film")
+                                    description="Video", icon="film")
         self._video_path = widgets.Text(placeholder="or type a video path and press Enter",
                                         continuous_update=False)
         self._video_samples = widgets.Dropdown(
