@@ -43,9 +43,8 @@ class SpeakerView(View):
                                   layout=widgets.Layout(width="auto", height="6em")),
             voice=widgets.Dropdown(options=self._voice_options(), description="voice"),
             voice_upload=Upload(accept=".bin,.npy", multiple=False,
-                                            description="Load voice",
-                                            tooltip="a speaker embedding: raw float32 .bin or "
-                                                    ".npy"),
+                                description="Load voice",
+                                tooltip="a speaker embedding: raw float32 .bin or .npy"),
             run=widgets.Button(description="Speak", button_style="primary", icon="volume-up"),
             stop=widgets.Button(description="Stop", icon="stop",
                                 tooltip="stop after the sentence being spoken"),
@@ -60,9 +59,12 @@ class SpeakerView(View):
                                      layout=widgets.Layout(display="none"))
         self.figures_line = widgets.HTML()
         settings = [c[n] for n in self.session.trait_names(setting=True, control=True)]
+        # SpeechT5's stop threshold and length ratio are rarely touched: folded away
+        advanced = widgets.Accordion([widgets.VBox(settings)], titles=("Advanced",),
+                                     selected_index=None)
         self.children = [
             c["text"], widgets.HBox([c["voice"], c["voice_upload"]]),
-            widgets.HBox([c["run"], c["stop"], self.progress]), widgets.VBox(settings),
+            widgets.HBox([c["run"], c["stop"], self.progress]), advanced,
             self.sentence_list, self.player, self.figures_line, self.status_line, self.error_line,
             widgets.HBox([c["filename"], c["save"]])]
 
