@@ -161,7 +161,11 @@ def test_sizes_off_multiples_of_32_are_refused(pipe: Any) -> None:
         video(pipe, height=40)
 
 
-def test_callback_sees_every_step_and_true_stops(pipe: Any) -> None:
+def test_callback_sees_steps_in_order_and_true_stops(pipe: Any) -> None:
+    """openvino_genai 2026.4.1 calls Text2VideoPipeline's callback from a thread of its own and
+    does not always call it at every step: in 2 of 30 runs here it was called once, of 3 steps
+    (no call came later), and pytest saw 2 of 3 in about 1 run of 15. What holds in every run:
+    the steps it sees come in order, each once, with the right total; True stops the run at once."""
     import openvino_genai
 
     seen: list[tuple[int, int]] = []
@@ -172,7 +176,9 @@ def test_callback_sees_every_step_and_true_stops(pipe: Any) -> None:
 
     pipe.generate(PROMPT, generator=openvino_genai.CppStdGenerator(1), callback=watch,
                   **{**CLIP, "num_inference_steps": 3})
-    assert seen == [(0, 3), (1, 3), (2, 3)]
+    steps = [step for step, _ in seen]
+    assert seen and steps == sorted(set(steps)) and set(steps) <= {0, 1, 2}, seen
+    assert {total for _, total in seen} == {3}, seen
 
     calls: list[int] = []
 
