@@ -84,9 +84,7 @@ def test_a_recording_made_in_the_page_is_the_next_questions(omni: Path) -> None:
     record = widget.view.controls["record"]
     original = load_audio(SAMPLE)
     data = webm_opus(original, RATE)
-    record._handle_msg({"content": {"data": {"method": "custom", "content": {
-        "kind": "recorded", "mime": "audio/webm;codecs=opus", "seconds": 7.1}}},
-        "buffers": [memoryview(data)]})
+    record.receive(data, "audio/webm;codecs=opus", 7.1)  # as the page sends it
     clip = widget.audio_clip
     assert clip is not None and clip.name == "recording.webm"
     assert abs(clip.seconds - len(original) / RATE) < 0.05

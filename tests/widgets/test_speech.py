@@ -100,9 +100,7 @@ def test_a_recording_made_in_the_page_transcribes_like_the_file(tiny_en: Path, c
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     widget.wait_loaded()
     data = webm_opus(samples, RATE)
-    widget.view.controls["record"]._handle_msg({"content": {"data": {"method": "custom",
-        "content": {"kind": "recorded", "mime": "audio/webm;codecs=opus", "seconds": 7.1}}},
-        "buffers": [memoryview(data)]})
+    widget.view.controls["record"].receive(data, "audio/webm;codecs=opus", 7.1)  # as the page
     assert widget.session.audio is not None and abs(widget.session.audio.seconds - 7.1) < 0.05
     assert "recording.webm · 0:07" in widget.view.audio_label.value and widget.last_error == ""
     widget.view.controls["run"].click()
