@@ -77,8 +77,8 @@ def test_a_bad_recording_is_one_line_under_the_conversation(omni: Path, tmp_path
 
 
 def test_a_recording_made_in_the_page_is_the_next_questions(omni: Path) -> None:
-    """The Record button's recording arrives as the page sends it (webm/opus bytes in one
-    custom message): the session hears it at its length, the status line says so, and the
+    """The Record button's recording, handed over as the page's message does (the message
+    itself: test_recorder.py): the session hears it at its length, the status line says so, and the
     next question carries it."""
     widget = omni_widget(omni)
     record = widget.view.controls["record"]

@@ -94,8 +94,8 @@ def test_paths_bytes_uploads_and_arrays_give_the_same_text(tiny_en: Path, clip) 
 
 
 def test_a_recording_made_in_the_page_transcribes_like_the_file(tiny_en: Path, clip) -> None:
-    """The Record button's webm/opus arrives as the page sends it (one custom message with a
-    buffer) and is the audio to transcribe: the text is nearly the sample's."""
+    """The Record button's webm/opus, handed over as the page's message does (the message
+    itself: test_recorder.py), is the audio to transcribe: the text is nearly the sample's."""
     samples, reference = clip
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     widget.wait_loaded()
