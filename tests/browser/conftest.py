@@ -282,3 +282,20 @@ def browser(spawned: None) -> Iterator[Any]:
         finally:
             chromium.close()
 
+
+# pages -------------------------------------------------------------------------------------------
+def open_and_run(browser: Any, lab: Lab, name: str, run_all_ms: int, settle_ms: int = 60_000,
+                 step_ms: int = 30_000) -> tuple[Any, Any, float]:
+    """A page showing notebook ``name`` after Run All Cells (within ``run_all_ms``, its kernel
+    idle within ``settle_ms``), its context, and the seconds taken; ``step_ms`` bounds each
+    other page action."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    context.set_default_timeout(step_ms)
+    page = context.new_page()
+    started = time.monotonic()
+    page.goto(lab.notebook_url(name))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    page.evaluate(RUN_ALL, run_all_ms)
+    page.wait_for_function(KERNEL_IDLE, timeout=settle_ms)
+    return page, context, time.monotonic() - started

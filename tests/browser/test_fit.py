@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from ovnb.families import FAMILIES
-from tests.browser.conftest import KERNEL_IDLE, REPO, RUN_ALL, SCREENSHOTS, Lab
+from tests.browser.conftest import REPO, SCREENSHOTS, Lab, open_and_run
 from tests.contract.subjects import SUBJECTS
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (setup.sh)")
@@ -136,14 +136,8 @@ def gallery(browser: Any, lab: Lab, cache: Path) -> Iterator[Any]:
     for model in {"tiny-llm-draft", "tiny-embed"} | {family.tiny for family in FAMILIES}:
         ovnb.prepare(model, cache_dir=cache)  # before the kernel asks: the notebook never exports
     write_gallery(lab.root / GALLERY)
-    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 1100})
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    page.goto(lab.notebook_url(GALLERY))
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
-    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-    page.evaluate(RUN_ALL, RUN_ALL_TIMEOUT_MS)
-    page.wait_for_function(KERNEL_IDLE, timeout=120_000)
+    page, context, _ = open_and_run(browser, lab, GALLERY, RUN_ALL_TIMEOUT_MS, settle_ms=120_000,
+                                    step_ms=60_000)
     assert page.evaluate(ERRORS) == []
     yield page
     context.close()

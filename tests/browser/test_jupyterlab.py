@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,13 +16,12 @@ import pytest
 from tests.browser.conftest import (
     EDIT_BRUSH,
     FIXTURE_NOTEBOOK,
-    KERNEL_IDLE,
     REPO,
-    RUN_ALL,
     SCREENSHOTS,
     Lab,
     has_image_widget,
     has_mask_painter,
+    open_and_run,
     series_notebook,
 )
 
@@ -109,20 +107,6 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def open_and_run(browser: Any, lab: Lab, name: str) -> tuple[Any, Any, float]:
-    """A page showing notebook ``name`` after Run All Cells, its context, and seconds taken."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1100})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    started = time.monotonic()
-    page.goto(lab.notebook_url(name))
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
-    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-    page.evaluate(RUN_ALL, RUN_ALL_TIMEOUT_MS)
-    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-    return page, context, time.monotonic() - started
-
-
 @pytest.fixture(scope="module")
 def notebook(browser: Any, lab: Lab) -> Iterator[Callable[[str], Any]]:
     """``notebook(name)`` -> a page with that notebook run; each notebook is opened and run once."""
@@ -133,7 +117,7 @@ def notebook(browser: Any, lab: Lab) -> Iterator[Callable[[str], Any]]:
         if not lab.has(name):
             pytest.skip(f"notebooks/{name} is not written yet")
         if name not in opened:
-            page, context, seconds = open_and_run(browser, lab, name)
+            page, context, seconds = open_and_run(browser, lab, name, RUN_ALL_TIMEOUT_MS)
             contexts.append(context)
             print(f"{name}: opened and ran in {seconds:.1f} s")
             opened[name] = page
