@@ -1,7 +1,8 @@
-"""``%load_ext ovnb``: prepared folders and pipeline results shown as compact HTML cards.
+"""``%load_ext ovnb``: compact HTML cards for prepared folders and pipeline results, and ``%ovnb``.
 
 The cards are IPython HTML formatters, so they appear wherever such a value ends a cell; a path
-that is not a prepared model keeps its usual display.
+that is not a prepared model keeps its usual display. ``%ovnb check`` runs the notebook's exercise
+checks in this kernel (``ovnb.exercises``) and says, a line each, what passed.
 """
 from __future__ import annotations
 
@@ -86,8 +87,36 @@ def tensor_card(tensor: Any) -> str | None:
                 f"<br><img src='data:image/png;base64,{data}'>")
 
 
+USAGE = "usage: %ovnb check [EXERCISE ...] [NOTEBOOK.ipynb]"
+
+
+def ovnb_magic(line: str) -> None:
+    """``%ovnb check [N ...] [path.ipynb]``: run the exercises' checks here, a line each."""
+    from IPython import get_ipython
+
+    from ovnb import exercises
+    from ovnb.errors import OvnbError
+
+    words = line.split()
+    if not words or words[0] != "check":
+        print(USAGE)
+        return
+    numbers = [int(word) for word in words[1:] if word.isdigit()]
+    paths = [word for word in words[1:] if not word.isdigit()]
+    if len(paths) > 1 or any(not path.endswith(".ipynb") for path in paths):
+        print(f"{USAGE} (not understood: {' '.join(paths)})")
+        return
+    namespace = get_ipython().user_ns
+    try:
+        path = pathlib.Path(paths[0]) if paths else exercises.notebook_path(namespace)
+        print(exercises.summary(exercises.check(path, namespace, numbers or None)))
+    except OvnbError as error:
+        print(error)
+
+
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the cards (called by ``%load_ext ovnb``)."""
+    """Register the cards and ``%ovnb`` (called by ``%load_ext ovnb``)."""
+    ipython.register_magic_function(ovnb_magic, "line", "ovnb")
     formatter = ipython.display_formatter.formatters["text/html"]
     formatter.for_type(pathlib.PosixPath, folder_card)
     formatter.for_type(pathlib.WindowsPath, folder_card)
