@@ -4,7 +4,8 @@
 scripts can use ``folder=$(ovnb prepare tiny-llm | tail -n 1)``. ``--all-defaults`` and
 ``--from FILE`` prepare many models and print a summary table instead. ``ovnb doctor --classroom N``
 adds whether N learners fit this machine; ``ovnb classroom --config`` writes an example
-``jupyterhub_config.py`` for a workshop.
+``jupyterhub_config.py`` for a workshop, ``--course DIR`` releases the series as nbgrader
+assignments and ``--grade DIR`` grades what learners submitted.
 """
 from __future__ import annotations
 
@@ -40,9 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--cache-dir", help="model cache (default: $OVNB_CACHE or ~/.cache/ovnb)")
     doctor.add_argument("--classroom", type=_learners, metavar="N",
                         help="also say whether N learners fit this machine for the staged models")
-    room = commands.add_parser("classroom", help="a JupyterHub for a workshop: the example config")
-    room.add_argument("--config", nargs="?", const="-", metavar="FILE", required=True,
+    room = commands.add_parser("classroom", help="a JupyterHub for a workshop: its config, and "
+                                                 "the series as nbgrader assignments")
+    todo = room.add_mutually_exclusive_group(required=True)
+    todo.add_argument("--config", nargs="?", const="-", metavar="FILE",
                       help="write the example jupyterhub_config.py to FILE (default: stdout)")
+    todo.add_argument("--course", metavar="DIR",
+                      help="make DIR an nbgrader course of the series and release its assignments")
+    todo.add_argument("--grade", metavar="DIR",
+                      help="collect and grade the submissions to the course in DIR; print scores")
+    room.add_argument("--exchange", default=None, metavar="DIR",
+                      help="nbgrader's exchange folder, shared with the learners "
+                           "(default: /srv/nbgrader/exchange)")
+    room.add_argument("--notebooks", default=None, metavar="DIR",
+                      help="the series' notebooks (default: the ones beside this ovnb)")
     return parser
 
 
@@ -92,7 +104,9 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _classroom(args: argparse.Namespace) -> int:
-    """Print or write the example JupyterHub config (an existing file is never overwritten)."""
+    """The example JupyterHub config, or the nbgrader course (--course, --grade)."""
+    if args.course or args.grade:
+        return _course(args)
     from ovnb import classroom
 
     if args.config == "-":
@@ -106,6 +120,32 @@ def _classroom(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise OvnbError(f"cannot write {path} ({exc.strerror}): choose a writable FILE") from None
     print(path)
+    return 0
+
+
+def _course(args: argparse.Namespace) -> int:
+    """Lay out and release the course, or grade it: nbgrader does the work."""
+    from ovnb import course
+
+    if args.grade:
+        if args.exchange or args.notebooks:
+            raise OvnbError("--grade reads the course's own settings: give only its DIR")
+        made = course.open_course(args.grade)
+        course.grade(made)
+        print(course.table(made))
+        return 0
+    exchange = Path(args.exchange).expanduser() if args.exchange else course.EXCHANGE
+    notebooks = (course.with_exercises(Path(args.notebooks).expanduser()) if args.notebooks
+                 else None)
+    try:
+        made = course.lay_out(Path(args.course).expanduser(), exchange, notebooks=notebooks)
+    except PermissionError as exc:
+        raise OvnbError(f"cannot write {exc.filename}: run as the instructor who owns it "
+                        "(or choose other folders with --course and --exchange)") from None
+    released = course.release(made)
+    print(f"released {len(released)} assignments of course {made.course_id!r} to {made.exchange}")
+    print(f"learners' servers need JUPYTER_CONFIG_PATH={made.learner_config_dir} "
+          "(the example jupyterhub_config.py sets it)")
     return 0
 
 

@@ -8,6 +8,7 @@
 #     ovnb prepare --from workshop.txt --cache-dir /srv/ovnb-cache   # stage the models once
 #     chmod -R a+rX,go-w /srv/ovnb-cache                             # read-only for the learners
 #     ovnb doctor --classroom 30 --cache-dir /srv/ovnb-cache         # do 30 learners fit here?
+#     ovnb classroom --course /srv/ovnb-course   # optional: the series as nbgrader assignments
 #     jupyterhub -f /etc/jupyterhub/jupyterhub_config.py
 #
 # The learners then log in at http://THIS-MACHINE:8000 with their usual account and password.
@@ -21,6 +22,8 @@ from ovnb.errors import OvnbError
 
 # staged by the instructor; learners only read it (the hub's own OVNB_CACHE, if set, wins)
 SHARED_CACHE = os.environ.get("OVNB_CACHE") or "/srv/ovnb-cache"
+# made by `ovnb classroom --course`: learners fetch and submit the exercises through nbgrader
+COURSE = "/srv/ovnb-course"
 LEARNERS = "workshop"  # the learners' Unix group: groupadd workshop; useradd -m -G workshop NAME
 INSTRUCTORS = {"instructor"}  # accounts that get the hub's admin page (start, stop, watch servers)
 
@@ -37,6 +40,8 @@ c.Authenticator.admin_users = INSTRUCTORS
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {"OVNB_CACHE": SHARED_CACHE, "HF_HUB_OFFLINE": "1",
                          "TOKENIZERS_PARALLELISM": "false"}
+if os.path.isdir(COURSE + "-learners"):  # nbgrader's Assignments tab finds the course there
+    c.Spawner.environment["JUPYTER_CONFIG_PATH"] = COURSE + "-learners"
 
 # How much memory: the catalog's estimate for a learner with every staged model loaded, plus the
 # Jupyter server and kernel (`ovnb doctor --classroom N` prints the same figures). It includes the
