@@ -18,10 +18,11 @@ import nbformat
 import pytest
 import tomllib
 from packaging.requirements import Requirement
+from nbgrader.nbgraderformat import MetadataValidator
 from packaging.version import Version
 
 import ovnb
-from ovnb import catalogs
+from ovnb import catalogs, exercises
 from ovnb.staging import read_list
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,12 +154,29 @@ def test_sanitize_file_hides_timings_but_not_results() -> None:
 
 # --- what the notebooks teach and how their code is written ---------------------------------------
 
-def test_each_lesson_has_exercises_with_solutions(notebook: Path) -> None:
+def test_each_lesson_has_exercises_that_check_themselves(notebook: Path) -> None:
+    """Every exercise is nbgrader's pair: a folded answer cell between solution markers, then a
+    locked check cell with points (ovnb.exercises reads them; nbgrader grades them)."""
     if notebook == PATHS[0]:
         return
-    text = "\n".join(c.source for c in read(notebook).cells if c.cell_type == "markdown")
-    assert "## Exercises" in text
-    assert text.count("<summary>Solution</summary>") >= 1
+    nb = read(notebook)
+    assert "## Exercises" in "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    found = exercises.exercises(notebook)
+    assert [e.number for e in found] == list(range(1, len(found) + 1)) and found
+    for exercise in found:
+        assert exercise.points > 0
+        assert exercise.answer.startswith("### BEGIN SOLUTION\n"), exercise.number
+        assert exercise.answer.rstrip().endswith("### END SOLUTION"), exercise.number
+    roles = [(n, role) for n, role, _, _ in exercises.cells(nb)]
+    assert roles == [(e.number, role) for e in found for role in ("answer", "check")]
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta:  # answers folded as the solutions were; checks locked, as nbgrader keeps them
+            assert cell.metadata.get("jupyter", {}).get("source_hidden", False) is meta["solution"]
+            assert meta["locked"] is meta["grade"] is not meta["solution"]
+    MetadataValidator().validate_nb(nb)
+    text = "\n".join(c.source for c in nb.cells)
+    assert "<summary>Solution</summary>" not in text
     assert text.count("<details>") == text.count("</details>")
 
 

@@ -21,7 +21,7 @@ import nbformat
 FOLDER = Path(__file__).resolve().parent.parent
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 CHECK_TAG = "nbval-check-output"
-KEPT_CELL_METADATA = ("tags",)  # execution times, scroll state and such are dropped
+KEPT_CELL_METADATA = ("tags", "nbgrader", "jupyter")  # exercises keep nbgrader's marks and folds
 KEPT_NB_METADATA = ("kernelspec", "language_info")  # widget state is dropped
 
 
