@@ -1,10 +1,14 @@
-"""A classroom on a real JupyterHub: three learners, one read-only model cache, own compile caches.
+"""A classroom on a real JupyterHub: three learners, one read-only model cache, own compile caches,
+and the series as nbgrader assignments they fetch, solve and submit.
 
 The instructor's steps, then the learners': a shared cache is staged (`ovnb prepare --from FILE`)
-and made read-only; a hub on loopback starts three users' servers through its REST API; each user
-chats with tiny-llm in a kernel of their own server (all three at once), driven over the kernel
-websocket as a browser would. Then: every answer came from the shared model, nothing was written
-to the shared cache, and each user's compiled blobs went to a folder in their own home.
+and made read-only, the series is released as a course (`ovnb classroom --course`); a hub on
+loopback starts three users' servers through its REST API; each user chats with tiny-llm in a
+kernel of their own server (all three at once), driven over the kernel websocket as a browser
+would. Then: every answer came from the shared model, nothing was written to the shared cache, and
+each user's compiled blobs went to a folder in their own home. The learners then fetch notebook 03
+from nbgrader's Assignments service of their own server, write answers through the contents API
+(as JupyterLab saves), and submit; the instructor grades (`ovnb classroom --grade`).
 Everything started is stopped.
 
 The shared entry is a copy of the session's prepared tiny-llm (as when an instructor copies a staged
@@ -22,8 +26,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
+import nbformat
 import pytest
 
+from ovnb import course as courses
 from tests.classroom import hub as hubs
 
 pytestmark = pytest.mark.classroom
@@ -80,13 +87,25 @@ def shared(llm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 
 
 @pytest.fixture(scope="module")
-def hub(shared: Path) -> Iterator[hubs.Hub]:
+def course(shared: Path) -> courses.Course:
+    """The series released as an nbgrader course, as `ovnb classroom --course DIR` does."""
+    made = shared.parent / "course"
+    done = subprocess.run([sys.executable, "-m", "ovnb", "classroom", "--course", str(made),
+                           "--exchange", str(shared.parent / "exchange")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return courses.open_course(made)
+
+
+@pytest.fixture(scope="module")
+def hub(shared: Path, course: courses.Course) -> Iterator[hubs.Hub]:
     if hubs.proxy_command() is None:
         pytest.skip("configurable-http-proxy is missing: npm install -g configurable-http-proxy "
                     "(setup.sh installs it)")
     pytest.importorskip("jupyterhub", reason="pip install -e '.[dev]' (setup.sh) installs it")
     environment = {"OVNB_CACHE": str(shared), "HF_HUB_OFFLINE": "1",
-                   "TOKENIZERS_PARALLELISM": "false"}
+                   "TOKENIZERS_PARALLELISM": "false",
+                   "JUPYTER_CONFIG_PATH": str(course.learner_config_dir)}  # as the example config
     running = hubs.start(shared.parent, environment)
     try:
         yield running
@@ -95,13 +114,19 @@ def hub(shared: Path) -> Iterator[hubs.Hub]:
     assert not killed, "processes the hub left running (killed now):\n" + "\n".join(killed)
 
 
-def test_three_learners_share_one_read_only_cache(hub: hubs.Hub, shared: Path) -> None:
-    before = snapshot(shared)
+@pytest.fixture(scope="module")
+def servers(hub: hubs.Hub) -> hubs.Hub:
+    """The three learners' servers, running."""
     hub.add_users(USERS)
     for name in USERS:  # all three spawn at once, as when a class logs in
         hub.start_server(name)
     for name in USERS:
         assert hub.wait_ready(name)["url"] == f"/user/{name}/"
+    return hub
+
+
+def test_three_learners_share_one_read_only_cache(servers: hubs.Hub, shared: Path) -> None:
+    hub, before = servers, snapshot(shared)
     with ThreadPoolExecutor(len(USERS)) as pool:  # the three learners chat at the same time
         outputs = pool.map(lambda name: hub.run(name, hub.start_kernel(name), KERNEL_CODE), USERS)
         seen = {name: json.loads(out.strip().splitlines()[-1]) for name, out in zip(USERS, outputs)}
@@ -121,3 +146,62 @@ def test_three_learners_share_one_read_only_cache(hub: hubs.Hub, shared: Path) -
     assert len({report["compile_cache"] for report in seen.values()}) == len(USERS)
     assert snapshot(shared) == before
     assert not list(shared.rglob("*.blob"))
+
+
+def listing(response: httpx.Response) -> list[dict]:
+    """The assignments an nbgrader Assignments answer lists (it says success or why not)."""
+    answer = response.json()
+    assert answer["success"], answer
+    return answer["value"]
+
+
+def solved(notebook: dict, source: nbformat.NotebookNode, numbers: set[int]) -> dict:
+    """A learner's notebook with the answers to ``numbers`` written in (the series' own)."""
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in notebook["cells"]:
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id", "")
+        if grade_id in answers and int(grade_id[2:].split("-")[0]) in numbers:
+            cell["source"] = answers[grade_id]
+    return notebook
+
+
+def test_learners_fetch_solve_submit_and_are_graded(
+        servers: hubs.Hub, course: courses.Course, shared: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, assignment = servers, "03-chat"
+    listed = listing(hub.request("GET", f"/user/{USERS[0]}/assignments",
+                                 params={"course_id": course.course_id}))
+    released = {a["assignment_id"] for a in listed if a["status"] == "released"}
+    assert released == set(course.assignments()) and len(released) == 19, released
+    source = nbformat.read(course.root / "source" / assignment / f"{assignment}.ipynb", 4)
+    work = {"ada": {1, 2}, "grace": {1}, "linus": set()}  # all, half, untouched
+    form = {"course_id": course.course_id, "assignment_id": assignment}
+    for name, numbers in work.items():
+        fetched = listing(hub.request("POST", f"/user/{name}/assignments/fetch", data=form))
+        assert {"fetched"} == {a["status"] for a in fetched if a["assignment_id"] == assignment}
+        path = f"/user/{name}/api/contents/{assignment}/{assignment}.ipynb"
+        fetched = hub.request("GET", path).json()["content"]
+        hub.request("PUT", path, json={"type": "notebook", "format": "json",
+                                       "content": solved(fetched, source, numbers)})
+        after = listing(hub.request("POST", f"/user/{name}/assignments/submit", data=form))
+        assert "submitted" in {a["status"] for a in after if a["assignment_id"] == assignment}
+    inbound = course.exchange / course.course_id / "inbound"
+    submissions = sorted(p.name for p in inbound.iterdir())
+    assert [s.split("+")[:2] for s in submissions] == [[n, assignment] for n in sorted(work)]
+    # what keeps learners apart where each is their own account: nobody can list the inbound
+    # folder (submissions are named with a random part), the course folder (solutions, grades) is
+    # the instructor's, the learners' nbgrader config is read-only to them
+    assert stat.S_IMODE(inbound.stat().st_mode) & 0o777 == 0o733
+    assert stat.S_IMODE(course.root.stat().st_mode) == 0o700
+    config = course.learner_config_dir / "nbgrader_config.py"
+    assert not config.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    # the instructor grades, with the learners' tiny models
+    monkeypatch.setenv("OVNB_TINY", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("OVNB_CACHE", str(shared))
+    graded = subprocess.run([sys.executable, "-m", "ovnb", "classroom", "--grade",
+                             str(course.root)], capture_output=True, text=True)
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    rows = {line.split()[0]: line.split()[1:] for line in graded.stdout.splitlines()[1:]}
+    assert rows == {"ada": ["2/2"], "grace": ["1/2"], "linus": ["0/2"]}, graded.stdout
