@@ -95,6 +95,14 @@ class Hub:
         kernel = self.request("POST", f"/user/{name}/api/kernels", json={"name": "python3"})
         return kernel.json()["id"]
 
+    def open_notebook(self, name: str, path: str) -> str:
+        """A kernel for the notebook at ``path`` in ``name``'s server, as JupyterLab opens one
+        (a session: the server tells the kernel its notebook); its id."""
+        session = self.request("POST", f"/user/{name}/api/sessions", json={
+            "path": path, "name": path.rsplit("/", 1)[-1], "type": "notebook",
+            "kernel": {"name": "python3"}})
+        return session.json()["kernel"]["id"]
+
     def run(self, name: str, kernel_id: str, code: str) -> str:
         """Run ``code`` in the kernel over its websocket; its stdout, raising on an error."""
         import websocket  # websocket-client, which jupyter_server requires

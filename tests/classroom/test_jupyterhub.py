@@ -8,7 +8,8 @@ kernel of their own server (all three at once), driven over the kernel websocket
 would. Then: every answer came from the shared model, nothing was written to the shared cache, and
 each user's compiled blobs went to a folder in their own home. The learners then fetch notebook 03
 from nbgrader's Assignments service of their own server, write answers through the contents API
-(as JupyterLab saves), and submit; the instructor grades (`ovnb classroom --grade`).
+(as JupyterLab saves), check them with `%ovnb check` in a kernel opened for the notebook, and
+submit; the instructor grades (`ovnb classroom --grade`).
 Everything started is stopped.
 
 The shared entry is a copy of the session's prepared tiny-llm (as when an instructor copies a staged
@@ -186,6 +187,18 @@ def test_learners_fetch_solve_submit_and_are_graded(
                                        "content": solved(fetched, source, numbers)})
         after = listing(hub.request("POST", f"/user/{name}/assignments/submit", data=form))
         assert "submitted" in {a["status"] for a in after if a["assignment_id"] == assignment}
+    # %ovnb check in a kernel opened for the notebook, as JupyterLab opens one: the server tells
+    # the kernel its notebook, whose saved answers and checks it reads (ada has written hers but
+    # not run them yet; linus has written nothing)
+    notebook = f"{assignment}/{assignment}.ipynb"
+    said = {name: hub.run(name, hub.open_notebook(name, notebook), "%load_ext ovnb\n%ovnb check")
+            for name in ("ada", "linus")}
+    assert said["ada"].splitlines()[0] == ("Exercise 1 (1 point): not yet: name 'pirate' is not "
+                                          "defined: run your answer's cell first"), said
+    assert said["linus"].splitlines()[0].startswith(
+        "Exercise 1 (1 point): not yet: not answered: write your answer in its cell"), said
+    assert said["linus"].splitlines()[-1] == "0 of 2 passed: 0 of 2 points", said
+    hub.track_children()
     inbound = course.exchange / course.course_id / "inbound"
     submissions = sorted(p.name for p in inbound.iterdir())
     assert [s.split("+")[:2] for s in submissions] == [[n, assignment] for n in sorted(work)]
