@@ -22,6 +22,14 @@ from ovnb.sessions.image import ImageSession, Result
 from ovnb.widgets.base import Front, View
 from ovnb.widgets.lora import LoraMixer, connect
 from ovnb.widgets.maskpaint import MaskPainter
+from ovnb.widgets.media import (
+    SampleDropdown,
+    image_sample,
+    path_box,
+    picker_row,
+    remove_button,
+    show_choice,
+)
 from ovnb.widgets.render import bind, bound_control, grey, keyed_views, metrics_line, png
 from ovnb.widgets.upload import Upload
 
@@ -42,6 +50,8 @@ class ImageView(View):
         self._thumbs: dict[int, widgets.Widget] = {}  # id(result) -> its gallery card
         self._painted: Mask | None = None  # the mask as it came from the painter
         self._pushing = False  # True while Python sets the painter's mask (not a stroke)
+        self._run: Result | None = None  # the last run's result, until the next choice
+        self._newest: Result | None = None  # the newest result seen
         self._build_view()
         self._wire()
         self._wire_editing()
@@ -94,13 +104,9 @@ class ImageView(View):
         self.controls.update(
             upload=Upload(accept="image/*", multiple=False,
                           description="Image to edit"),
-            image_path=widgets.Text(placeholder="or type an image path and press Enter",
-                                    continuous_update=False),
-            samples=widgets.Dropdown(options=[("sample image…", None),
-                                              *((n, p) for n, p in samples().items())],
-                                     value=None, layout=widgets.Layout(width="160px")),
-            remove_image=widgets.Button(icon="times", tooltip="no image: back to text to image",
-                                        layout=widgets.Layout(width="36px")),
+            image_path=path_box("an image"),
+            samples=SampleDropdown("sample image…", samples()),
+            remove_image=remove_button("no image: back to text to image"),
             strength=bound_control(self.session, "strength"),
             brush=widgets.IntSlider(self.painter.brush, min=1, max=96, description="brush",
                                     continuous_update=False),
@@ -116,8 +122,8 @@ class ImageView(View):
         widgets.link((c["brush"], "value"), (self.painter, "brush"))
         widgets.link((c["eraser"], "value"), (self.painter, "erase"))
         self.mode_label = widgets.HTML()
-        self.input_row = widgets.VBox([widgets.HBox([c["upload"], c["samples"],
-                                                      c["remove_image"], c["image_path"]]),
+        self.input_row = widgets.VBox([picker_row([c["upload"], c["samples"],
+                                                   c["remove_image"], c["image_path"]]),
                                         self.mode_label])
         self.mask_label = widgets.HTML()
         tools = widgets.VBox([c["strength"], c["brush"],
@@ -158,7 +164,8 @@ class ImageView(View):
         c, session = self.controls, self.session
         c["upload"].observe(self._on_upload, "value")
         c["image_path"].observe(self._on_path, "value")
-        c["samples"].observe(self._on_sample, "value")
+        c["samples"].on_pick(
+            lambda sample: self.session.choose_image(sample) or self._show_chosen())
         c["remove_image"].on_click(self.remove_image)
         c["mask_upload"].observe(self._on_mask_upload, "value")
         c["clear_mask"].on_click(self._clear_mask)
@@ -166,6 +173,7 @@ class ImageView(View):
         self.painter.observe(self._on_painted, "mask")
         session.observe(self._on_input_image, "input_image")
         session.observe(self._on_input_mask, "input_mask")
+        session.observe(self._on_results, "results")
         session.observe(self._show_before, "before")
         self.busy_controls([c["run"], c["edit_result"]], [c["stop"]])
         self._show_mode()
@@ -173,7 +181,6 @@ class ImageView(View):
     # the image to edit ---------------------------------------------------------------------------
     def remove_image(self, button: Any = None) -> None:
         """No image to edit: Generate runs text to image (the remove button)."""
-        self.controls["samples"].value = None
         self.session.remove_image()
 
     def _clear_mask(self, button: Any = None) -> None:
@@ -184,18 +191,13 @@ class ImageView(View):
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         files = change["new"]
-        if files and self.session.choose_image(bytes(files[-1]["content"]),
-                                               files[-1].get("name")):
-            self.controls["samples"].value = None
+        if files:
+            self.session.choose_image(bytes(files[-1]["content"]), files[-1].get("name"))
 
     def _on_path(self, change: dict[str, Any]) -> None:
         text = change["new"].strip()
-        if text and self.session.choose_image(text) is not None:
-            self.controls["samples"].value = None
-
-    def _on_sample(self, change: dict[str, Any]) -> None:
-        if change["new"] is not None:
-            self.session.choose_image(change["new"])
+        if text:
+            self.session.choose_image(text)
 
     def _on_mask_upload(self, change: dict[str, Any]) -> None:
         files = change["new"]
@@ -232,13 +234,21 @@ class ImageView(View):
         finally:
             self._pushing = False
         self._painted = None
+        self._run = None  # a choice: the line says what Generate runs now
         self.edit_box.layout.display = "none" if picture is None else "flex"
+        self._show_chosen()
         self._show_mode()
+
+    def _show_chosen(self) -> None:
+        """The sample dropdown and path box show the image to edit (the dropdown its sample)."""
+        picture, c = self.session.input_image, self.controls
+        show_choice(c["samples"], c["image_path"], picture, image_sample(picture))
 
     def _on_input_mask(self, change: dict[str, Any]) -> None:
         mask = change["new"]
         if mask is None or mask is not self._painted:
             self._push_mask(mask)
+        self._run = None
         self._show_mode()
 
     def _push_mask(self, mask: Mask | None) -> None:
@@ -249,17 +259,32 @@ class ImageView(View):
         finally:
             self._pushing = False
 
+    def _on_results(self, change: Any = None) -> None:
+        """A run ended with an image: the mode line says what it ran (also from code)."""
+        newest = self.session.results[0] if self.session.results else None
+        if newest is not None and newest is not self._newest:
+            self._newest = self._run = newest
+            self._show_mode()
+
     def _show_mode(self) -> None:
+        """The mode line: what the last thing done ran or chose. A choice (an image, a mask)
+        says what Generate will run; a ``generate(prompt, image=, mask=)`` from code with inputs
+        of its own says the mode that call ran, and what the button runs now."""
         session = self.session
         picture, mask = session.input_image, session.input_mask
-        if picture is None:
-            self.mode_label.value = grey(f"mode: {LABELS[TEXT]} · choose an image to edit it")
+        run = self._run
+        if run is not None and (run.source is not picture or run.mask is not mask):
+            self.mode_label.value = grey(
+                f"{_mode_line(run.mode, run.source, run.mask)} · by generate() from code; "
+                f"Generate runs {LABELS[session.mode]}")
+        elif picture is None:
+            self.mode_label.value = grey(f"{_mode_line(TEXT, None, None)} · choose an image to "
+                                          "edit it")
+        elif mask is None:
+            self.mode_label.value = grey(f"{_mode_line(session.mode, picture, None)} · paint a "
+                                          "mask over it (or upload one) to inpaint")
         else:
-            size = "×".join(map(str, picture.size))
-            more = (f"{mask.coverage:.0%} of it masked for repainting" if mask is not None
-                    else "paint a mask over it (or upload one) to inpaint")
-            self.mode_label.value = grey(f"mode: {LABELS[session.mode]} on {picture.name} "
-                                          f"({size}) · {more}")
+            self.mode_label.value = grey(_mode_line(session.mode, picture, mask))
         strokes = self.painter.strokes
         if mask is None:
             self.mask_label.value = grey("mask: none · paint over the image: white = repaint")
@@ -356,6 +381,16 @@ class ImageGenerator(Front):
         """Save the last image as PNG (to the file box's name when no path); its path, or None."""
         return self.session.save(path if path is not None else
                                  self.view.controls["filename"].value)
+
+
+def _mode_line(mode: str, picture: Picture | None, mask: Mask | None) -> str:
+    """``mode: inpainting on house.png (320×240) · 12% of it masked for repainting``."""
+    line = f"mode: {LABELS[mode]}"
+    if picture is not None:
+        line += f" on {picture.name} ({'×'.join(map(str, picture.size))})"
+    if mask is not None:
+        line += f" · {mask.coverage:.0%} of it masked for repainting"
+    return line
 
 
 def _pil(picture: Picture) -> Any:

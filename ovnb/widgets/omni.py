@@ -11,6 +11,14 @@ import ipywidgets as widgets
 from ovnb.audio import SAMPLE, to_wav
 from ovnb.sessions.conversation import Message
 from ovnb.sessions.omni import MAX_AUDIO_SECONDS, OmniSession
+from ovnb.widgets.media import (
+    SampleDropdown,
+    audio_sample,
+    path_box,
+    picker_row,
+    remove_button,
+    show_choice,
+)
 from ovnb.widgets.recorder import Recorder
 from ovnb.widgets.render import bind, grey
 from ovnb.widgets.vision import VisionChat, VisionChatView
@@ -32,7 +40,8 @@ class OmniView(VisionChatView):
         c = self.controls
         c["audio_upload"].observe(self._on_audio_upload, "value")
         c["audio_path"].observe(self._on_audio_path, "value")
-        c["audio_samples"].observe(self._on_audio_sample, "value")
+        c["audio_samples"].on_pick(
+            lambda sample: self.session.choose_audio(sample) or self._show_audio())
         c["remove_audio"].on_click(self.remove_audio)
         c["record"].on_recorded(self._on_recording)
         c["voice"].observe(self._choose_voice, "value")
@@ -61,19 +70,15 @@ class OmniView(VisionChatView):
         self.controls.update(
             audio_upload=Upload(accept="audio/*,.wav,.flac,.ogg,.mp3",
                                 multiple=False, description="Audio", icon="microphone"),
-            audio_path=widgets.Text(placeholder="or type an audio path and press Enter",
-                                    continuous_update=False),
-            audio_samples=widgets.Dropdown(options=[("sample recording…", None),
-                                                    (SAMPLE.name, str(SAMPLE))],
-                                           value=None, layout=widgets.Layout(width="160px")),
-            remove_audio=widgets.Button(icon="times", tooltip="remove the recording",
-                                        layout=widgets.Layout(width="36px")),
+            audio_path=path_box("an audio"),
+            audio_samples=SampleDropdown("sample recording…", {SAMPLE.name: str(SAMPLE)}),
+            remove_audio=remove_button("remove the recording"),
             record=Recorder(max_seconds=MAX_AUDIO_SECONDS))
         c = self.controls
         self.audio_label = widgets.HTML(grey(NO_AUDIO))
-        pickers = widgets.HBox([c["audio_upload"], c["audio_samples"], c["remove_audio"]])
-        self.audio_row = widgets.VBox([widgets.HBox([pickers, c["audio_path"]]), c["record"],
-                                       self.audio_label])
+        pickers = picker_row([c["audio_upload"], c["audio_samples"], c["remove_audio"],
+                              c["audio_path"]])
+        self.audio_row = widgets.VBox([pickers, c["record"], self.audio_label])
 
     def _extra_settings(self) -> tuple[widgets.Widget, ...]:
         return self.controls["speak"], self.controls["voice"]
@@ -81,32 +86,28 @@ class OmniView(VisionChatView):
     # the recording -------------------------------------------------------------------------------
     def remove_audio(self, button: Any = None) -> None:
         """Ask the next question without a recording (earlier ones stay in the conversation)."""
-        self.controls["audio_samples"].value = None
         self.session.remove_audio()
+        self._show_audio()
 
     def _on_audio_upload(self, change: dict[str, Any]) -> None:
         files = change["new"]
         if files:
             upload = files[-1]
-            if self.session.choose_audio(bytes(upload["content"]), upload.get("name")):
-                self.controls["audio_samples"].value = None
+            self.session.choose_audio(bytes(upload["content"]), upload.get("name"))
 
     def _on_recording(self, data: bytes, name: str) -> None:
         """A recording made in the page's microphone is the next question's, like an upload."""
-        if self.session.choose_audio(data, name) is not None:
-            self.controls["audio_samples"].value = None
+        self.session.choose_audio(data, name)
 
     def _on_audio_path(self, change: dict[str, Any]) -> None:
         text = change["new"].strip()
-        if text and self.session.choose_audio(text) is not None:
-            self.controls["audio_samples"].value = None
-
-    def _on_audio_sample(self, change: dict[str, Any]) -> None:
-        if change["new"] is not None:
-            self.session.choose_audio(change["new"])
+        if text:
+            self.session.choose_audio(text)
 
     def _show_audio(self, change: Any = None) -> None:
         sound = self.session.audio_clip
+        c = self.controls
+        show_choice(c["audio_samples"], c["audio_path"], sound, audio_sample(sound))
         self.audio_label.value = grey(NO_AUDIO if sound is None else
                                       f"🎤 {sound.name} · {sound.seconds:.1f} s · sent with your "
                                       "next question")

@@ -36,6 +36,12 @@ def markdown_html(text: str) -> str:
     return _markdown().render(visible(text))
 
 
+def passage_html(text: str) -> str:
+    """A document's passage (what a retriever found) with its markdown shown: headings,
+    paragraphs, lists; raw HTML escaped. Headings at the text's size (ovnb.css)."""
+    return f"<div class='ovnb-passage'>{markdown_html(text)}</div>"
+
+
 def visible(text: str) -> str:
     """``text`` with control characters as U+FFFD, so a page shows where they were."""
     return _CONTROL.sub("\ufffd", text)

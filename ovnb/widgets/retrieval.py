@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +21,22 @@ from ovnb.passages import Passage
 from ovnb.sessions.embedding import EmbedderSession, RerankerSession, ScoringSession
 from ovnb.sessions.retrieval import RetrieverSession
 from ovnb.widgets.base import Front, View
-from ovnb.widgets.render import grey, metrics_line, setting_controls
+from ovnb.widgets.render import grey, metrics_line, passage_html, setting_controls
 from ovnb.widgets.upload import Upload
 
 
 
-def ranked_table(rows: list[tuple[str, str, str]]) -> str:
-    """An HTML table of ranked rows (score, where, text), best first; every cell escaped."""
+def ranked_table(rows: list[tuple[str, str, str]],
+                 text_html: Callable[[str], str] = html.escape) -> str:
+    """An HTML table of ranked rows (score, where, text), best first; every cell escaped (the
+    text by ``text_html``: a passage's markdown is rendered, safely)."""
     if not rows:
         return ""
     cell = "padding:2px 8px;vertical-align:top;text-align:left"
     body = "".join(
         f"<tr><td class='ovnb-quiet' style='{cell}'>{n}</td><td style='{cell}'>{html.escape(score)}</td>"
         f"<td style='{cell};white-space:nowrap'>{html.escape(where)}</td>"
-        f"<td style='{cell}'>{html.escape(text)}</td></tr>"
+        f"<td style='{cell}'>{text_html(text)}</td></tr>"
         for n, (score, where, text) in enumerate(rows, 1))
     head = "".join(f"<th style='{cell}'>{h}</th>" for h in ("#", "score", "", "text"))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -198,7 +201,8 @@ class RetrieverView(View):
         scores say how they rank against each other)."""
         results = self.session.results
         self.table.value = ranked_table([(f"{score:.3f}", p.label, str(p))
-                                          for p, score in results if isinstance(p, Passage)])
+                                          for p, score in results if isinstance(p, Passage)],
+                                         passage_html)
         self.gallery.value = gallery_html([(p, score) for p, score in results
                                            if isinstance(p, Path)])
         self.note.value = note_html(self.session.note)

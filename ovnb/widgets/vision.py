@@ -15,6 +15,15 @@ from ovnb.video import VideoClip
 from ovnb.widgets.base import Front
 from ovnb.widgets.chat import ConversationView, Message
 from ovnb.widgets.lora import LoraMixer
+from ovnb.widgets.media import (
+    SampleDropdown,
+    image_sample,
+    path_box,
+    picker_row,
+    remove_button,
+    show_choice,
+    video_sample,
+)
 from ovnb.widgets.render import LABEL_WIDTH, bind, grey
 from ovnb.widgets.upload import Upload
 
@@ -49,38 +58,29 @@ class VisionChatView(ConversationView):
         return self.image_row, self.video_row
 
     def _build_picker(self) -> None:
-        """Upload, path box and samples, beside a small preview of the chosen image."""
+        """Upload, samples and path box in one row, beside a small preview of the chosen image."""
         self._upload = Upload(accept="image/*", multiple=False, description="Upload")
-        self._path = widgets.Text(placeholder="or type an image path and press Enter",
-                                  continuous_update=False)
-        self._samples = widgets.Dropdown(options=[("sample image…", None),
-                                                  *((n, p) for n, p in samples().items())],
-                                         value=None, layout=widgets.Layout(width="160px"))
-        self._drop_btn = widgets.Button(icon="times", tooltip="remove the image",
-                                        layout=widgets.Layout(width="36px"))
+        self._path = path_box("an image")
+        self._samples = SampleDropdown("sample image…", samples())
+        self._drop_btn = remove_button("remove the image")
         self.preview = widgets.Image(format="png", layout=widgets.Layout(display="none"))
         self.image_label = widgets.HTML(grey("no image: upload one, type a path or pick a sample"))
         self._upload.observe(self._on_upload, "value")
         self._path.observe(self._on_path, "value")
-        self._samples.observe(self._on_sample, "value")
+        self._samples.on_pick(lambda sample: self.session.choose(sample) or self._show_picture())
         self._drop_btn.on_click(self.remove_image)
         self.controls.update(upload=self._upload, image_path=self._path, samples=self._samples,
                              remove_image=self._drop_btn)
-        pickers = widgets.HBox([self._upload, self._samples, self._drop_btn])
-        self.image_row = widgets.HBox(
-            [self.preview, widgets.VBox([pickers, self._path, self.image_label])])
+        pickers = picker_row([self._upload, self._samples, self._drop_btn, self._path])
+        self.image_row = widgets.HBox([self.preview, widgets.VBox([pickers, self.image_label])])
 
     def _build_video_picker(self) -> None:
         """Upload, path box and samples for a video, above a strip of the frames it gives."""
         self._video_upload = Upload(accept="video/*,image/gif,.mkv", multiple=False,
                                     description="Video", icon="film")
-        self._video_path = widgets.Text(placeholder="or type a video path and press Enter",
-                                        continuous_update=False)
-        self._video_samples = widgets.Dropdown(
-            options=[("sample video…", None), *((n, p) for n, p in videos.samples().items())],
-            value=None, layout=widgets.Layout(width="160px"))
-        self._drop_video_btn = widgets.Button(icon="times", tooltip="remove the video",
-                                              layout=widgets.Layout(width="36px"))
+        self._video_path = path_box("a video")
+        self._video_samples = SampleDropdown("sample video…", videos.samples())
+        self._drop_video_btn = remove_button("remove the video")
         self.frames_slider = widgets.IntSlider(
             self.session.max_video_frames, min=1, max=MOST_VIDEO_FRAMES,
             description="video frames", style={"description_width": LABEL_WIDTH},
@@ -91,15 +91,16 @@ class VisionChatView(ConversationView):
         self.strip = widgets.HTML()
         self._video_upload.observe(self._on_video_upload, "value")
         self._video_path.observe(self._on_video_path, "value")
-        self._video_samples.observe(self._on_video_sample, "value")
+        self._video_samples.on_pick(
+            lambda sample: self.session.choose_video(sample) or self._show_clip())
         self._drop_video_btn.on_click(self.remove_video)
         self.controls.update(video_upload=self._video_upload, video_path=self._video_path,
                              video_samples=self._video_samples,
                              remove_video=self._drop_video_btn,
                              max_video_frames=self.frames_slider)
-        pickers = widgets.HBox([self._video_upload, self._video_samples, self._drop_video_btn])
-        self.video_row = widgets.VBox([widgets.HBox([pickers, self._video_path]),
-                                        self.video_label, self.strip])
+        pickers = picker_row([self._video_upload, self._video_samples, self._drop_video_btn,
+                              self._video_path])
+        self.video_row = widgets.VBox([pickers, self.video_label, self.strip])
 
     def _settings_panel(self, *extra: widgets.Widget) -> widgets.Accordion:
         return super()._settings_panel(self.frames_slider, *extra)
@@ -108,7 +109,6 @@ class VisionChatView(ConversationView):
     def remove_image(self, button: Any = None) -> None:
         """Ask the next question without an image (images already sent stay in the history)."""
         self._shown = None
-        self._samples.value = None
         self.session.remove_image()
         self._show_picture()
 
@@ -116,17 +116,12 @@ class VisionChatView(ConversationView):
         files = change["new"]
         if files:
             upload = files[-1]
-            if self.session.choose(bytes(upload["content"]), upload.get("name")) is not None:
-                self._samples.value = None
+            self.session.choose(bytes(upload["content"]), upload.get("name"))
 
     def _on_path(self, change: dict[str, Any]) -> None:
         text = change["new"].strip()
-        if text and self.session.choose(text) is not None:
-            self._samples.value = None
-
-    def _on_sample(self, change: dict[str, Any]) -> None:
-        if change["new"] is not None:
-            self.session.choose(change["new"])
+        if text:
+            self.session.choose(text)
 
     def _on_picture(self, change: dict[str, Any]) -> None:
         picture = change["new"]
@@ -138,6 +133,8 @@ class VisionChatView(ConversationView):
     def _show_picture(self) -> None:
         """A thumbnail of the shown image and a line saying whether the next question carries it."""
         picture = self._shown
+        chosen = self.session.picture  # the next question's (None once sent)
+        show_choice(self._samples, self._path, chosen, image_sample(chosen))
         self.preview.layout.display = "none" if picture is None else "block"
         self.preview.value = b"" if picture is None else picture.thumbnail_png()
         if picture is None:
@@ -154,7 +151,6 @@ class VisionChatView(ConversationView):
     def remove_video(self, button: Any = None) -> None:
         """Ask the next question without a video (videos already sent stay in the history)."""
         self._shown_clip = None
-        self._video_samples.value = None
         self.session.remove_video()
         self._show_clip()
 
@@ -162,17 +158,12 @@ class VisionChatView(ConversationView):
         files = change["new"]
         if files:
             upload = files[-1]
-            if self.session.choose_video(bytes(upload["content"]), upload.get("name")) is not None:
-                self._video_samples.value = None
+            self.session.choose_video(bytes(upload["content"]), upload.get("name"))
 
     def _on_video_path(self, change: dict[str, Any]) -> None:
         text = change["new"].strip()
-        if text and self.session.choose_video(text) is not None:
-            self._video_samples.value = None
-
-    def _on_video_sample(self, change: dict[str, Any]) -> None:
-        if change["new"] is not None:
-            self.session.choose_video(change["new"])
+        if text:
+            self.session.choose_video(text)
 
     def _on_clip(self, change: dict[str, Any]) -> None:
         clip = change["new"]
@@ -184,6 +175,8 @@ class VisionChatView(ConversationView):
     def _show_clip(self) -> None:
         """The strip of the frames the model gets, and whether the next question carries them."""
         clip = self._shown_clip
+        chosen = self.session.video_clip
+        show_choice(self._video_samples, self._video_path, chosen, video_sample(chosen))
         if clip is None:
             self.video_label.value, self.strip.value = grey(NO_VIDEO), ""
             return

@@ -7,6 +7,8 @@ each widget the browser's own layout is read:
 - fit: no box in the widget, nor its output area, holds content wider than itself (which shows as
   a horizontal scrollbar, or as content cut off: a label ending in "..."); text fields, whose
   text scrolls inside them, are left out;
+- pickers: at the wide width, each media picker row (upload, samples, remove, path box) is one
+  line;
 - contrast: every piece of visible text has a contrast ratio of at least 4.5:1 (3:1 for large
   text) against the background it is drawn on (WCAG AA), from the computed styles, ipywidgets'
   own styles included.
@@ -87,6 +89,12 @@ MEASURE = """(root) => {
   }
   return {overflow: [...new Set(overflow)], contrast: [...new Set(contrast)]};
 }"""
+# For the widget in `root`: its media picker rows (upload, samples, remove, path box) that do
+# not sit on one line (checked where the page is wide; a narrow one wraps them).
+PICKER_LINES = """(root) => [...root.querySelectorAll('.ovnb-picker')].filter(row => row.offsetParent)
+  .map(row => [...row.children].filter(e => e.offsetParent).map(e => e.getBoundingClientRect()))
+  .filter(boxes => Math.max(...boxes.map(b => b.top)) >= Math.min(...boxes.map(b => b.bottom)))
+  .map(boxes => `a picker row wraps: tops ${boxes.map(b => Math.round(b.top))}`)"""
 CHANGE_THEME = """async (theme) => {
   await window.jupyterapp.commands.execute('apputils:change-theme', {theme});
 }"""
@@ -100,6 +108,24 @@ ERRORS = """() => {
       if (out.output_type === 'error') errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
   return errors;
 }"""
+
+
+# Widgets in states the subjects' calls do not show, each made in the gallery's kernel (``cache``,
+# ``F32`` and ``ovnb`` are there): choices made by code, shown in the pickers; passages found.
+SCENES = {
+    "vision-chat-chosen": "widget = ovnb.VisionChat(ovnb.prepare('tiny-vlm', cache_dir=cache), "
+                          "properties=F32)\nwidget.wait_loaded()\n"
+                          "widget.choose(ovnb.images.samples()['house'])",
+    "omni-chosen": "widget = ovnb.Omni(ovnb.prepare('tiny-qwen3-omni', cache_dir=cache), "
+                   "properties=F32)\nwidget.wait_loaded()\n"
+                   "widget.choose(ovnb.images.samples()['sailboat'])\n"
+                   "widget.choose_audio(ovnb.audio.SAMPLE)",
+    "retriever-passages": "widget = ovnb.Retriever(ovnb.Embedder(ovnb.prepare('tiny-embed', "
+                          "cache_dir=cache), properties=F32), k=3)\n"
+                          "widget.add(ovnb.passages.sample() / 'wildlife.md')\n"
+                          "widget.add(ovnb.passages.sample() / 'visiting.md')\n"
+                          "widget.search('where do the seals rest?')",
+}
 
 
 def write_gallery(path: Path) -> None:
@@ -122,6 +148,12 @@ def write_gallery(path: Path) -> None:
             "widget = made[subject.name] = subject.make(cache)\n"
             "widget.wait_loaded()\nsubject.call(widget)\nopen_folds(widget.view)\n"
             f"widget.view.add_class('fit-{subject.name}')\nwidget"))
+    cells.append(nbformat.v4.new_code_cell(
+        "import ovnb, ovnb.audio, ovnb.images, ovnb.passages\n"
+        "F32 = {'INFERENCE_PRECISION_HINT': 'f32'}"))
+    for name, code in SCENES.items():
+        cells.append(nbformat.v4.new_code_cell(
+            f"{code}\nwidget.view.add_class('fit-{name}')\nwidget"))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
@@ -156,13 +188,15 @@ def laid_out(page: Any, theme: str, width: int) -> None:
 def test_every_widget_fits_and_reads(gallery: Any, theme: str, width: int) -> None:
     laid_out(gallery, theme, width)
     found = {}
-    for subject in SUBJECTS:
-        view = gallery.locator(f".fit-{subject.name}").first
+    for name in [subject.name for subject in SUBJECTS] + list(SCENES):
+        view = gallery.locator(f".fit-{name}").first
         view.scroll_into_view_if_needed()
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        view.screenshot(path=str(SCREENSHOTS / f"fit-{theme}-{width}-{subject.name}.png"))
+        view.screenshot(path=str(SCREENSHOTS / f"fit-{theme}-{width}-{name}.png"))
         faults = view.evaluate(MEASURE)
+        if width == max(WIDTHS):
+            faults["pickers"] = view.evaluate(PICKER_LINES)
         faults = {k: v for k, v in faults.items() if v}
         if faults:
-            found[subject.name] = faults
+            found[name] = faults
     assert not found, json.dumps(found, indent=1)

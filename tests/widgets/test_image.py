@@ -423,3 +423,35 @@ def test_strength_slider_and_editing_the_result(sd: Path) -> None:
     again = gen.session.join().value
     assert again.size == first.size and gen.results[0].settings["strength"] == 0.4
     assert "image to image · strength 0.4" in gen.view.gallery.children[0].children[1].value
+
+
+def test_the_mode_line_says_what_a_code_call_ran_and_the_dropdown_what_is_chosen(sd: Path) -> None:
+    from ovnb.images import samples
+
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+
+    def line() -> str:
+        return html.unescape(gen.view.mode_label.value)
+
+    dropdown = gen.view.controls["samples"]
+    assert dropdown.label == "sample image…" and "mode: text to image · choose an image" in line()
+    gen.generate(PROMPT, image=small_house(), mask=mask_png())  # inpainting, from code
+    assert "mode: inpainting on the image (48×36) · " in line()
+    assert "% of it masked for repainting · by generate() from code; Generate runs text to " \
+           "image" in line()
+    gen.generate(PROMPT, image=small_house())
+    assert "mode: image to image on the image (48×36) · by generate() from code" in line()
+    gen.choose_image(samples()["house"])  # code chooses a sample: the pickers show it
+    assert dropdown.label == "house" and gen.view.edit_box.layout.display == "flex"
+    assert "mode: image to image on house.png (320×240) · paint a mask over it" in line()
+    gen.generate(PROMPT)  # text to image from code, the house still chosen for the button
+    assert "mode: text to image · by generate() from code; Generate runs image to image" \
+        in line()
+    gen.choose_image(small_house(), "my house")  # no sample: the dropdown's first line
+    assert dropdown.value is None and dropdown.label == "sample image…"
+    gen.choose_mask(mask_png())
+    assert "mode: inpainting on my house (48×36) · " in line() and "generate()" not in line()
+    gen.view.controls["prompt"].value = PROMPT
+    gen.view.controls["run"].click()  # the button runs what is chosen: the line stays
+    assert gen.session.join().ok and gen.results[0].mode == "inpainting"
+    assert "mode: inpainting on my house (48×36) · " in line() and "generate()" not in line()

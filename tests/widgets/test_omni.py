@@ -101,3 +101,39 @@ def test_a_recording_that_cannot_be_heard_is_one_line(omni: Path) -> None:
     assert "recording.webm is not audio" in widget.view.error_line.value
     assert widget.audio_clip is None
     assert not widget.view.controls["record"].disabled  # record again
+
+
+def parent_row(view: object, control: object) -> object:
+    """The box in ``view``'s tree whose children hold ``control``."""
+    boxes = [view]
+    while boxes:
+        box = boxes.pop()
+        children = list(getattr(box, "children", ()))
+        if any(child is control for child in children):
+            return box
+        boxes += children
+    raise AssertionError("not shown")
+
+
+def test_the_pickers_show_what_code_chose_each_in_one_row(omni: Path) -> None:
+    from ovnb.images import samples
+
+    widget = omni_widget(omni)
+    view, c = widget.view, widget.view.controls
+    for upload, sample, remove, path in [("upload", "samples", "remove_image", "image_path"),
+                                         ("video_upload", "video_samples", "remove_video",
+                                          "video_path"),
+                                         ("audio_upload", "audio_samples", "remove_audio",
+                                          "audio_path")]:
+        row = parent_row(view, c[path])  # the path box beside its buttons, as in VisionChat
+        assert list(row.children) == [c[upload], c[sample], c[remove], c[path]]
+        assert "ovnb-picker" in row._dom_classes and c[sample].label.endswith("…")  # not blank
+    widget.choose_audio(SAMPLE)  # code chooses the bundled recording: the dropdown shows it
+    assert c["audio_samples"].label == SAMPLE.name and SAMPLE.name in view.audio_label.value
+    widget.choose_audio((load_audio(SAMPLE)[:RATE], RATE))  # samples of one's own
+    assert c["audio_samples"].value is None and c["audio_samples"].label == "sample recording…"
+    assert "🎤 the recording · 1.0 s" in view.audio_label.value
+    widget.choose(samples()["house"])
+    assert c["samples"].label == "house"
+    widget.remove_audio()
+    assert c["audio_samples"].label == "sample recording…" and widget.audio_clip is None

@@ -83,6 +83,19 @@ def test_the_retriever_adds_uploads_and_searches_from_its_box(tiny_embed: Path) 
     assert len(retriever.search("ferry")) == 3
 
 
+def test_passages_show_their_markdown_safely(tiny_embed: Path) -> None:
+    retriever = ovnb.Retriever(ovnb.Embedder(tiny_embed, properties=F32), k=3)
+    retriever.add(DATA / "wildlife.md")  # two passages, the first opening with its heading
+    retriever.add(["Seals <b>rest</b> on *sand*.\n\n- one\n\n- two"])
+    assert len(retriever.search("seals")) == 3  # from code: the table shows what it found
+    table = retriever.view.table.value
+    assert "<h1>Wildlife of Harrow Bay</h1>" in table and "# Wildlife" not in table
+    assert "<p>Since 2019 a grey heron" in table  # the body a paragraph of its own
+    assert "<em>sand</em>" in table and "<li>" in table and "wildlife.md #1" in table
+    assert "&lt;b&gt;rest&lt;/b&gt;" in table and "<b>rest" not in table  # raw HTML stays text
+    assert table.count("<div class='ovnb-passage'>") == 3
+
+
 def test_a_bad_upload_is_one_line_and_adds_nothing(tiny_embed: Path) -> None:
     retriever = ovnb.Retriever(tiny_embed)
     retriever.add(DATA / "wildlife.md")

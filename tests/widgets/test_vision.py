@@ -152,10 +152,39 @@ def test_upload_and_path_box_choose_the_image(vlm: Path, tmp_path: Path) -> None
     np.testing.assert_array_equal(vision.picture.pixels, pixels(BOAT))
     vision.view.controls["samples"].value = HOUSE
     vision.view.controls["image_path"].value = str(BOAT)
-    assert vision.picture.name == "sailboat.png" and vision.view.controls["samples"].value is None
+    assert vision.picture.name == "sailboat.png"
+    assert vision.view.controls["samples"].value == BOAT  # the sample's own file: the sample
     vision.view.controls["image_path"].value = str(tmp_path / "gone.png")
     assert "no such image file" in vision.last_error
     assert vision.picture.name == "sailboat.png"  # the previous choice stays
+
+
+def test_the_sample_dropdown_shows_what_code_chose(vlm: Path, tmp_path: Path) -> None:
+    vision = chat(vlm)
+    c, label = vision.view.controls, lambda: vision.view.image_label.value
+    dropdown, box = c["samples"], c["image_path"]
+    assert dropdown.label == "sample image…" and dropdown.value is None  # never a blank box
+    vision.choose(HOUSE)  # code chooses a bundled sample: the dropdown shows it
+    assert dropdown.label == "house" and "🖼 house.png" in label()
+    mine = tmp_path / "mine.png"
+    Image.open(BOAT).save(mine)
+    vision.choose(str(mine))  # a file of one's own: no sample, the label names it
+    assert dropdown.value is None and dropdown.label == "sample image…" and "🖼 mine.png" in label()
+    vision.choose(pixels(HOUSE))  # an array: no sample either
+    assert dropdown.label == "sample image…" and "🖼 the array" in label()
+    box.value = str(BOAT)  # the sample's path typed in the box is the sample
+    assert dropdown.label == "sailboat" and box.value == ""
+    box.value = str(mine)
+    assert dropdown.label == "sample image…" and box.value == str(mine)  # the box says what
+    shown: list[str] = []
+    dropdown.observe(lambda change: shown.append(change["new"]), "label")
+    assert vision.send(Q1, image=HOUSE)  # chosen for the question, then sent with it
+    assert shown == ["house", "sample image…"] and vision.picture is None
+    assert "house.png" in label() and "in the conversation" in label() and box.value == ""
+    dropdown.value = BOAT  # the learner picks one
+    assert vision.picture.name == "sailboat.png" and dropdown.label == "sailboat"
+    c["remove_image"].click()
+    assert dropdown.label == "sample image…" and vision.picture is None
 
 
 @pytest.fixture(scope="module")
@@ -348,6 +377,18 @@ def test_upload_path_box_and_frames_choose_the_video(qwen: Path, qwen_pipe: Any,
     answer = vision.send(V1, video=frames)
     clip = videos.load_video(frames)
     assert clip.fps == 24.0 and answer == bare_video(qwen_pipe, [(V1, clip)])[0]
+
+
+def test_the_video_dropdown_shows_what_code_chose(qwen: Path) -> None:
+    vision = chat(qwen)
+    dropdown = vision.view.controls["video_samples"]
+    assert dropdown.label == "sample video…"
+    vision.choose_video(SAILING)
+    assert dropdown.label == "sailboat" and "sailboat.mp4" in vision.view.video_label.value
+    vision.choose_video([Image.open(HOUSE), Image.open(BOAT)])  # frames of one's own
+    assert dropdown.value is None and dropdown.label == "sample video…"
+    vision.choose_video(SAILING.read_bytes(), "trip.mp4")  # the sample's bytes, renamed: an upload
+    assert dropdown.label == "sample video…" and "trip.mp4" in vision.view.video_label.value
 
 
 def test_an_image_and_a_video_in_one_question(qwen: Path) -> None:
