@@ -3,7 +3,8 @@
 ``write`` does as little as a streamer can (append, one flag, the stop check): openvino_genai's
 per-token call into Python is the floor of any streaming view, and this stays at it. The view
 thread decodes the ids at most every ``interval`` seconds (and at once after the first token) and
-hands the text so far to ``on_text``.
+hands the text so far to ``on_text``. A first token that decodes to nothing visible (a space, a
+special token) does not count as the first: the next token asks for a decode at once again.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class TokenStream:
         self._shown = 0
         self._due = 0.0
         self._fresh = True
+        self._visible = False  # a text with something to see has been handed over
         self._streamer: Any = None
 
     def streamer(self) -> Any:
@@ -59,14 +61,17 @@ class TokenStream:
         unwatch(self, lambda: self.tick(force=True))
 
     def first_token(self) -> None:
-        """Called once, from ``write``: ask for a decode at once (first text shows without delay)."""
-        self.first_at = time.perf_counter()
+        """Called from ``write`` until a text shows: ask for a decode at once (the first text
+        shows without delay); the first call notes the time and calls ``on_first``."""
         post(lambda: self.tick(force=True))
-        if self.on_first is not None:
-            self.on_first()
+        if self.first_at is None:
+            self.first_at = time.perf_counter()
+            if self.on_first is not None:
+                self.on_first()
 
     def tick(self, force: bool = False) -> None:
-        """On the view thread: decode and hand over the text if new tokens came and it is time."""
+        """On the view thread: decode and hand over the text if new tokens came and it is time;
+        while the text is blank, the next token asks for a decode at once again."""
         count = len(self.ids)
         now = time.perf_counter()
         if count == self._shown or (not force and now < self._due):
@@ -76,9 +81,14 @@ class TokenStream:
             return
         self.flushes += 1
         try:
-            self.on_text(self.decode(self.ids[:count]))
+            text = self.decode(self.ids[:count])
+            self.on_text(text)
         except Exception as exc:  # a broken view must not break generation
             self.error = exc
+            return
+        if not self._visible:
+            self._visible = bool(text.strip())
+            self._fresh = not self._visible  # nothing to see yet: the next token decodes at once
 
 
 @functools.cache
