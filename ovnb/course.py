@@ -124,9 +124,10 @@ def lay_out(root: Path, exchange: Path, course_id: str = COURSE_ID,
         data = path.parent / "data"
         if data.is_dir() and "data/" in path.read_text(encoding="utf-8"):
             shutil.copytree(data, folder / "data", dirs_exist_ok=True)
-    # the exchange: everybody may write into it, nbgrader makes each course's folders inside
+    # the exchange: everybody may write into it (nbgrader makes each course's folders inside),
+    # sticky like /tmp, so that nobody renames or removes what another made there
     course.exchange.mkdir(parents=True, exist_ok=True)
-    course.exchange.chmod(stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO)
+    course.exchange.chmod(stat.S_ISVTX | stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO)
     return course
 
 

@@ -65,6 +65,7 @@ def test_the_course_is_laid_out_for_nbgrader_and_its_learners(released: course.C
     # what learners may do in the exchange: read the release, write (not list) submissions
     inbound = released.exchange / "ovnb" / "inbound"
     assert stat.S_IMODE(inbound.stat().st_mode) & 0o777 == 0o733
+    assert stat.S_IMODE(released.exchange.stat().st_mode) == 0o1777  # kept by nbgrader's release
     assert not outbound.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)
     assert outbound.stat().st_mode & stat.S_IROTH
 
