@@ -258,6 +258,18 @@ def test_step_watch_never_raises_and_stops() -> None:
     assert slow(0, 3, "x") is False and decoded[-1] == "latent"  # throttled: too early
 
 
+
+def test_step_watch_paces_progress_but_tells_the_first_and_last_step() -> None:
+    told: list[tuple[int, int]] = []
+    paced = StepWatch(lambda step, total: told.append((step, total)), pace=3600)
+    assert [paced(step, 5, None) for step in range(5)] == [False] * 5
+    assert told == [(1, 5), (5, 5)] and paced.step == 5  # every step counted, two told
+    told.clear()
+    every = StepWatch(lambda step, total: told.append((step, total)), pace=0)
+    for step in range(3):
+        every(step, 3, None)
+    assert told == [(1, 3), (2, 3), (3, 3)]
+
 # LoRA -----------------------------------------------------------------------------------------
 def test_adapter_pairs_change_the_list_when_only_alphas_change() -> None:
     a, b = Path("a.safetensors"), Path("b.safetensors")
