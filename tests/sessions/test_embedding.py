@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from ovnb import layout
-from ovnb.sessions.embedding import EMBED_BATCH, RERANK_BATCH, EmbedderSession, RerankerSession
+from ovnb.sessions.embedding import (EMBED_BATCH, RERANK_BATCH, SPECIAL_TOKENS, EmbedderSession,
+                                     RerankerSession)
 from tests.conftest import F32, _prepared
 
 tiny_embed = _prepared("tiny-embed")
@@ -106,6 +107,16 @@ def test_a_text_longer_than_the_model_reads_is_cut_and_said(embedder: EmbedderSe
     assert embedder.note == ("the query is 302 tokens, more than the 128 this model reads: it "
                              "was embedded from its first 128 tokens")
 
+
+
+def test_no_text_takes_more_tokens_than_bytes_so_the_note_may_skip_short_ones(
+        embedder: EmbedderSession) -> None:
+    """Texts that provably fit are not tokenized for the note: the bound must hold for any text."""
+    texts = ["a", "Ünïcödé façade", "日本語のテキスト", "emoji 🐈‍⬛🌊🌊", "x" * 200, "1,2;3:4!?",
+             " spaced  out ", "\t\ttabs\n", "ñ" * 50, LONG]
+    for text, count in zip(texts, embedder.token_counts(texts)):
+        assert count <= len(text.encode()) + SPECIAL_TOKENS, text
+    assert embedder.embed(["x" * 100]) is not None and embedder.note == ""
 
 def test_bad_calls_are_one_line_or_type_errors(embedder: EmbedderSession, tiny_embed: Path) -> None:
     assert embedder.embed([]) is None and embedder.last_error == (
