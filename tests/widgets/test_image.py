@@ -258,7 +258,6 @@ def test_step_watch_never_raises_and_stops() -> None:
     assert slow(0, 3, "x") is False and decoded[-1] == "latent"  # throttled: too early
 
 
-
 def test_step_watch_paces_progress_but_tells_the_first_and_last_step() -> None:
     told: list[tuple[int, int]] = []
     paced = StepWatch(lambda step, total: told.append((step, total)), pace=3600)
