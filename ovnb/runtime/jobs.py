@@ -13,6 +13,7 @@ the kernel; ``Stopped`` (a run that stopped with nothing to keep) is kept as a n
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -49,8 +50,8 @@ class Job(Generic[T]):
     job (a call from code, a queued call's turn) then sees the state it left.
     """
 
-    def __init__(self, fn: Callable[[Job[T]], T], after: Callable[[Outcome[T]], None] | None = None,
-                 name: str = "ovnb-run") -> None:
+    def __init__(self, fn: Callable[[Job[T]], T], after: Callable[[Outcome[T]], None] | None = None
+                 ) -> None:
         self.fn = fn
         self.after = after
         self.outcome: Outcome[T] = Outcome()
@@ -59,11 +60,11 @@ class Job(Generic[T]):
         self._stop = threading.Event()
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, daemon=True, name=name)
 
     # running ---------------------------------------------------------------------------------
     def start(self) -> Job[T]:
-        self.thread.start()
+        """Run on an idle worker thread (a new one when none is idle)."""
+        _WORKERS.run(self._run)
         return self
 
     def wait(self) -> Outcome[T]:
@@ -124,3 +125,46 @@ def _tell(listener: Callable[[], None]) -> None:
         listener()
     except Exception as exc:
         logging.getLogger("ovnb").warning("a stop listener failed: %r", exc)
+
+
+class Workers:
+    """Worker threads kept for the next run: starting a thread while OpenVINO's threads hold the
+    cores took 1-8 ms (a tiny model's whole run), handing work to a waiting one a fraction.
+
+    A worker runs one thing at a time and waits ``idle`` seconds for the next before it ends;
+    a run that waits for another (a retriever's search runs its embedder) takes a second one.
+    """
+
+    def __init__(self, idle: float = 60.0) -> None:
+        self.idle = idle
+        self._waiting: list[queue.SimpleQueue[Callable[[], None]]] = []
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            inbox = self._waiting.pop() if self._waiting else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), daemon=True,
+                             name="ovnb-run").start()
+        inbox.put(fn)
+
+    def _serve(self, inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
+        while True:
+            try:
+                fn = inbox.get(timeout=self.idle)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._waiting:  # nobody took it meanwhile: end
+                        self._waiting.remove(inbox)
+                        return
+                continue  # taken as the timeout came: its work is on the way
+            try:
+                fn()
+            except BaseException as exc:  # a worker must outlive what it runs
+                logging.getLogger("ovnb").error("a run failed outside its job", exc_info=exc)
+            with self._lock:
+                self._waiting.append(inbox)
+
+
+_WORKERS = Workers()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 from ovnb.errors import Stopped
-from ovnb.runtime.jobs import Job, Outcome
+from ovnb.runtime.jobs import Job, Outcome, Workers
 
 
 def test_an_exception_is_one_line_with_details_and_never_raised() -> None:
@@ -53,3 +53,28 @@ def test_a_run_that_stops_with_nothing_to_keep_is_a_note_not_an_error() -> None:
     outcome = job.wait()
     assert outcome.ok and outcome.value is None and outcome.stopped
     assert outcome.note == "stopped after 3 of 9 texts: nothing was kept" and seen == [outcome]
+
+
+def test_runs_reuse_a_waiting_worker_and_a_nested_run_takes_another() -> None:
+    def where(job: Job[threading.Thread]) -> threading.Thread:
+        return threading.current_thread()
+
+    first = Job(where).start().wait().value
+    assert Job(where).start().wait().value is first  # handed over, no thread started
+
+    def nested(job: Job[threading.Thread | None]) -> threading.Thread | None:
+        return Job(where).start().wait().value  # this worker waits: the inner run needs another
+
+    inner = Job(nested).start().wait().value
+    assert inner is not None and inner is not threading.current_thread()
+
+
+def test_a_worker_outlives_what_fails_in_it_and_ends_when_idle() -> None:
+    workers = Workers(idle=0.0)
+    ran: list[threading.Thread] = []
+    done = threading.Event()
+    workers.run(lambda: 1 / 0)  # logged, never raised: the worker serves on
+    workers.run(lambda: (ran.append(threading.current_thread()), done.set()))
+    assert done.wait(60)
+    ran[0].join(60)  # nothing more came within its idle time: it ended
+    assert not ran[0].is_alive()
