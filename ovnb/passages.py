@@ -13,7 +13,10 @@ deliberately simple and predictable:
 - a sentence longer than ``max_chars`` is cut between words (a word longer than that, by chars).
 
 Abbreviations such as "e.g. this" also count as sentence ends: the pieces get smaller, never
-wrong. Whitespace inside a paragraph is collapsed to single spaces.
+wrong. Whitespace inside a paragraph is collapsed to single spaces, except where a line starts a
+markdown block (a list item, a heading, a quote, a table row) or follows a heading: those lines
+stay lines, so a tight list ("- a\n- b") keeps its items apart and a heading its body, in the
+passage and in every piece cut from it.
 
 What ``add()`` is given is read by ``documents``: a ``str`` is a text unless it is a path. A str is
 taken as a path when it looks like one (one line, with a ``/`` or ``\\``, or starting with ``~``
@@ -39,6 +42,9 @@ SNIFF_BYTES = 8192  # a NUL byte in the start of a file marks it binary
 SAMPLE = Path(__file__).resolve().parent / "data" / "harrow-bay"
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
+# a line that starts a markdown block: a list item, a heading, a quote or a table row
+_BLOCK_START = re.compile(r"\s*([-*+]\s|\d{1,9}[.)]\s|#{1,6}(\s|$)|>|\|)")
+_HEADING = re.compile(r"\s{0,3}#{1,6}(\s|$)")
 # a sentence ends after . ! ? or … (maybe with a closing quote or bracket) and before a space
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[.!?…][\"'”’)\]])\s+")
 
@@ -107,18 +113,44 @@ def check_sizes(max_chars: int, overlap: int) -> None:
 
 
 def paragraphs(text: str) -> list[str]:
-    """The non-empty paragraphs of ``text``, each with its whitespace collapsed."""
+    """The non-empty paragraphs of ``text``, each with its whitespace collapsed but its markdown
+    block lines (``lines``) kept apart."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return [" ".join(p.split()) for p in _PARAGRAPH.split(text) if p.strip()]
+    return ["\n".join(lines(p)) for p in _PARAGRAPH.split(text) if p.strip()]
+
+
+def lines(paragraph: str) -> list[str]:
+    """The lines of a paragraph as markdown reads them: a line starting a block (list item,
+    heading, quote, table row) or following a heading is a line of its own, with its indent
+    (a nested item stays nested); other lines continue the one before (soft wraps)."""
+    found: list[str] = []
+    after_heading = False
+    for line in paragraph.split("\n"):
+        words = " ".join(line.split())
+        if not words:
+            continue
+        if not found or after_heading or _BLOCK_START.match(line):
+            indent = " " * (len(line) - len(line.lstrip())) if found else ""
+            found.append(indent + words)
+        else:
+            found[-1] = f"{found[-1]} {words}"
+        after_heading = bool(_HEADING.match(line))
+    return found
 
 
 def sentences(paragraph: str, max_chars: int) -> list[str]:
-    """The sentences of ``paragraph``; one longer than ``max_chars`` comes in word-cut pieces."""
+    """The sentences of ``paragraph``; one longer than ``max_chars`` comes in word-cut pieces.
+    A unit that starts a line of the paragraph starts with "\n" (``join_units`` keeps it there)."""
     found: list[str] = []
-    for sentence in _SENTENCE_END.split(paragraph):
-        if sentence:
-            found += [sentence] if len(sentence) <= max_chars else list(cut_words(sentence,
-                                                                                  max_chars))
+    for number, line in enumerate(paragraph.split("\n")):
+        units: list[str] = []
+        for sentence in _SENTENCE_END.split(line.rstrip()):  # a nested item keeps its indent
+            if sentence:
+                units += [sentence] if len(sentence) <= max_chars else list(
+                    cut_words(sentence, max_chars))
+        if units and number:
+            units[0] = "\n" + units[0]
+        found += units
     return found
 
 
@@ -148,18 +180,27 @@ def pack_sentences(units: list[str], max_chars: int, overlap: int) -> list[str]:
     current: list[str] = []
     for unit in units:
         if current and _length(current + [unit]) > max_chars:
-            pieces.append(" ".join(current))
+            pieces.append(join_units(current))
             current = _tail(current, overlap)
             while current and _length(current + [unit]) > max_chars:
                 current = current[1:]
         current.append(unit)
     if current:
-        pieces.append(" ".join(current))
+        pieces.append(join_units(current))
     return pieces
 
 
+def join_units(units: list[str]) -> str:
+    """Sentences as one text: a space between two, a line break before one that starts a line
+    (its leading "\n"); a piece never starts with a line break."""
+    if not units:
+        return ""
+    rest = (u if u.startswith("\n") else " " + u for u in units[1:])
+    return units[0].lstrip("\n") + "".join(rest)
+
+
 def _length(units: list[str]) -> int:
-    return sum(len(u) for u in units) + len(units) - 1
+    return len(join_units(units))
 
 
 def _tail(units: list[str], overlap: int) -> list[str]:

@@ -264,3 +264,34 @@ def test_an_unreadable_file_says_why_and_what_to_do(tmp_path: Path,
 def test_read_text_of_a_folder_says_it_is_a_folder(tmp_path: Path) -> None:
     with pytest.raises(OvnbError, match=re.escape(f"{tmp_path} is a folder, not a text file")):
         read_text(tmp_path)
+
+
+def test_a_tight_list_keeps_its_items_on_lines_of_their_own() -> None:
+    text = ("Bring:\n- water\n- a hat,\n  wrapped over two lines\n  - a nested item\n"
+            "1. first\n2) second\n\n> a quote\n> goes on")
+    listed = ("Bring:\n- water\n- a hat, wrapped over two lines\n  - a nested item\n"
+              "1. first\n2) second")
+    assert paragraphs(text) == [listed, "> a quote\n> goes on"]
+    assert split(text) == ["\n\n".join(paragraphs(text))]
+
+
+def test_a_heading_stays_apart_from_the_body_under_it() -> None:
+    assert paragraphs("# Seals\nThey rest on the\nsandbank.\n## When\nIn winter.") == [
+        "# Seals\nThey rest on the sandbank.\n## When\nIn winter."]
+    assert paragraphs("Plain text\nwrapped # not a heading") == ["Plain text wrapped # not a heading"]
+
+
+def test_a_long_list_is_cut_between_items_and_keeps_its_lines() -> None:
+    items = [f"- item {i} says one thing. And another" for i in range(12)]
+    pieces = split("\n".join(items), max_chars=100, overlap=0)
+    assert len(pieces) > 1 and all(len(p) <= 100 for p in pieces)
+    assert all(not p.startswith("\n") for p in pieces)
+    assert "\n".join(pieces).replace(" And", "\nAnd").split("\n") == [
+        part for item in items for part in item.replace(" And", "\nAnd").split("\n")]
+    assert all(line.startswith(("- item", "And")) for p in pieces for line in p.split("\n"))
+
+
+def test_sentence_units_mark_where_a_line_starts() -> None:
+    units = sentences("Intro. More\n- one. Two", 100)
+    assert units == ["Intro.", "More", "\n- one.", "Two"]
+    assert pack_sentences(units, 100, 0) == ["Intro. More\n- one. Two"]
