@@ -100,15 +100,15 @@ def samples() -> dict[str, Path]:
 def load_image(source: Source, name: str | None = None, max_side: int = MAX_SIDE) -> Picture:
     """``source`` as a Picture whose longest side is at most ``max_side``.
 
-    ``source`` is a file path, the bytes of an image file (an upload; ``name`` is used in messages),
-    a PIL image, or an array shaped (H, W), (H, W, 1|3|4) or (1|3|4, H, W), uint8 or float in
-    [0, 1].
+    ``source`` is a file path, the name of a bundled sample (``samples()``: "house"), the bytes of
+    an image file (an upload; ``name`` is used in messages), a PIL image, or an array shaped
+    (H, W), (H, W, 1|3|4) or (1|3|4, H, W), uint8 or float in [0, 1].
     Raises OvnbError (one line naming the fix) for a missing file or one that is not an image.
     """
     from PIL import Image
 
     if isinstance(source, (str, os.PathLike)):
-        path = _existing_file(source)
+        path = image_path(source)
         return _read(path, name or path.name, max_side)
     if isinstance(source, (bytes, bytearray, memoryview)):
         if not len(source):
@@ -194,6 +194,28 @@ def thumbnail_png(pixels: np.ndarray, side: int = THUMB_SIDE) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def image_path(source: str | os.PathLike[str]) -> Path:
+    """The image file ``source`` names: a path, or else a bundled sample's name ("house").
+
+    A file wins over a sample of the same name (a path means what it says). A bare word (no
+    folder, no suffix) that is neither is refused in one line that lists the samples, since a
+    learner who typed it most likely meant one of them."""
+    path = Path(source).expanduser()
+    if isinstance(source, str) and is_bare_name(source) and not path.exists():
+        found = samples().get(source.strip())
+        if found is None:
+            raise OvnbError(f"no image file or sample named {source.strip()!r}: give an image's "
+                            f"path, or a sample: {', '.join(samples())}")
+        return found
+    return _existing_file(source)
+
+
+def is_bare_name(text: str) -> bool:
+    """Whether ``text`` is a word such as "house": no folder, no suffix, not empty."""
+    text = text.strip()
+    return bool(text) and not any(c in text for c in "/\\~.") and "\n" not in text
 
 
 def _existing_file(source: str | os.PathLike[str]) -> Path:

@@ -47,6 +47,30 @@ def test_path_bytes_pil_and_array_give_the_same_pixels() -> None:
     assert load_image(house().read_bytes(), name="mine.png").name == "mine.png"
 
 
+def test_a_sample_name_reads_the_sample_as_its_path_does() -> None:
+    for name, path in samples().items():
+        picture = load_image(name)
+        assert picture.name == path.name
+        np.testing.assert_array_equal(picture.pixels, load_image(path).pixels)
+    assert load_image(" house ").name == "house.png"
+
+
+def test_an_unknown_bare_name_lists_the_samples() -> None:
+    with pytest.raises(OvnbError) as caught:
+        load_image("hous")
+    assert str(caught.value) == ("no image file or sample named 'hous': give an image's path, "
+                                 "or a sample: house, sailboat")
+    with pytest.raises(OvnbError, match="no such image file: house.png: check the path"):
+        load_image("house.png")  # a name with a suffix is a path: not looked up as a sample
+
+
+def test_a_file_wins_over_a_sample_of_its_name(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    Image.new("RGB", (8, 6), (1, 2, 3)).save(tmp_path / "house", format="PNG")
+    monkeypatch.chdir(tmp_path)
+    assert load_image("house").size == (8, 6)
+
+
 def test_gray_bool_and_transparent_images_become_rgb() -> None:
     gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
     rgb = load_image(gray).pixels

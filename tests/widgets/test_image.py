@@ -365,6 +365,18 @@ def test_a_sample_becomes_the_image_to_edit(sd: Path) -> None:
     assert gen.mode == "text2image" and gen.view.painter.image == b"" and gen.view.controls["samples"].value is None
 
 
+def test_a_sample_name_chooses_the_sample_from_code_and_the_path_box(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    gen.choose_image("sailboat")  # a bundled sample's name, where a path is accepted
+    assert gen.view.controls["samples"].label == "sailboat" and gen.mode == "image2image"
+    gen.view.controls["image_path"].value = "house"
+    assert gen.view.controls["samples"].label == "house" and gen.last_error == ""
+    gen.view.controls["image_path"].value = "hous"
+    assert gen.last_error == ("no image file or sample named 'hous': give an image's path, or a "
+                              "sample: house, sailboat")
+    assert gen.view.controls["samples"].label == "house"  # the choice before stays
+
+
 def test_a_painted_stroke_is_the_mask_and_generate_inpaints(front_end: None, sd: Path) -> None:
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
     gen.choose_image(small_house(), "house")
