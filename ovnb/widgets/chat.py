@@ -22,7 +22,15 @@ from ovnb.widgets.chatpanel import ChatPanel
 from ovnb.widgets.lora import LoraMixer, connect
 from ovnb.widgets.prompt import PromptBox
 from ovnb.widgets.render import (
-    LABEL_WIDTH, bind, markdown_html, metrics_line, set_slider_max, setting_controls, visible)
+    LABEL_WIDTH,
+    bind,
+    markdown_html,
+    metrics_line,
+    passage_html,
+    set_slider_max,
+    setting_controls,
+    visible,
+)
 from ovnb.widgets.speculative import AssistantControls
 
 WHO = {"user": "You", "assistant": "Model", "system": "System", "tool": "Tool"}
@@ -314,12 +322,13 @@ def note(message: Message) -> str:
 
 def sources_html(sources: list[dict[str, Any]]) -> str:
     """The numbered sources under a grounded answer: each a fold with its name and score, the
-    passage inside (escaped)."""
+    passage inside rendered as the Retriever renders it (``passage_html``: its markdown shown,
+    raw HTML escaped), so a source reads the same wherever it is shown."""
     items = "".join(
         f"<details><summary>[{s['n']}] {html.escape(str(s.get('source', '')))}"
         f"{' #' + str(s['number']) if s.get('number') else ''}"
         f"<span class='ovnb-score'> · {float(s.get('score', 0.0)):.2f}</span></summary>"
-        f"<div class='ovnb-source-text'>{html.escape(visible(str(s['text'])))}</div></details>"
+        f"<div class='ovnb-source-text'>{passage_html(str(s['text']))}</div></details>"
         for s in sources)
     return f"<div class='ovnb-sources-title'>Sources</div>{items}"
 

@@ -238,3 +238,17 @@ def test_a_chat_without_tools_offers_no_tool_settings(llm: Path) -> None:
     chat = ovnb.Chat(llm)
     texts = [getattr(c, "description", "") for c in chat.view.children[-1].children[0].children]
     assert "JSON schema" in texts and "ask before running each tool call" not in texts
+
+
+def test_sources_show_their_passages_markdown_as_the_retriever_does() -> None:
+    from ovnb.widgets.chat import sources_html
+    from ovnb.widgets.render import passage_html
+
+    text = "# Wildlife\nSeals rest on the sandbank.\n- herons\n- <b>crabs</b>"
+    shown = sources_html([{"n": 1, "source": "wildlife.md", "number": 2, "score": 0.5,
+                           "text": text}])
+    assert shown.startswith("<div class='ovnb-sources-title'>Sources</div><details><summary>"
+                            "[1] wildlife.md #2<span class='ovnb-score'> · 0.50</span></summary>")
+    assert f"<div class='ovnb-source-text'>{passage_html(text)}</div>" in shown
+    assert "<h1>Wildlife</h1>" in shown and "<li>herons</li>" in shown
+    assert "&lt;b&gt;crabs&lt;/b&gt;" in shown and "<b>crabs</b>" not in shown  # raw HTML is text
