@@ -20,7 +20,10 @@ import traitlets
 
 from ovnb.errors import OvnbError
 
-SAMPLE_WIDTH = "160px"
+SAMPLE_WIDTH = "160px"  # the dropdown's width where the row has room
+# ... and the least it takes where the row is narrow: "sample image…" still whole, so upload,
+# samples and remove keep one line in a 330 px output area (JupyterLab at a 700 px window)
+SAMPLE_MIN_WIDTH = "128px"
 
 
 class SampleDropdown(widgets.Dropdown):
@@ -28,7 +31,9 @@ class SampleDropdown(widgets.Dropdown):
 
     def __init__(self, none_label: str, samples: Mapping[str, Any]) -> None:
         super().__init__(options=[(none_label, None), *samples.items()], index=0,
-                         layout=widgets.Layout(width=SAMPLE_WIDTH))
+                         layout=widgets.Layout(width="auto", flex=f"1 1 {SAMPLE_MIN_WIDTH}",
+                                               min_width=SAMPLE_MIN_WIDTH,
+                                               max_width=SAMPLE_WIDTH))
         self._showing = False
 
     @traitlets.observe("value")
@@ -72,7 +77,9 @@ def show_choice(samples: SampleDropdown, path: widgets.Text, chosen: Any, sample
 
 def picker_row(controls: Iterable[widgets.Widget]) -> widgets.HBox:
     """Upload, samples, remove and path box on one line; where the line is too narrow, the path
-    box wraps under them and takes the line's width (ovnb.css: ``ovnb-picker``)."""
+    box wraps under them and takes the line's width (ovnb.css: ``ovnb-picker``), and the sample
+    dropdown gives up width (down to ``SAMPLE_MIN_WIDTH``) before the remove button would wrap
+    away from it."""
     row = widgets.HBox(list(controls))
     row.add_class("ovnb-picker")
     return row
