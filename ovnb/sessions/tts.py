@@ -8,11 +8,17 @@ as it arrives: the view can play the first sentence while the next is made, memo
 sentence's, and Stop is heard between sentences. The whole speech is the sentences joined by a
 short pause.
 
+Memory stays bounded however many sentences are spoken: each new sentence length makes OpenVINO's
+CPU plugin compile and keep kernels for new shapes (~90-170 MB a length at microsoft/speecht5_tts's
+size), so the pipeline is rebuilt, which frees them, before new lengths would pass a budget
+(``ovnb.runtime.shapes``); lengths met since the last rebuild are as fast as ever.
+
 Text is checked before anything is spoken: empty text, or characters the model's tokenizer
 cannot spell (they would be read as noise), are refused in one line that names them.
 """
 from __future__ import annotations
 
+import gc
 import os
 import time
 import unicodedata
@@ -30,7 +36,8 @@ from ovnb.errors import OvnbError, explain
 from ovnb.families import TEXT_TO_SPEECH
 from ovnb.files import check_path
 from ovnb.runtime.jobs import Job
-from ovnb.runtime.pipelines import Loaded, load, open_tokenizer
+from ovnb.runtime.pipelines import Loaded, build, load, open_tokenizer
+from ovnb.runtime.shapes import budget_of, free_primitive_cache, release_memory
 from ovnb.runtime.views import post
 from ovnb.sessions.base import Session, check_text
 from ovnb.sessions.settings import Settings, setting
@@ -38,6 +45,8 @@ from ovnb.voices import read_speaker, read_voice, speakers
 
 if TYPE_CHECKING:
     from openvino_genai import Text2SpeechPipeline
+
+free_primitive_cache()  # before the first CPU model is compiled, or dropped kernels stay held
 
 PAUSE_SECONDS = 0.25  # silence between two sentences in the joined speech
 BUILTIN = ""  # the voice name of the model's own voice (SpeechT5: openvino_genai's built-in one)
@@ -106,7 +115,8 @@ class SpeakerState(traitlets.HasTraits):
                                help="(sentences spoken, sentences in the text)")
     speech = traitlets.Instance(Speech, allow_none=True, help="the last run's whole speech")
     rate = Int(0, help="samples per second of speech (0 before any)")
-    metrics = Dict(help="audio_s, seconds, rtf, sentences, of")
+    metrics = Dict(help="audio_s, seconds, rtf, sentences (spoken), sentences_asked (in the "
+                        "text)")
 
     @traitlets.validate("voice")
     def _check_voice(self, proposal: Any) -> str:
@@ -251,11 +261,30 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
         return speech, rate
 
     def _say(self, loaded: Loaded, part: str, embedding: Any, settings: dict[str, Any]) -> Spoken:
-        """One sentence, one generate call (a list of texts in one call is wrong in genai)."""
+        """One sentence, one generate call (a list of texts in one call is wrong in genai), on a
+        pipeline rebuilt first when a new length would pass its memory budget."""
+        self._fit(loaded, len(part))
         start = time.perf_counter()
         result = loaded.pipe.generate(part, embedding, **settings)
         samples = np.array(result.speeches[0].data, dtype=np.float32).reshape(-1)  # a copy
         return Spoken(part, samples, int(result.output_sample_rate), time.perf_counter() - start)
+
+    def _fit(self, loaded: Loaded[Text2SpeechPipeline], length: int) -> None:
+        """Count a sentence's length against the pipeline's budget, rebuilding it when due (or
+        when a rebuild failed before)."""
+        budget = budget_of(loaded)
+        if budget.due(length) or loaded.pipe is None:
+            self._rebuild(loaded)
+            budget.rebuilt()
+        budget.add(length)
+
+    def _rebuild(self, loaded: Loaded[Text2SpeechPipeline]) -> None:
+        """A new pipeline in place of the old one (shared with any session sharing it), the old
+        one dropped first, so its kernels are freed before the new one is built."""
+        loaded.pipe = None  # type: ignore[assignment]
+        gc.collect()
+        release_memory()
+        loaded.pipe = build(TEXT_TO_SPEECH, loaded.folder, loaded.device, self.properties)
 
     def save(self, path: str | os.PathLike[str]) -> Path | None:
         """Save the last speech as WAV or FLAC (by the suffix); its path, or None (one line shown)."""
@@ -361,7 +390,8 @@ def speech_metrics(spoken: list[Spoken], speech: np.ndarray, rate: int, count: i
     audio_s = len(speech) / rate if rate else 0.0
     seconds = sum(s.compute_s for s in spoken)
     return {"audio_s": audio_s, "seconds": seconds,
-            "rtf": seconds / audio_s if audio_s else 0.0, "sentences": len(spoken), "of": count}
+            "rtf": seconds / audio_s if audio_s else 0.0, "sentences": len(spoken),
+            "sentences_asked": count}
 
 
 def _model_type(folder: Path) -> str:

@@ -147,7 +147,7 @@ class SpeakerView(View):
         self.figures_line.value = metrics_line([
             f"{clock(m['audio_s'])} of speech in {m['seconds']:.2f} s",
             f"real-time factor {m['rtf']:.2f} ({times})" if m["rtf"] else "",
-            f"{m['sentences']} of {m['of']} sentences"])
+            f"{m['sentences']} of {m['sentences_asked']} sentences"])
 
     # actions -------------------------------------------------------------------------------------
     def _speak(self, button: Any = None) -> None:
