@@ -1,13 +1,15 @@
 """``ovnb.Speaker``: a view of a SpeakerSession: text in, a voice, speech sentence by sentence.
 
-Each sentence gets its own small player as soon as it is spoken (a long text can be heard while
-the rest is made); when the run ends, the main player holds the whole speech. One player per
-sentence sends each sentence's audio once, where re-sending a growing recording would send
-the beginning again with every sentence.
+The speech plays in one player, its sentences listed under it: the sentence being played lights
+up and a click plays from it (the Transcriber's word player, ``WordPlayer``, with sentences for
+words). While speaking, the list fills as sentences come and the player gets the speech so far,
+so the first sentence can be heard while the rest is made; the playhead stays where it is when
+the speech grows. The speech so far is re-sent only when it has doubled since it was last sent
+(and once at the end): a long text costs at most about three times its WAV in messages, where
+sending it after every sentence would send the beginning again each time (quadratic).
 """
 from __future__ import annotations
 
-import html
 import os
 import tempfile
 from pathlib import Path
@@ -17,12 +19,25 @@ import ipywidgets as widgets
 
 from ovnb.audio import to_wav
 from ovnb.sessions.speech import clock
-from ovnb.sessions.tts import BUILTIN, SpeakerSession, Spoken
+from ovnb.sessions.tts import BUILTIN, PAUSE_SECONDS, SpeakerSession, Spoken, join
 from ovnb.widgets.base import Front, View
-from ovnb.widgets.render import grey, keyed_views, metrics_line, setting_controls
+from ovnb.widgets.render import metrics_line, setting_controls
+from ovnb.widgets.speech import WordPlayer
 from ovnb.widgets.upload import Upload
 
-SENTENCE_PLAYER_WIDTH = "260px"
+GROWTH = 2.0  # the speech so far is sent again once it is this many times what was sent
+
+
+class SentencePlayer(WordPlayer):
+    """One player for the whole speech with its sentences listed under it, one a line; the one
+    being played lights up (``position``: its index, from the browser), a click plays from it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_class("ovnb-sentence-player")
+
+    def __repr__(self) -> str:
+        return f"SentencePlayer({len(self.words)} sentences)"
 
 
 class SpeakerView(View):
@@ -32,7 +47,7 @@ class SpeakerView(View):
 
     def __init__(self, session: SpeakerSession) -> None:
         super().__init__(session)
-        self._players: dict[int, widgets.Widget] = {}  # id(Spoken) -> its row
+        self._sent = 0  # samples of speech in the player (0: none, or a new run's first)
         self._offering = False  # True while Python sets the voice dropdown's options
         self._build_view()
         self._wire()
@@ -54,9 +69,7 @@ class SpeakerView(View):
             **setting_controls(self.session))
         c = self.controls
         self.progress = widgets.IntProgress(0, min=0, max=1, description="sentences")
-        self.sentence_list = widgets.VBox()
-        self.player = widgets.Audio(format="wav", autoplay=False, loop=False,
-                                     layout=widgets.Layout(display="none"))
+        self.player = SentencePlayer(layout=widgets.Layout(display="none"))
         self.figures_line = widgets.HTML()
         settings = [c[n] for n in self.session.trait_names(setting=True, control=True)]
         # SpeechT5's stop threshold and length ratio are rarely touched: folded away
@@ -65,7 +78,7 @@ class SpeakerView(View):
         self.children = [
             c["text"], widgets.HBox([c["voice"], c["voice_upload"]]),
             widgets.HBox([c["run"], c["stop"], self.progress]), advanced,
-            self.sentence_list, self.player, self.figures_line, self.status_line, self.error_line,
+            self.player, self.figures_line, self.status_line, self.error_line,
             widgets.HBox([c["filename"], c["save"]])]
 
     def _wire(self) -> None:
@@ -129,15 +142,30 @@ class SpeakerView(View):
         self.progress.value = min(done, self.progress.max)
 
     def _show_sentences(self, change: Any = None) -> None:
-        """A player per sentence spoken, each made once, as it arrives."""
-        self.sentence_list.children = keyed_views(self._players, self.session.sentences,
-                                                   _sentence_row)
+        """The list grows by each sentence as it comes; the audio by the speech so far, when due."""
+        spoken = self.session.sentences
+        if not spoken:
+            self._show_audio([], b"", 0)
+            return
+        total = speech_samples(spoken)
+        if due(self._sent, total):
+            self._show_audio(spoken, to_wav(join(spoken, spoken[0].rate), spoken[0].rate), total)
+        else:
+            self.player.words = sentence_times(spoken)
+
+    def _show_audio(self, spoken: list[Spoken], wav: bytes, samples: int) -> None:
+        """The player's sentences and audio in one message; a grown speech continues playing."""
+        with self.player.hold_sync():
+            self.player.continues = self._sent > 0 and samples > 0
+            self.player.words = sentence_times(spoken)
+            self.player.wav = wav
+            self.player.layout.display = None if samples else "none"
+        self._sent = samples
 
     def _show_speech(self, change: Any = None) -> None:
-        speech = self.session.speech
-        has = speech is not None and speech.samples.size > 0
-        self.player.value = to_wav(speech.samples, speech.rate) if has else b""
-        self.player.layout.display = None if has else "none"
+        speech, spoken = self.session.speech, self.session.sentences
+        if speech is not None and spoken and speech.samples.size != self._sent:
+            self._show_audio(spoken, to_wav(speech.samples, speech.rate), int(speech.samples.size))
         m = self.session.metrics
         if not m:
             self.figures_line.value = ""
@@ -174,11 +202,27 @@ class Speaker(Front):
                                  self.view.controls["filename"].value)
 
 
-def _sentence_row(spoken: Spoken) -> widgets.Widget:
-    """A small player and the sentence it says."""
-    player = widgets.Audio(value=to_wav(spoken.samples, spoken.rate), format="wav",
-                           autoplay=False, loop=False,
-                           layout=widgets.Layout(width=SENTENCE_PLAYER_WIDTH, height="32px"))
-    label = widgets.HTML(f"{html.escape(spoken.text)} "
-                         f"{grey(f'{spoken.seconds:.1f} s, made in {spoken.compute_s:.2f} s')}")
-    return widgets.HBox([player, label], layout=widgets.Layout(align_items="center"))
+def speech_samples(spoken: list[Spoken]) -> int:
+    """How many samples the sentences joined make (``ovnb.sessions.tts.join``: a pause between two)."""
+    if not spoken:
+        return 0
+    pause = int(PAUSE_SECONDS * spoken[0].rate)
+    return sum(len(s.samples) for s in spoken) + pause * (len(spoken) - 1)
+
+
+def sentence_times(spoken: list[Spoken]) -> list[list[Any]]:
+    """[start s, end s, text] of each sentence in the joined speech, as the player lists them."""
+    times: list[list[Any]] = []
+    start = 0
+    for s in spoken:
+        pause = int(PAUSE_SECONDS * s.rate)
+        end = start + len(s.samples)
+        times.append([start / s.rate, end / s.rate, s.text])
+        start = end + pause
+    return times
+
+
+def due(sent: int, total: int) -> bool:
+    """Whether the speech so far (``total`` samples) goes to the player, which has ``sent``:
+    the first sentence at once, then each time the speech has doubled."""
+    return total > 0 and (sent == 0 or total >= GROWTH * sent)

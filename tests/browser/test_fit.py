@@ -8,10 +8,12 @@ each widget the browser's own layout is read:
   a horizontal scrollbar, or as content cut off: a label ending in "..."); text fields, whose
   text scrolls inside them, are left out;
 - pickers: at the wide width, each media picker row (upload, samples, remove, path box) is one
-  line;
+  line; at the narrow one, its upload, samples and remove still are (the path box may wrap);
 - contrast: every piece of visible text has a contrast ratio of at least 4.5:1 (3:1 for large
   text) against the background it is drawn on (WCAG AA), from the computed styles, ipywidgets'
   own styles included.
+Some scenes are put in a state first (``put_in_state``): the Speaker's player is moved into its second
+sentence, which must then be the one lit; the sources under a RAG answer are unfolded.
 Screenshots of each widget in each theme and width go to artifacts/screenshots/fit-*.png.
 """
 from __future__ import annotations
@@ -90,9 +92,10 @@ MEASURE = """(root) => {
   return {overflow: [...new Set(overflow)], contrast: [...new Set(contrast)]};
 }"""
 # For the widget in `root`: its media picker rows (upload, samples, remove, path box) that do
-# not sit on one line (checked where the page is wide; a narrow one wraps them).
-PICKER_LINES = """(root) => [...root.querySelectorAll('.ovnb-picker')].filter(row => row.offsetParent)
-  .map(row => [...row.children].filter(e => e.offsetParent).map(e => e.getBoundingClientRect()))
+# not sit on one line; where the page is narrow (`narrow`), the path box may wrap under the rest.
+PICKER_LINES = """(root, narrow) => [...root.querySelectorAll('.ovnb-picker')].filter(row => row.offsetParent)
+  .map(row => [...row.children].filter(e => e.offsetParent && !(narrow && e.classList.contains('ovnb-path')))
+    .map(e => e.getBoundingClientRect()))
   .filter(boxes => Math.max(...boxes.map(b => b.top)) >= Math.min(...boxes.map(b => b.bottom)))
   .map(boxes => `a picker row wraps: tops ${boxes.map(b => Math.round(b.top))}`)"""
 CHANGE_THEME = """async (theme) => {
@@ -110,6 +113,10 @@ ERRORS = """() => {
 }"""
 
 
+SPOKEN = ["The seals rest on the sandbank.", "Herons nest on the north jetty.",
+          "Crabs hide in the rock pools.", "The station opens at nine."]
+
+
 # Widgets in states the subjects' calls do not show, each made in the gallery's kernel (``cache``,
 # ``F32`` and ``ovnb`` are there): choices made by code, shown in the pickers; passages found.
 SCENES = {
@@ -125,7 +132,32 @@ SCENES = {
                           "widget.add(ovnb.passages.sample() / 'wildlife.md')\n"
                           "widget.add(ovnb.passages.sample() / 'visiting.md')\n"
                           "widget.search('where do the seals rest?')",
+    "speaker-sentences": "widget = ovnb.Speaker(ovnb.prepare('tiny-speecht5', cache_dir=cache), "
+                         "properties=F32)\nwidget.wait_loaded()\n"
+                         f"widget.speak({' '.join(SPOKEN)!r})",
+    "rag-answer": "retriever = ovnb.Retriever(ovnb.Embedder(ovnb.prepare('tiny-embed', "
+                  "cache_dir=cache), properties=F32), k=3)\n"
+                  "retriever.add(ovnb.passages.sample() / 'visiting.md')\n"
+                  "retriever.add([('rules.md', '# Rules\\n- keep fifty metres from the seals\\n"
+                  "- turn stones back\\n- no dogs in the fern house')])\n"
+                  "widget = ovnb.Chat(ovnb.prepare('tiny-llm', cache_dir=cache), properties=F32, "
+                  "retriever=retriever, max_new_tokens=8)\nwidget.wait_loaded()\n"
+                  "widget.send('Where do the seals rest?')",
 }
+# The Speaker's player moved into its second sentence (``words.js`` lights the one at the
+# playhead); what is lit then.
+SECOND_SENTENCE = """async (root) => {
+  const audio = root.querySelector('audio'), span = root.querySelectorAll('.ovnb-words span')[1];
+  if (audio.readyState < 1)
+    await new Promise(done => audio.addEventListener('loadedmetadata', done, {once: true}));
+  const [start, end] = span.title.split('–').map(parseFloat);
+  const seeked = new Promise(done => audio.addEventListener('seeked', done, {once: true}));
+  audio.currentTime = (start + end) / 2;
+  await seeked;
+  return [...root.querySelectorAll('.ovnb-now')].map(s => s.textContent);
+}"""
+UNFOLD_SOURCES = """(root) => { const folds = root.querySelectorAll('.ovnb-sources details');
+  folds.forEach(d => { d.open = true; }); return folds.length; }"""
 
 
 def write_gallery(path: Path) -> None:
@@ -191,12 +223,22 @@ def test_every_widget_fits_and_reads(gallery: Any, theme: str, width: int) -> No
     for name in [subject.name for subject in SUBJECTS] + list(SCENES):
         view = gallery.locator(f".fit-{name}").first
         view.scroll_into_view_if_needed()
+        put_in_state(view, name)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         view.screenshot(path=str(SCREENSHOTS / f"fit-{theme}-{width}-{name}.png"))
         faults = view.evaluate(MEASURE)
-        if width == max(WIDTHS):
-            faults["pickers"] = view.evaluate(PICKER_LINES)
+        faults["pickers"] = view.evaluate(PICKER_LINES, width < max(WIDTHS))
         faults = {k: v for k, v in faults.items() if v}
         if faults:
             found[name] = faults
     assert not found, json.dumps(found, indent=1)
+
+
+def put_in_state(view: Any, name: str) -> None:
+    """The states some scenes are shown in: the Speaker playing its second sentence, a RAG answer's
+    sources unfolded; each checked, so a screenshot shows what it claims."""
+    if name == "speaker-sentences":
+        assert view.evaluate(SECOND_SENTENCE) == [SPOKEN[1]]  # the sentence at the playhead is lit
+    elif name == "rag-answer":
+        assert view.evaluate(UNFOLD_SOURCES) == 3
+        view.evaluate(TWO_FRAMES)

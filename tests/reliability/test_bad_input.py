@@ -393,7 +393,7 @@ def test_speaker_refuses_text_it_cannot_say_and_keeps_the_speech(tiny_speecht5: 
     samples, _ = speaker.speak(text)
     assert samples.size == 0
     assert_one_line(speaker, expect)
-    assert _spoken_state(speaker) == kept and len(speaker.view.sentence_list.children) == 1
+    assert _spoken_state(speaker) == kept and len(speaker.view.player.words) == 1
     np.testing.assert_array_equal(speaker.speak("Good words first.")[0], first)
     assert speaker.last_error == "" and speaker.view.error_line.value == ""
     assert_intact(tiny_speecht5)
@@ -440,7 +440,7 @@ def test_speaker_refuses_a_bad_model_in_one_line(models: dict[str, Path], tmp_pa
     speaker = ovnb.Speaker(make(models, tmp_path), properties=F32)
     assert speaker.speak("Hello.")[0].size == 0
     assert_one_line(speaker, expect)
-    assert speaker.sentences == [] and speaker.view.player.value == b""
+    assert speaker.sentences == [] and speaker.view.player.wav == b""
     assert_intact(*models.values())
 
 
