@@ -74,7 +74,9 @@ def word_table(words: list[tuple[float, float, str]]) -> str:
 
 
 class WordPlayer(anywidget.AnyWidget):
-    """The audio with its words: the word being spoken lights up; a click plays from a word."""
+    """The audio with its words: the word being spoken lights up; a click plays from a word.
+
+    The Speaker shows sentences in it the same way (``ovnb.widgets.tts.SentencePlayer``)."""
 
     _esm = STATIC / "words.js"
     _css = STATIC / "words.css"
@@ -82,6 +84,8 @@ class WordPlayer(anywidget.AnyWidget):
     words = traitlets.List(help="[start s, end s, word] of each word").tag(sync=True)
     position = traitlets.Int(-1, help="index of the word being played (-1: none), from the "
                                       "browser").tag(sync=True)
+    continues = traitlets.Bool(False, help="whether a new wav is the current one grown (speech so "
+                               "far): the playhead stays and playing goes on").tag(sync=True)
 
     def __repr__(self) -> str:
         return f"WordPlayer({len(self.words)} words)"
@@ -215,6 +219,7 @@ class TranscriberView(View):
         self.player.value = to_wav(clip.samples) if playable else b""
         self.player.layout.display = None if playable else "none"
         self.word_player.layout.display = "none"  # new audio: its words come with its transcript
+        self.word_player.wav = b""
 
     # actions -------------------------------------------------------------------------------------
     def _transcribe(self, button: Any = None) -> None:
@@ -228,7 +233,8 @@ class TranscriberView(View):
         clip = session.audio
         playable = bool(words) and clip is not None and clip.seconds <= PLAYBACK_SECONDS
         self.word_player.words = words
-        self.word_player.wav = bytes(self.player.value) if playable else b""
+        if playable:  # sent once per audio: a run that empties the words first only hides it
+            self.word_player.wav = bytes(self.player.value)
         self.word_player.layout.display = None if playable else "none"
         if clip is not None and clip.seconds <= PLAYBACK_SECONDS:
             self.player.layout.display = "none" if playable else None

@@ -299,6 +299,17 @@ def test_word_timestamps_list_each_word_and_play_along(tiny_en: Path, clip) -> N
     assert widget.view.word_player.layout.display == "none" and widget.view.player.layout.display is None
 
 
+def test_the_word_player_gets_the_audio_once_per_clip(tiny_en: Path, clip) -> None:
+    """Each message of the audio is the whole WAV: runs on the same clip must not send it again."""
+    samples, _ = clip
+    widget = ovnb.Transcriber(tiny_en, properties=F32, word_timestamps=True)
+    widget.choose((samples, RATE))
+    sent: list[int] = []
+    widget.view.word_player.observe(lambda change: sent.append(len(change["new"])), "wav")
+    widget.transcribe()
+    widget.transcribe()
+    assert len(sent) == 1 and sent[0] > 0 and widget.view.word_player.layout.display is None
+
 def test_the_word_pipeline_is_built_once_and_shared(tiny_en: Path, clip) -> None:
     samples, _ = clip
     first = ovnb.Transcriber(tiny_en, properties=F32)
