@@ -7,6 +7,7 @@ over it) and its result side by side.
 """
 from __future__ import annotations
 
+import base64
 import html
 import os
 import random
@@ -30,7 +31,7 @@ from ovnb.widgets.media import (
     remove_button,
     show_choice,
 )
-from ovnb.widgets.render import bind, bound_control, grey, keyed_views, metrics_line, png
+from ovnb.widgets.render import bind, bound_control, grey, metrics_line, png
 from ovnb.widgets.upload import Upload
 
 THUMBNAIL = 128  # pixels
@@ -47,7 +48,7 @@ class ImageView(View):
         super().__init__(session)
         self.mixer = mixer
         connect(mixer, session)
-        self._thumbs: dict[int, widgets.Widget] = {}  # id(result) -> its gallery card
+        self._cards: dict[int, str] = {}  # id(result) -> its gallery card (HTML, made once)
         self._painted: Mask | None = None  # the mask as it came from the painter
         self._pushing = False  # True while Python sets the painter's mask (not a stroke)
         self._run: Result | None = None  # the last run's result, until the next choice
@@ -88,8 +89,8 @@ class ImageView(View):
         self.preview.add_class("ovnb-image-after")
         self._build_editing()
         self.figures_line = widgets.HTML()
-        self.gallery = widgets.GridBox(layout=widgets.Layout(
-            grid_template_columns=f"repeat(auto-fill, {THUMBNAIL + 12}px)", grid_gap="6px"))
+        self.gallery = widgets.HTML()
+        self.gallery.add_class("ovnb-gallery")
         self.children = [c["prompt"], c["negative_prompt"],
                          widgets.HBox([c["run"], c["stop"], c["new_seed"]]),
                          self._settings_box(), self.input_row, self.edit_box,
@@ -343,8 +344,15 @@ class ImageView(View):
         self._show_progress()
 
     def _show_gallery(self, change: Any = None) -> None:
-        """Thumbnails of the results, newest first; cards of dropped results are closed."""
-        self.gallery.children = keyed_views(self._thumbs, self.session.results, _thumbnail)
+        """Thumbnails of the results, newest first, in one HTML value: a card per result, made
+        once, where widgets per card cost a dozen messages a run (made, and closed when dropped)."""
+        results = self.session.results
+        kept = {id(result) for result in results}
+        self._cards = {key: card for key, card in self._cards.items() if key in kept}
+        for result in results:
+            if id(result) not in self._cards:
+                self._cards[id(result)] = card_html(result)
+        self.gallery.value = "".join(self._cards[id(result)] for result in results)
 
     # the buttons ---------------------------------------------------------------------------------
     def _generate(self, button: Any = None) -> None:
@@ -404,14 +412,14 @@ def _png_width(data: bytes) -> int:
     return int.from_bytes(data[16:20], "big") if data[:8] == b"\x89PNG\r\n\x1a\n" else 0
 
 
-def _thumbnail(result: Result) -> widgets.Widget:
-    """A small copy of the image with its prompt and settings underneath."""
+def card_html(result: Result) -> str:
+    """A small copy of the image with its prompt and settings underneath (the whole caption on
+    hover)."""
     small = result.image.copy()
     small.thumbnail((THUMBNAIL, THUMBNAIL))
-    caption = (f"<div class='ovnb-quiet' style='font-size:11px;line-height:1.2' "
-               f"title='{html.escape(result.caption(), quote=True)}'>"
-               f"<b>{html.escape(result.prompt[:60])}</b><br>{html.escape(result.caption())}</div>")
-    image = widgets.Image(value=png(small), format="png",
-                          layout=widgets.Layout(width=f"{small.width}px", align_self="flex-start"))
-    return widgets.VBox([image, widgets.HTML(caption)],
-                        layout=widgets.Layout(width=f"{THUMBNAIL + 8}px"))
+    source = "data:image/png;base64," + base64.b64encode(png(small)).decode("ascii")
+    caption = html.escape(result.caption(), quote=True)
+    return (f"<figure class='ovnb-card'><img src='{source}' width='{small.width}' "
+            f"height='{small.height}' alt='{html.escape(result.prompt[:60], quote=True)}'>"
+            f"<figcaption class='ovnb-quiet' title='{caption}'><b>{html.escape(result.prompt[:60])}"
+            f"</b><br>{caption}</figcaption></figure>")

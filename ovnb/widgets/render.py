@@ -10,7 +10,7 @@ import functools
 import html
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import ipywidgets as widgets
@@ -154,20 +154,3 @@ def set_slider_max(control: widgets.Widget, high: float) -> None:
         if control.value > high:
             control.value = high
         control.max = high
-
-
-def keyed_views(views: dict[int, widgets.Box], items: Iterable[Any],
-                make: Callable[[Any], widgets.Box]) -> list[widgets.Box]:
-    """One view per item, made once and kept by the item's identity; the views of items that are
-    gone are closed with their children, so a long session does not pile up front-end models."""
-    items = list(items)
-    keep = {id(item) for item in items}
-    for key in [k for k in views if k not in keep]:
-        view = views.pop(key)
-        for child in view.children:
-            child.close()
-        view.close()
-    for item in items:
-        if id(item) not in views:
-            views[id(item)] = make(item)
-    return [views[id(item)] for item in items]

@@ -324,14 +324,14 @@ def test_image_generator_runs_to_a_finished_image(notebook: Callable[[str], Any]
     images = page.locator(selector).first
     images.scroll_into_view_if_needed()
     expect_loaded(images)
-    pictures = images.locator(".widget-gridbox img")
+    pictures = images.locator(".ovnb-gallery img")
     before = pictures.count()  # one thumbnail per earlier image
     prompt = "a red cat in the snow"
     type_prompt(page, images.locator(":scope > .widget-textarea textarea"), prompt)
     generate = images.get_by_role("button", name="Generate")
     generate.click()
     # the gallery's newest thumbnail is captioned with our prompt
-    expect(images.locator(".widget-gridbox")).to_contain_text(prompt, timeout=90_000)
+    expect(images.locator(".ovnb-gallery")).to_contain_text(prompt, timeout=90_000)
     expect(generate).to_be_enabled()
     expect(images).to_contain_text("done")
     expect(pictures).to_have_count(min(before + 1, GALLERY_SIZE))
@@ -402,7 +402,7 @@ def test_a_mask_painted_with_the_mouse_reaches_the_kernel(notebook: Callable[[st
     # Generate inpaints: the input with its mask beside the result, both at the image's size
     type_prompt(page, editor.locator(":scope > .widget-textarea textarea"), "a red door")
     editor.get_by_role("button", name="Generate").click()
-    expect(editor.locator(".widget-gridbox")).to_contain_text("inpainting", timeout=90_000)
+    expect(editor.locator(".ovnb-gallery")).to_contain_text("inpainting", timeout=90_000)
     expect(editor.get_by_role("button", name="Generate")).to_be_enabled()
     sizes = [editor.locator(f".ovnb-image-{side}").evaluate(
         "(img) => [img.complete, img.naturalWidth, img.naturalHeight]") for side in

@@ -90,19 +90,23 @@ def test_image_equals_the_bare_pipeline_and_progress_reaches_the_total(sd: Path)
     assert distance(negative, image) > 1
 
 
+def cards(gen: ovnb.ImageGenerator) -> list[str]:
+    """The gallery's cards (HTML), newest first."""
+    return gen.view.gallery.value.split("<figure")[1:]
+
 def test_seeds_differ_and_the_gallery_grows_newest_first(sd: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(image_mod, "GALLERY_SIZE", 2)
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
     one = gen.generate(PROMPT, rng_seed=1)
-    assert len(gen.view.gallery.children) == 1
+    assert len(cards(gen)) == 1
     two = gen.generate(PROMPT, rng_seed=2)
     assert distance(one, two) > 5
     assert gen.rng_seed == 42  # per-call settings do not stick to the controls
     gen.generate("a green tree", rng_seed=3)
     assert [r.settings["rng_seed"] for r in gen.results] == [3, 2]  # bounded, newest first
-    assert len(gen.view.gallery.children) == 2
-    caption = gen.view.gallery.children[0].children[1].value
+    assert len(cards(gen)) == 2
+    caption = cards(gen)[0]
     assert "a green tree" in caption and "seed 3" in caption and "48×32" in caption
     assert "3 steps" in caption and gen.results[0].steps == 4  # asked 3; PNDM ran 4
     assert gen.image is gen.results[0].image
@@ -223,7 +227,7 @@ def test_bad_settings_show_one_line_and_keep_the_gallery(sd: Path) -> None:
         assert len(gen.results) == 1 and gen.image is first and not gen.busy
     assert gen.generate("   ") is None and "empty prompt" in gen.last_error
     assert gen.generate(PROMPT, rng_seed=3) is not None and gen.last_error == ""
-    assert gen.view.error_line.value == "" and len(gen.view.gallery.children) == 2
+    assert gen.view.error_line.value == "" and len(cards(gen)) == 2
 
 
 def test_a_chat_folder_is_refused(cache: Path) -> None:
@@ -445,7 +449,7 @@ def test_strength_slider_and_editing_the_result(sd: Path) -> None:
     gen.view.controls["run"].click()
     again = gen.session.join().value
     assert again.size == first.size and gen.results[0].settings["strength"] == 0.4
-    assert "image to image · strength 0.4" in gen.view.gallery.children[0].children[1].value
+    assert "image to image · strength 0.4" in cards(gen)[0]
 
 
 def test_the_mode_line_says_what_a_code_call_ran_and_the_dropdown_what_is_chosen(sd: Path) -> None:
