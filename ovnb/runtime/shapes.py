@@ -3,18 +3,21 @@
 OpenVINO's CPU plugin compiles kernels for each input shape a model meets and keeps them (its
 runtime cache, and oneDNN's process-wide primitive cache). SpeechT5's decoder meets a new shape
 at every step of every new text length, and nothing can be padded (its encoder attends to every
-token: padding changes the speech), so a kernel that speaks many sentences grows without bound:
-on a random model of microsoft/speecht5_tts's size, about 90 MB for a new 20-character length and
-170 MB for a 100-character one (``benchmarks/tts_shape_memory.py``), while a length seen before
-costs nothing and runs 3-4x faster than a new one.
+token: padding changes the speech), so a kernel that speaks many sentences grows without bound,
+while a length seen before costs nothing and runs 3-4x faster than a new one. Measured on a
+random model of microsoft/speecht5_tts's size (which runs every sentence to its longest, 10
+decoder steps a token): the first sentence after a build costs the most, its steps' kernels
+(343 MB for 4 characters, 533 MB for 38, 1011 MB for 109); each new length after it 50-100 MB.
 
 Bounding the runtime cache (``CPU_RUNTIME_CACHE_CAPACITY``) does not bound this: 500 entries
 still reached 1.1 GB on tiny-speecht5 and made every sentence 7x slower (each recompiled);
 ``malloc_trim`` alone frees nothing (the kernels are live). Dropping the pipeline frees its
-kernels, except those oneDNN's primitive cache still holds, unless that cache is off
-(``ONEDNN_PRIMITIVE_CACHE_CAPACITY=0`` before the first CPU model of the process is compiled).
-So ``ShapeBudget`` counts what new lengths cost since the pipeline was built and asks for a
-rebuild before a new length would pass the budget; lengths seen since then stay as fast as ever.
+kernels (down to 49 MB), except those oneDNN's primitive cache still holds (174 MB after one
+build, 291 MB after four), unless that cache is off (``ONEDNN_PRIMITIVE_CACHE_CAPACITY=0``
+before the first CPU model of the process is compiled). So ``ShapeBudget`` counts what new
+lengths cost since the pipeline was built and asks for a rebuild before a new length would pass
+the budget; lengths seen since then stay as fast as ever. What it bounds is the growth: the
+peak is the longest sentence's first cost plus the budget.
 """
 from __future__ import annotations
 
@@ -26,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PRIMITIVE_CACHE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
-PER_LENGTH = 50  # what a new length costs beside its characters (a unit: ~1.6 MB at full size)
+PER_LENGTH = 50  # what a new length costs beside its characters (units, not MB)
 BUDGET = 500  # peaks at speecht5_tts size, 24 lengths: 1340 MB at 800, 1225 at 500, 1203 at 350
-# (not proportional: about 1.1 GB stays whatever the budget, not yet explained); tiny: 651
+# (the first sentence after each rebuild dominates, see above); tiny-speecht5: 651
 
 
 @dataclass(eq=False)
@@ -84,7 +87,7 @@ def release_memory() -> None:
     """Give freed heap back to the system (glibc keeps it otherwise); a no-op elsewhere."""
     name = ctypes.util.find_library("c")
     try:
-        trim = getattr(ctypes.CDLL(name), "malloc_trim")
+        trim = ctypes.CDLL(name).malloc_trim
     except (OSError, AttributeError, TypeError):
         return
     trim(0)

@@ -8,10 +8,11 @@ as it arrives: the view can play the first sentence while the next is made, memo
 sentence's, and Stop is heard between sentences. The whole speech is the sentences joined by a
 short pause.
 
-Memory stays bounded however many sentences are spoken: each new sentence length makes OpenVINO's
-CPU plugin compile and keep kernels for new shapes (~90-170 MB a length at microsoft/speecht5_tts's
-size), so the pipeline is rebuilt, which frees them, before new lengths would pass a budget
-(``ovnb.runtime.shapes``); lengths met since the last rebuild are as fast as ever.
+Memory stops growing however many sentences are spoken: each new sentence length makes
+OpenVINO's CPU plugin compile and keep kernels for new shapes (50-100 MB a length at
+microsoft/speecht5_tts's size, more for the first after a build), so the pipeline is rebuilt,
+which frees them, before new lengths would pass a budget (``ovnb.runtime.shapes``); lengths met
+since the last rebuild are as fast as ever.
 
 Text is checked before anything is spoken: empty text, or characters the model's tokenizer
 cannot spell (they would be read as noise), are refused in one line that names them.
