@@ -50,6 +50,43 @@ RUN_ALL = """async (timeout) => Promise.race([
 EDIT_BRUSH = 4  # the editor's brush in the fixture notebook, in image pixels
 
 
+# A chat whose answers end only after Stop: its token stream's streamer is wrapped (on this
+# instance only) so that, after 1000 tokens (the test waits for three frames of text first),
+# genai's streamer thread waits for the stream to be stopped; generation itself may run ahead to
+# its 2000 tokens meanwhile, but the run (and so the busy state) ends only once Stop came.
+HELD_CHAT = """import threading
+import openvino_genai as ov_genai
+
+long_chat = ovnb.Chat("tiny-llm", max_new_tokens=2000, min_new_tokens=2000)
+make_stream = long_chat.session.token_stream
+
+
+class Held(ov_genai.StreamerBase):
+    def __init__(self, inner, stream):
+        super().__init__()
+        self.inner, self.stream, self.count = inner, stream, 0
+
+    def write(self, token):
+        self.count += 1
+        while self.count > 1000 and not self.stream.stopped:
+            threading.Event().wait(0.01)
+        return self.inner.write(token)
+
+    def end(self):
+        self.inner.end()
+
+
+def held_stream(job, tokenizer, on_text=None):
+    stream = make_stream(job, tokenizer, on_text)
+    held = Held(stream.streamer(), stream)
+    stream.streamer = lambda: held
+    return stream
+
+
+long_chat.session.token_stream = held_stream
+long_chat.view.add_class("browser-long-chat")
+long_chat"""
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers",
                             "browser: drives JupyterLab in Chromium (select with -m browser)")
@@ -166,10 +203,9 @@ def write_fixture_notebook(path: Path, image: bool, edit: bool = False) -> None:
         nbformat.v4.new_code_cell("import ovnb"),
         nbformat.v4.new_code_cell('chat = ovnb.Chat("tiny-llm")\n'
                                   'chat.view.add_class("browser-short-chat")\nchat'),
-        # tiny-llm never ends a reply itself; 20000 tokens take tens of seconds: time to press Stop
-        nbformat.v4.new_code_cell('long_chat = ovnb.Chat("tiny-llm", max_new_tokens=2000, '
-                                  'min_new_tokens=2000)\n'
-                                  'long_chat.view.add_class("browser-long-chat")\nlong_chat'),
+        # a long answer whose run ends only with Stop (tiny-llm writes its 2000 tokens in ~3 s,
+        # which a busy browser's click missed once in CI)
+        nbformat.v4.new_code_cell(HELD_CHAT),
         # a model's markdown, heading included, as a conversation shows it
         nbformat.v4.new_code_cell(
             'shown = ovnb.Chat("tiny-llm")\n'
