@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import weakref
 from dataclasses import dataclass, field
@@ -85,9 +86,15 @@ def free_primitive_cache() -> None:
 
 def release_memory() -> None:
     """Give freed heap back to the system (glibc keeps it otherwise); a no-op elsewhere."""
-    name = ctypes.util.find_library("c")
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's malloc_trim, looked up once (find_library runs ldconfig), or None."""
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
     except (OSError, AttributeError, TypeError):
-        return
-    trim(0)
+        return None

@@ -47,8 +47,6 @@ from ovnb.voices import read_speaker, read_voice, speakers
 if TYPE_CHECKING:
     from openvino_genai import Text2SpeechPipeline
 
-free_primitive_cache()  # before the first CPU model is compiled, or dropped kernels stay held
-
 PAUSE_SECONDS = 0.25  # silence between two sentences in the joined speech
 BUILTIN = ""  # the voice name of the model's own voice (SpeechT5: openvino_genai's built-in one)
 FROM_MODEL = ("threshold", "minlenratio", "maxlenratio", "speed")
@@ -140,6 +138,7 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", voice: str = BUILTIN,
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
+        free_primitive_cache()  # before this model is compiled, or dropped kernels stay held
         self._apply(settings, type(self).__name__)
         self.voice = check_text(voice, "voice")
         self._open(model, device, properties)
