@@ -57,33 +57,32 @@ EDIT_BRUSH = 4  # the editor's brush in the fixture notebook, in image pixels
 HELD_CHAT = """import threading
 import openvino_genai as ov_genai
 
-long_chat = ovnb.Chat("tiny-llm", max_new_tokens=2000, min_new_tokens=2000)
+long_chat = ovnb.Chat("tiny-llm", max_new_tokens=900, min_new_tokens=900)
 make_stream = long_chat.session.token_stream
 
 
-class Held(ov_genai.StreamerBase):
+class Paced(ov_genai.StreamerBase):
     def __init__(self, inner, stream):
         super().__init__()
-        self.inner, self.stream, self.count = inner, stream, 0
+        self.inner, self.stream = inner, stream
 
     def write(self, token):
-        self.count += 1
-        while self.count > 1000 and not self.stream.stopped:
-            threading.Event().wait(0.01)
+        if not self.stream.stopped:
+            threading.Event().wait(0.02)
         return self.inner.write(token)
 
     def end(self):
         self.inner.end()
 
 
-def held_stream(job, tokenizer, on_text=None):
+def paced_stream(job, tokenizer, on_text=None):
     stream = make_stream(job, tokenizer, on_text)
-    held = Held(stream.streamer(), stream)
-    stream.streamer = lambda: held
+    paced = Paced(stream.streamer(), stream)
+    stream.streamer = lambda: paced
     return stream
 
 
-long_chat.session.token_stream = held_stream
+long_chat.session.token_stream = paced_stream
 long_chat.view.add_class("browser-long-chat")
 long_chat"""
 
@@ -203,8 +202,10 @@ def write_fixture_notebook(path: Path, image: bool, edit: bool = False) -> None:
         nbformat.v4.new_code_cell("import ovnb"),
         nbformat.v4.new_code_cell('chat = ovnb.Chat("tiny-llm")\n'
                                   'chat.view.add_class("browser-short-chat")\nchat'),
-        # a long answer whose run ends only with Stop (tiny-llm writes its 2000 tokens in ~3 s,
-        # which a busy browser's click missed once in CI)
+        # a long answer that streams for 18 s or more, each token 20 ms apart until Stop (tiny-llm
+        # wrote 2000 tokens in ~3 s, which a busy browser's click missed once in CI); two turns of
+        # it fit tiny-llm's 2048-token context (a run held at 1000 tokens filled it at the second
+        # turn, which then ended by itself)
         nbformat.v4.new_code_cell(HELD_CHAT),
         # a model's markdown, heading included, as a conversation shows it
         nbformat.v4.new_code_cell(

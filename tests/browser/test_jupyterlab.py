@@ -201,8 +201,13 @@ def frames(chat: Any) -> list[int]:
 
 
 def wait_finished(chat: Any, timeout: float = 60) -> str:
-    """Wait until the chat is idle again with no live answer left; returns the chat's text."""
-    expect(chat.get_by_role("button", name="Send")).to_be_enabled(timeout=timeout * 1000)
+    """Wait until the chat is idle again with no live answer left; returns the chat's text.
+    When it is not, the kernel's side (runs, threads) is in the failure: a page alone cannot
+    say whether the run hung or its end was not shown."""
+    try:
+        expect(chat.get_by_role("button", name="Send")).to_be_enabled(timeout=timeout * 1000)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nin the kernel:\n{in_kernel(chat.page, KERNEL_RUNS)}") from None
     expect(chat.get_by_role("button", name="Stop")).to_be_disabled()
     expect(chat.locator(".ovnb-live")).to_have_count(0)
     return chat.inner_text()
@@ -283,7 +288,9 @@ def test_stop_ends_a_long_answer_and_the_chat_stays_usable(notebook: Callable[[s
         expect(chat.get_by_role("button", name="Send")).to_be_disabled()
         chat.get_by_role("button", name="Stop").click()
         text = wait_finished(chat)
-        assert 0 < tokens_reported(text) < 20000  # stopped well before the end
+        # the page's Stop flow; that Stop cuts generation short is the sessions' tests' (genai
+        # writes ahead of this slowed streamer, so its count here is the run's whole 900)
+        assert tokens_reported(text) > 0
         assert chat.locator(".ovnb-user").count() == turn and prompt in text  # the exchange is kept
         assert chat.locator(".ovnb-note").last.inner_text().startswith("⏹ stopped")
         assert "⚠" not in text
@@ -357,6 +364,19 @@ def test_image_generator_runs_to_a_finished_image(notebook: Callable[[str], Any]
 def in_kernel(page: Any, code: str) -> str:
     """What ``code`` prints when run in the open notebook's kernel."""
     return page.evaluate(RUN_IN_KERNEL, code)
+
+
+# the kernel's chats (running, busy, stopped) and where its threads are, for a failure's message
+KERNEL_RUNS = """import sys, threading, traceback
+for _name, _front in list(globals().items()):
+    _s = getattr(_front, "session", None)
+    _job = getattr(_s, "_job", None)
+    if _job is not None:
+        print(_name, "running", _s.running, "busy", _s.busy, "stopped", _job.stopped)
+_names = {t.ident: t.name for t in threading.enumerate()}
+for _ident, _frame in sys._current_frames().items():
+    print("--", _names.get(_ident, _ident))
+    print("".join(traceback.format_stack(_frame)[-4:]))"""
 
 
 # what the kernel holds of the editor's mask, as JSON
