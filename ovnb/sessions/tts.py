@@ -373,15 +373,24 @@ def unknown_voice(voice: str, voices: list[str], builtin: bool) -> str:
             "with load_voice(path)")
 
 
-def join(spoken: list[Spoken], rate: int) -> np.ndarray:
-    """The sentences' speech one after another, with a short pause between two."""
-    if not spoken:
-        return np.zeros(0, np.float32)
-    pause = np.zeros(int(PAUSE_SECONDS * rate), np.float32)
-    pieces: list[np.ndarray] = []
+def spans(spoken: list[Spoken], rate: int) -> list[tuple[int, int]]:
+    """Where each sentence lies in the joined speech, as (first sample, end sample): one after
+    another with a short pause between two. The one layout: ``join`` and the player's list."""
+    pause = int(PAUSE_SECONDS * rate)
+    places, start = [], 0
     for part in spoken:
-        pieces += [pause, part.samples] if pieces else [part.samples]
-    return np.concatenate(pieces)
+        places.append((start, start + len(part.samples)))
+        start += len(part.samples) + pause
+    return places
+
+
+def join(spoken: list[Spoken], rate: int) -> np.ndarray:
+    """The sentences' speech laid out as ``spans`` says."""
+    places = spans(spoken, rate)
+    speech = np.zeros(places[-1][1] if places else 0, np.float32)
+    for part, (start, end) in zip(spoken, places):
+        speech[start:end] = part.samples
+    return speech
 
 
 def speech_metrics(spoken: list[Spoken], speech: np.ndarray, rate: int, count: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from ovnb.audio import to_wav
 from ovnb.sessions.speech import clock
-from ovnb.sessions.tts import BUILTIN, PAUSE_SECONDS, SpeakerSession, Spoken, join
+from ovnb.sessions.tts import BUILTIN, SpeakerSession, Spoken, join, spans
 from ovnb.widgets.base import Front, View
 from ovnb.widgets.render import metrics_line, setting_controls
 from ovnb.widgets.speech import WordPlayer
@@ -203,23 +203,16 @@ class Speaker(Front):
 
 
 def speech_samples(spoken: list[Spoken]) -> int:
-    """How many samples the sentences joined make (``ovnb.sessions.tts.join``: a pause between two)."""
-    if not spoken:
-        return 0
-    pause = int(PAUSE_SECONDS * spoken[0].rate)
-    return sum(len(s.samples) for s in spoken) + pause * (len(spoken) - 1)
+    """How many samples the sentences joined make."""
+    return spans(spoken, spoken[0].rate)[-1][1] if spoken else 0
 
 
 def sentence_times(spoken: list[Spoken]) -> list[list[Any]]:
     """[start s, end s, text] of each sentence in the joined speech, as the player lists them."""
-    times: list[list[Any]] = []
-    start = 0
-    for s in spoken:
-        pause = int(PAUSE_SECONDS * s.rate)
-        end = start + len(s.samples)
-        times.append([start / s.rate, end / s.rate, s.text])
-        start = end + pause
-    return times
+    if not spoken:
+        return []
+    rate = spoken[0].rate
+    return [[start / rate, end / rate, s.text] for s, (start, end) in zip(spoken, spans(spoken, rate))]
 
 
 def due(sent: int, total: int) -> bool:
