@@ -34,6 +34,9 @@ verdict); asserts nothing. Tiny models run in milliseconds, so there a widget's 
 (a worker thread, publishing, the view's updates) weighs what it never does on a real model; and
 on a shared 2-core machine runs of a few ms vary by tens of percent: raise --runs to steady them.
     python benchmarks/overhead.py [--models tiny|real|both] [--runs 5] [--only FAMILY ...]
+                                  [--save notebooks/data/overhead.json]
+``--save`` also writes the rows, with when and where they were measured, as JSON: notebook 10
+charts that file (the figures learners read are the ones this script printed).
 ``real`` runs the families with offline real models (SmolLM2-135M chat and batch, whisper
 tiny.en, all-MiniLM-L6-v2); ``tiny`` every family on its tiny random model.
 """
@@ -42,8 +45,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import platform
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 from jupyter_client.manager import start_new_kernel
 from kernel import execute  # benchmarks/kernel.py (this script's folder is on sys.path)
@@ -506,7 +513,10 @@ def main() -> None:
                         help="new tokens per chat answer (Batch: 64 per prompt)")
     parser.add_argument("--only", nargs="+", default=None, metavar="FAMILY",
                         choices=list(MODELS["tiny"]), help=", ".join(MODELS["tiny"]))
+    parser.add_argument("--save", type=Path, default=None, metavar="JSON",
+                        help="also write the rows there (notebook 10 reads notebooks/data/overhead.json)")
     args = parser.parse_args()
+    saved: list[dict] = []
     manager, client = start_new_kernel()
     try:
         execute(client, KERNEL_CODE)
@@ -522,10 +532,35 @@ def main() -> None:
                 out = execute(client, f"rows({family!r}, {model!r}, {args.runs}, {args.tokens})")
                 for row in json.loads(out.strip().splitlines()[-1]):
                     print(line(row), flush=True)
+                    saved.append({"models": kind, **row, "verdict": verdict(row)})
                 sys.stdout.flush()
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+    if args.save is not None:
+        save(args.save, saved, args)
+
+
+def save(path: Path, rows: list[dict], args: argparse.Namespace) -> None:
+    """The rows as JSON, with the date, the machine and the settings they were measured with."""
+    rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+            for row in rows]  # NaN (nothing shown before the end) is not JSON
+    facts = {"measured": time.strftime("%Y-%m-%d"), "cpu": cpu_name(),
+             "cores": os.cpu_count(), "runs": args.runs, "tokens": args.tokens,
+             "ratio_target": RATIO, "late_ms": LATE_MS, "rows": rows}
+    path.write_text(json.dumps(facts, indent=1, allow_nan=False, default=str) + "\n")
+    print(f"saved {len(rows)} rows to {path}")
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), for the record of where figures were measured."""
+    try:
+        for text in Path("/proc/cpuinfo").read_text().splitlines():
+            if text.startswith("model name"):
+                return text.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 if __name__ == "__main__":

@@ -52,14 +52,18 @@ def number(value: Any) -> str:
 
 
 def bar_chart(values: Values, title: str = "", unit: str = "", better: str | None = None,
-              width: int = 360) -> Html:
+              width: int = 360, target: float | None = None) -> Html:
     """Horizontal bars, one per label: ``bar_chart({"fp16": 1.2, "int4": 0.4}, "Size", "GB")``.
 
     Grouped bars: ``{"fp16": {"OpenVINO": 76, "PyTorch": 20}, ...}`` draws one bar per series in
     each group, with a legend. ``better`` ("higher" or "lower") is said under the title, so a
-    reader knows which way to look. Bars start at zero and the longest spans ``width`` pixels.
+    reader knows which way to look. Bars start at zero and the longest spans ``width`` pixels
+    (or the ``target``, a dashed line across the bars labelled with its value, when it is longer):
+    whether a bar reaches the target is then seen, not read.
     """
     rows, series = _rows(values)
+    if target is not None:
+        target = _checked("target", target)
     label_w = int(max(len(g) for g, _, _ in rows) * CHAR) + 12
     value_w = int(max(len(_value_text(v, unit)) for _, _, v in rows) * CHAR) + 8
     head = _head(title, better)
@@ -71,7 +75,13 @@ def bar_chart(values: Values, title: str = "", unit: str = "", better: str | Non
         legend, legend_w = _legend(series, y)
         parts, y = parts + legend, y + 18
     y += 4 if y else 0
-    bars, y = _bars(rows, series, label_w, width, unit, y)
+    top = max([v for _, _, v in rows] + ([target] if target is not None else []))
+    bars, bottom = _bars(rows, series, label_w, width, unit, y, top)
+    if target is not None:
+        bars += _target(label_w + (width * target / top if top > 0 else 0.0), y, bottom, target,
+                        unit)
+        bottom += 16
+    y = bottom
     total_w = max(label_w + width + value_w, legend_w, *(int(len(t) * CHAR) + 8 for t in head))
     return Html(f"<svg xmlns='http://www.w3.org/2000/svg' width='{total_w}' height='{y + 4}' "
                 f"viewBox='0 0 {total_w} {y + 4}' style='{FONT}' role='img' "
@@ -79,9 +89,9 @@ def bar_chart(values: Values, title: str = "", unit: str = "", better: str | Non
 
 
 def _bars(rows: list[tuple[str, str, float]], series: list[str], label_w: int, width: int,
-          unit: str, y: int) -> tuple[list[str], int]:
-    """The bars from height ``y`` down, each with its value; the group label at its first bar."""
-    top = max(v for _, _, v in rows)
+          unit: str, y: int, top: float) -> tuple[list[str], int]:
+    """The bars from height ``y`` down, each with its value; the group label at its first bar;
+    ``top`` is the value ``width`` pixels stand for."""
     parts: list[str] = []
     group = None
     for name, serie, value in rows:
@@ -98,6 +108,13 @@ def _bars(rows: list[tuple[str, str, float]], series: list[str], label_w: int, w
         group = name
         y += BAR + GAP
     return parts, y
+
+
+def _target(x: float, top: int, bottom: int, value: float, unit: str) -> list[str]:
+    """A dashed line at ``x`` from ``top`` to ``bottom``, its value written under it."""
+    return [f"<line x1='{x:.1f}' y1='{top}' x2='{x:.1f}' y2='{bottom}' stroke='currentColor' "
+            f"stroke-dasharray='4 3' class='ovnb-target'/>",
+            _text(x, bottom + 12, f"target {_value_text(value, unit)}", anchor="middle")]
 
 
 def table(rows: Sequence[Mapping[str, Any]], caption: str = "") -> Html:

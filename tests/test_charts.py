@@ -41,6 +41,18 @@ def test_values_titles_and_better_direction_are_written() -> None:
     assert [r.find(f"{SVG}title").text for r in bars(root)] == ["fp16: 1,234 MB", "int4: 0.55 MB"]
 
 
+def test_a_target_is_a_line_at_its_value_even_beyond_the_longest_bar() -> None:
+    root = parse(charts.bar_chart({"a": 0.5, "b": 1.0}, width=400, target=0.8))
+    line = next(root.iter(f"{SVG}line"))
+    assert float(line.get("x1")) - float(bars(root)[0].get("x")) == pytest.approx(320.0)
+    assert "target 0.80" in texts(root)
+    root = parse(charts.bar_chart({"a": 0.5}, width=400, target=2.0))  # the scale takes it in
+    assert float(next(root.iter(f"{SVG}line")).get("x1")) - float(bars(root)[0].get("x")) == 400
+    assert [float(r.get("width")) for r in bars(root)] == [100.0]
+    with pytest.raises(OvnbError, match="target"):
+        charts.bar_chart({"a": 1}, target=float("nan"))
+
+
 def test_the_svg_is_wide_enough_for_its_title() -> None:
     title = "A rather long title for two very small bars"
     root = parse(charts.bar_chart({"a": 1}, title, width=20))

@@ -225,6 +225,19 @@ def test_data_files_are_listed_with_a_license() -> None:
             assert path.stat().st_size < 2_000_000, f"{path.name}: keep samples small"
 
 
+def test_the_overhead_table_notebook_10_charts_measures_every_widget() -> None:
+    """A family's widget that lands unmeasured fails here: run benchmarks/overhead.py --save."""
+    import json
+
+    from ovnb.families import FAMILIES
+
+    recorded = json.loads((NOTEBOOKS / "data" / "overhead.json").read_text())
+    measured = {row["family"] for row in recorded["rows"] if "bare" in row}
+    widgets = {front.split(":")[1] for family in FAMILIES for front in family.fronts}
+    assert widgets - {"SpeculativeBench"} <= measured  # SpeculativeBench is itself a benchmark
+    assert {row["models"] for row in recorded["rows"]} == {"tiny", "real"}
+
+
 # --- how nbval runs them --------------------------------------------------------------------------
 
 def test_kernels_run_with_the_hub_cut_off_on_the_shared_cache(
