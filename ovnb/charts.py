@@ -112,9 +112,9 @@ def _bars(rows: list[tuple[str, str, float]], series: list[str], label_w: int, w
 
 def _target(x: float, top: int, bottom: int, value: float, unit: str) -> list[str]:
     """A dashed line at ``x`` from ``top`` to ``bottom``, its value written under it."""
-    return [f"<line x1='{x:.1f}' y1='{top}' x2='{x:.1f}' y2='{bottom}' stroke='currentColor' "
-            f"stroke-dasharray='4 3' class='ovnb-target'/>",
-            _text(x, bottom + 12, f"target {_value_text(value, unit)}", anchor="middle")]
+    line = (f"<line x1='{x:.1f}' y1='{top}' x2='{x:.1f}' y2='{bottom}' stroke='currentColor' "
+            f"stroke-dasharray='4 3' class='ovnb-target'/>")
+    return [line, _text(x, bottom + 12, f"target {_value_text(value, unit)}", anchor="middle")]
 
 
 def table(rows: Sequence[Mapping[str, Any]], caption: str = "") -> Html:
