@@ -176,9 +176,65 @@ def table(task: str | None = None) -> str:
 
 
 def overview(task: str | None = None) -> Table:
-    """The catalog table for a notebook: HTML (ids never break), with the text table as its repr."""
-    rows = [_row(e) for e in catalog(_checked_task(task))]
-    return Table(table(task), html_table(HEADER, rows, nowrap=(0, 1, 2, 3, 4, 5)))
+    """The catalog table for a notebook (``catalog_html``), with the text table as its repr."""
+    return Table(table(task), catalog_html(catalog(_checked_task(task))))
+
+
+# A table that fits its output area at any width: rows grouped under their task (no task column),
+# ids broken only after their "/"; where the area is narrower than the table needs, each model
+# becomes a short paragraph of labelled figures (a container query: the area's width, not the
+# window's, decides).
+CATALOG_CSS = """<style>
+.ovnb-catalog { container-type: inline-size; font-size: 12px; }
+.ovnb-catalog table { border-collapse: collapse; margin: 0; }
+.ovnb-catalog table th, .ovnb-catalog table td { text-align: left; vertical-align: top;
+  padding: 2px 6px; border: none; }
+.ovnb-catalog table tr.ovnb-task th { padding-top: 10px; font-size: 13px; }
+.ovnb-catalog .ovnb-nw { white-space: nowrap; }
+@container (max-width: 780px) {
+  .ovnb-catalog table, .ovnb-catalog table tbody { display: block; }
+  .ovnb-catalog table thead { display: none; }
+  .ovnb-catalog table tr { display: block; padding: 3px 0; }
+  .ovnb-catalog table td { display: inline-block; padding: 0 10px 0 0; }
+  .ovnb-catalog table td[data-label]::before { content: attr(data-label) " "; }
+  .ovnb-catalog table td:first-child { display: block; font-weight: bold; overflow-wrap: anywhere; }
+  .ovnb-catalog table td:first-child .ovnb-nw { white-space: normal; }
+}
+</style>"""
+
+
+LEFT = " style='text-align:left'"  # inline: JupyterLab's own table style aligns right
+
+
+def catalog_html(entries: Sequence[dict[str, Any]]) -> str:
+    """The catalog's entries as the notebook's table (``CATALOG_CSS``), grouped by task."""
+    header = [h for h in HEADER if h != "TASK"]
+    head = "".join(f"<th{LEFT}>{html.escape(h)}</th>" for h in header)
+    tasks: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:  # in the catalog's order, each task where its first model is
+        tasks.setdefault(entry["task"], []).append(entry)
+    body = []
+    for task, group in tasks.items():
+        body.append(f"<tr class='ovnb-task'><th colspan='{len(header)}'{LEFT}>{html.escape(task)}</th>"
+                    "</tr>")
+        for entry in group:
+            cells = [c for h, c in zip(HEADER, _row(entry)) if h != "TASK"]
+            body.append(f"<tr{LEFT}>" + "".join(_catalog_cell(h, c) for h, c in zip(header, cells))
+                        + "</tr>")
+    return (f"{CATALOG_CSS}<div class='ovnb-catalog'><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _catalog_cell(label: str, text: str) -> str:
+    """A cell: an id may break after its "/" only; figures never break; labelled for the narrow
+    layout (the id and notes need no label)."""
+    if label == "ID":
+        parts = [f"<span class='ovnb-nw'>{html.escape(p)}</span>" for p in text.split("/")]
+        return f"<td{LEFT}>{'/<wbr>'.join(parts)}</td>"
+    if label == "NOTES":  # they name drafts' targets by id: those break after "/" too
+        return f"<td{LEFT}>{html.escape(text).replace('/', '/<wbr>')}</td>"
+    return (f"<td class='ovnb-nw' data-label='{html.escape(label.lower())}'{LEFT}>"
+            f"{html.escape(text)}</td>")
 
 
 def _checked_task(task: str | None) -> str | None:

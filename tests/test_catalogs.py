@@ -358,11 +358,14 @@ def test_overview_is_an_html_table_with_the_text_table_as_repr() -> None:
     view = catalogs.overview("chat")
     assert repr(view) == str(view) == catalogs.table("chat")
     markup = view._repr_html_()
-    assert markup.count("<tr>") == 1 + len(catalogs.catalog("chat"))
-    assert markup.count("<th ") == len(catalogs.HEADER)
-    first_row = markup.split("<tbody>")[1].split("</tr>")[0]
-    assert "white-space:nowrap'>tiny-llm</td>" in first_row  # ids never break mid-word
-    assert "Llama-3.2-1B-Instruct" in markup and "gated: accept its license" in markup
+    assert markup.count("<tr style") == len(catalogs.catalog("chat"))  # a row per model
+    assert markup.count("<tr class='ovnb-task'>") == 1  # one task: one group, no task column
+    assert markup.count("<th style") == len(catalogs.HEADER) - 1  # no task column
+    assert "<span class='ovnb-nw'>meta-llama</span>/<wbr><span class='ovnb-nw'>Llama-3.2-1B-" \
+        "Instruct</span>" in markup  # an id breaks after its "/" only
+    assert "data-label='disk gb' style" in markup and "gated: accept its license" in markup
+    everything = catalogs.overview()._repr_html_()
+    assert everything.count("<tr class='ovnb-task'>") == len({e["task"] for e in catalogs.catalog()})
     assert "<script" not in catalogs.html_table(("A",), [("<script>",)])  # text is escaped
 
 

@@ -6,7 +6,7 @@ every output (widgets, charts, tables, printed text) with the gallery's measure:
 than the output area, every text at WCAG AA contrast. It takes as long as running the whole series
 in a browser (about half an hour on 2 cores), so it is ``heavy``: CI leaves it out; run it with
     python -m pytest -m heavy tests/browser/test_series_fit.py
-Screenshots of each widget output go to artifacts/screenshots/series-<notebook>-<theme>-<width>-<n>.png.
+Screenshots of each widget, table and chart go to artifacts/screenshots/series-<notebook>-<theme>-<width>-<n>.png.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_every_output_fits_and_reads(browser: Any, lab: Lab, name: str) -> None:
 
 def measured(page: Any, stem: str, theme: str, width: int) -> dict[str, Any]:
     """What falls short in each output of the page laid out so, by "<theme>-<width> output <n>";
-    each widget output's screenshot is taken on the way."""
+    each widget's, table's and chart's screenshot is taken on the way."""
     found = {}
     outputs = page.locator(OUTPUTS)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ def measured(page: Any, stem: str, theme: str, width: int) -> dict[str, Any]:
         output.scroll_into_view_if_needed()
         if not output.is_visible():
             continue
-        if output.locator(":scope > .jupyter-widgets").count():
+        if output.locator(".jupyter-widgets, table, svg").count():  # widgets, tables, charts
             output.screenshot(path=str(SCREENSHOTS / f"series-{stem}-{theme}-{width}-{i + 1}.png"))
         faults = {k: v for k, v in output.evaluate(MEASURE).items() if v}
         if faults:
