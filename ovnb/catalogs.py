@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ovnb import families
+from ovnb.charts import wrap
 from ovnb.errors import OvnbError
 from ovnb.families import VIDEO
 
@@ -260,10 +261,10 @@ class Table:
 def html_table(header: Sequence[str], rows: Sequence[Sequence[str]],
                nowrap: Sequence[int] = ()) -> str:
     """A plain HTML table; the ``nowrap`` columns never wrap (ids, numbers), the others wrap
-    between words only."""
+    between words, and inside a long word where the table would not fit (``charts.wrap``)."""
     def cell(tag: str, i: int, text: str) -> str:
         style = "text-align:left;vertical-align:top;padding:2px 8px"
-        style += ";white-space:nowrap" if i in nowrap else ""
+        style += ";white-space:nowrap" if i in nowrap else wrap(text)
         return f"<{tag} style='{style}'>{html.escape(text)}</{tag}>"
 
     head = "".join(cell("th", i, h) for i, h in enumerate(header))

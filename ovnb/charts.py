@@ -122,7 +122,8 @@ def table(rows: Sequence[Mapping[str, Any]], caption: str = "") -> Html:
     if not rows:
         raise OvnbError("table() got no rows: pass a list of dicts, one per row")
     columns = list(dict.fromkeys(key for r in rows for key in r))
-    head = "".join(f"<th style='text-align:left;padding:2px 10px'>{html.escape(str(c))}</th>"
+    head = "".join(f"<th style='text-align:left;padding:2px 6px{wrap(str(c))}'>"
+                   f"{html.escape(str(c))}</th>"
                    for c in columns)
     body = "".join("<tr>" + "".join(_cell(r.get(c, "")) for c in columns) + "</tr>"
                    for r in rows)
@@ -201,5 +202,15 @@ def _tip(name: str, serie: str, value: float, unit: str) -> str:
 
 def _cell(value: Any) -> str:
     align = "right" if isinstance(value, numbers.Real) and not isinstance(value, bool) else "left"
-    return (f"<td style='text-align:{align};padding:2px 10px;border-top:1px solid #ccc'>"
-            f"{html.escape(number(value))}</td>")
+    text = number(value)
+    return (f"<td style='text-align:{align};padding:2px 6px;border-top:1px solid #ccc{wrap(text)}'>"
+            f"{html.escape(text)}</td>")
+
+
+LONG_WORD = 12  # characters: a word this long may break where a table would not fit otherwise
+
+
+def wrap(text: str) -> str:
+    """A cell's extra style: a text with a long word may break inside it (a path, a property
+    list), so a table fits a narrow output area; short words ("CPU") never break."""
+    return ";overflow-wrap:anywhere" if any(len(w) >= LONG_WORD for w in text.split()) else ""

@@ -14,6 +14,7 @@ from typing import Any
 
 from ovnb.cache import read_manifest
 from ovnb.layout import kind_of
+from ovnb.progress import QUIET
 
 GENAI = "openvino_genai.py_openvino_genai"
 _STYLE = ("border:1px solid #ccd;border-radius:6px;padding:6px 10px;display:inline-block;"
@@ -22,8 +23,8 @@ _STYLE = ("border:1px solid #ccd;border-radius:6px;padding:6px 10px;display:inli
 
 def card(title: str, rows: dict[str, Any], body: str = "") -> str:
     """A small bordered card: a title, ``key: value`` rows, and optional HTML below."""
-    cells = " · ".join(f"<span style='color:#666'>{html.escape(k)}</span> {html.escape(str(v))}"
-                       for k, v in rows.items() if v not in (None, ""))
+    cells = " · ".join(f"<span style='color:{QUIET}'>{html.escape(k)}</span> "
+                       f"{html.escape(str(v))}" for k, v in rows.items() if v not in (None, ""))
     return f"<div style='{_STYLE}'><b>{html.escape(title)}</b><br>{cells}{body}</div>"
 
 

@@ -15,6 +15,10 @@ from collections.abc import Sequence
 
 from ovnb.errors import OvnbError
 
+# quiet text in a notebook's HTML output: the theme's secondary text colour (readable in light and
+# dark; a fixed #666 was 3.3:1 on the dark theme's background)
+QUIET = "var(--jp-content-font-color2, #616161)"
+
 
 def say(message: str) -> None:
     """Show a one-line status message: on stderr, or as a grey line in a notebook."""
@@ -22,7 +26,7 @@ def say(message: str) -> None:
     if in_kernel():
         from IPython.display import display
 
-        display({"text/plain": line, "text/html": "<span style='color:#666;font-size:90%'>"
+        display({"text/plain": line, "text/html": f"<span style='color:{QUIET};font-size:90%'>"
                  f"{html.escape(line)}</span>"}, raw=True)
     else:
         print(line, file=sys.stderr, flush=True)

@@ -130,3 +130,9 @@ def test_side_by_side_keeps_both_and_jupyter_shows_html() -> None:
     both = charts.side_by_side(a, b)
     assert str(a) in both._repr_html_() and str(b) in both._repr_html_()
     assert "flex" in str(both)
+
+
+def test_only_cells_with_a_long_word_may_break_inside_it() -> None:
+    markup = str(charts.table([{"device": "CPU", "properties": "CACHE_DIR=(compile cache)"}]))
+    short, long_ = markup.split("<td")[1:]
+    assert "overflow-wrap" not in short and "overflow-wrap:anywhere" in long_

@@ -44,7 +44,7 @@ def test_in_a_kernel_a_message_is_a_grey_line_not_stderr(monkeypatch: pytest.Mon
     (bundle, options), = shown
     assert options == {"raw": True}
     assert bundle["text/plain"] == "[ovnb] exporting <fp16>"
-    assert "color:#666" in bundle["text/html"] and "&lt;fp16&gt;" in bundle["text/html"]
+    assert f"color:{progress.QUIET}" in bundle["text/html"] and "&lt;fp16&gt;" in bundle["text/html"]
 
 
 def test_in_kernel_knows_a_kernel_from_a_terminal_ipython(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -153,10 +153,12 @@ class LoraGrid(widgets.VBox):
             if row is not None:
                 cells.append(widgets.HTML(f"<b>{html.escape(row)}</b>"))
             for c in range(len(columns)):
-                self.cells[r, c] = widgets.Image(format="png",
-                                                  layout=widgets.Layout(width="160px"))
+                self.cells[r, c] = widgets.Image(format="png", layout=widgets.Layout(
+                    width="100%", max_width="160px", margin="0"))  # a margin would overflow
                 cells.append(self.cells[r, c])
-        template = ("max-content " if rows else "") + f"repeat({len(columns)}, 164px)"
+        # columns of up to 160 px that shrink together in a narrow output area (a grid is a
+        # table: its columns must not wrap under each other)
+        template = ("max-content " if rows else "") + f"repeat({len(columns)}, minmax(0, 164px))"
         grid = widgets.GridBox(cells, layout=widgets.Layout(grid_template_columns=template,
                                                            grid_gap="4px"))
         self.children = [widgets.HTML(title), grid, self._error]

@@ -6,7 +6,8 @@ open, so each shows a result and all its controls as a learner sees them. The pa
 each widget the browser's own layout is read:
 - fit: no box in the widget, nor its output area, holds content wider than itself (which shows as
   a horizontal scrollbar, or as content cut off: a label ending in "..."); text fields, whose
-  text scrolls inside them, are left out;
+  text scrolls inside them, are left out, and so are boxes that let content show past them
+  (overflow visible: it neither scrolls nor is cut there, and counts at the box that clips it);
 - pickers: at the wide width, each media picker row (upload, samples, remove, path box) is one
   line; at the narrow one, its upload, samples and remove still are (the path box may wrap);
 - contrast: every piece of visible text has a contrast ratio of at least 4.5:1 (3:1 for large
@@ -48,6 +49,9 @@ MEASURE = """(root) => {
   const overflow = [];  // a box whose content is wider than it: a scrollbar, or content cut off
   for (const e of [area, root, ...root.querySelectorAll('*')]) {
     if (!(e instanceof HTMLElement) || !visible(e) || FORM.includes(e.tagName)) continue;
+    // a box that lets its content show past it (overflow visible: a slider's handle at its end)
+    // neither scrolls nor cuts; whatever it shows past a box that does is counted there
+    if (e !== area && getComputedStyle(e).overflowX === 'visible') continue;
     if (e.scrollWidth > e.clientWidth + 1) {
       const left = e.getBoundingClientRect().left, kids = [...e.children].filter(visible);
       const widest = kids.sort((a, b) => b.getBoundingClientRect().right - a.getBoundingClientRect().right)[0];

@@ -8,6 +8,9 @@ function render({ model, el }) {
   const box = document.createElement("textarea");
   // JupyterLab's shortcuts stop here: Shift+Enter in the box is a new line, not "run the cell"
   box.setAttribute("data-lm-suppress-shortcuts", "true");
+  // the box fills the space its layout gives (ipywidgets' textarea inherits the width, which
+  // for a layout of width auto left it at its 20 columns)
+  Object.assign(box.style, { width: "100%", height: "100%", boxSizing: "border-box" });
   el.append(box);
 
   function show() {
