@@ -188,8 +188,8 @@ def overview(task: str | None = None) -> Table:
 CATALOG_CSS = """<style>
 .ovnb-catalog { container-type: inline-size; font-size: 12px; }
 .ovnb-catalog table { border-collapse: collapse; margin: 0; }
-.ovnb-catalog table th, .ovnb-catalog table td { text-align: left; vertical-align: top;
-  padding: 2px 6px; border: none; }
+.ovnb-catalog table th, .ovnb-catalog table td { vertical-align: top; padding: 2px 6px;
+  border: none; }
 .ovnb-catalog table tr.ovnb-task th { padding-top: 10px; font-size: 13px; }
 .ovnb-catalog .ovnb-nw { white-space: nowrap; }
 @container (max-width: 780px) {

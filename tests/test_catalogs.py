@@ -364,7 +364,7 @@ def test_overview_is_an_html_table_with_the_text_table_as_repr() -> None:
     assert "<span class='ovnb-nw'>meta-llama</span>/<wbr><span class='ovnb-nw'>Llama-3.2-1B-" \
         "Instruct</span>" in markup  # an id breaks after its "/" only
     assert "data-label='disk gb' style" in markup and "gated: accept its license" in markup
-    everything = catalogs.overview()._repr_html_()
+    everything = catalogs.catalog_html(catalogs.catalog())
     assert everything.count("<tr class='ovnb-task'>") == len({e["task"] for e in catalogs.catalog()})
     assert "<script" not in catalogs.html_table(("A",), [("<script>",)])  # text is escaped
 

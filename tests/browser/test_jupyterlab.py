@@ -366,17 +366,16 @@ def in_kernel(page: Any, code: str) -> str:
     return page.evaluate(RUN_IN_KERNEL, code)
 
 
-# the kernel's chats (running, busy, stopped) and where its threads are, for a failure's message
-KERNEL_RUNS = """import sys, threading, traceback
+# the kernel's sessions (running, busy) and where its threads are, for a failure's message
+KERNEL_RUNS = """import faulthandler, tempfile
 for _name, _front in list(globals().items()):
     _s = getattr(_front, "session", None)
-    _job = getattr(_s, "_job", None)
-    if _job is not None:
-        print(_name, "running", _s.running, "busy", _s.busy, "stopped", _job.stopped)
-_names = {t.ident: t.name for t in threading.enumerate()}
-for _ident, _frame in sys._current_frames().items():
-    print("--", _names.get(_ident, _ident))
-    print("".join(traceback.format_stack(_frame)[-4:]))"""
+    if hasattr(_s, "running") and hasattr(_s, "busy"):
+        print(_name, "running", _s.running, "busy", _s.busy)
+with tempfile.TemporaryFile("w+") as _f:
+    faulthandler.dump_traceback(_f, all_threads=True)
+    _f.seek(0)
+    print(_f.read())"""
 
 
 # what the kernel holds of the editor's mask, as JSON

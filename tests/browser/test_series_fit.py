@@ -4,7 +4,7 @@
 learner does (Run All), then lays the page out in light and dark, wide and narrow, and measures
 every output (widgets, charts, tables, printed text) with the gallery's measure: nothing wider
 than the output area, every text at WCAG AA contrast. It takes as long as running the whole series
-in a browser (about half an hour on 2 cores), so it is ``heavy``: CI leaves it out; run it with
+in a browser (7m45s here on 2 cores, models cached), so it is ``heavy``: CI leaves it out; run it with
     python -m pytest -m heavy tests/browser/test_series_fit.py
 Screenshots of each widget, table and chart go to artifacts/screenshots/series-<notebook>-<theme>-<width>-<n>.png.
 """
