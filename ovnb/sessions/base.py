@@ -81,6 +81,12 @@ class Session(Lifecycle):
         """Set traits on the view thread and wait (for callers that are no worker)."""
         on_view_thread(lambda: self._set(values))
 
+    def publish_taken(self, **taken: Any) -> None:
+        """Clear each choice (a picture, a clip...) that still holds what a run took, checked on the
+        view thread: a choice made meanwhile (the next queued question's) stays."""
+        post(lambda: self._set({name: None for name, value in taken.items()
+                                if value is not None and getattr(self, name) is value}))
+
     def _set(self, values: dict[str, Any]) -> None:
         with self.hold_trait_notifications():
             for name, value in values.items():

@@ -113,8 +113,18 @@ class ConversationSession(Session, ChatState, LLMSettings):
         """Start answering ``text`` without waiting (the Send button); None when refused (one
         line shown). A wrong type or an option this chat does not take is a TypeError."""
         try:
-            request = self._checked(self.request(text, **options))
+            request = self.request(text, **options)
         except OvnbError as exc:  # a bad schema, an unknown adapter...: one line, nothing changed
+            self.refuse(str(exc))
+            return None
+        return self._submit(request, queue)
+
+    def _submit(self, request: ChatRequest, queue: bool) -> Job[Any] | None:
+        """Start answering ``request``, which carries what it was asked with (a send's own image
+        travels in it, never through the chosen one another thread may change meanwhile)."""
+        try:
+            request = self._checked(request)
+        except OvnbError as exc:  # a model without a talker asked to speak...: one line
             self.refuse(str(exc))
             return None
         if not self._asks(request):

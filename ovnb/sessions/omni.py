@@ -20,7 +20,7 @@ the ChatHistory for later turns) with audio in and speech out:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -254,18 +254,22 @@ class OmniSession(VisionSession, SpeechOut):
         """Ask ``text`` with an image, a video and/or a recording (else the chosen ones); the
         answer ('' on error, ``last_error`` says why); its speech in ``speech`` when spoken.
         ``speak`` overrides the setting for this answer. Nothing is chosen unless all read."""
-        self.request(text, speak=speak)  # wrong types: raised before anything is read
+        request = self.request(text, speak=speak)  # wrong types: raised before anything is read
         sound = None
         if audio is not None:
             wait_for(self._loading)  # whether the model hears audio decides before any reading
             sound = self._heard(audio, None)
             if sound is None:
                 return ""
-        if (image is not None or video is not None) and not self._choose_both(image, video):
-            return ""
+        if image is not None or video is not None:
+            chosen = self._choose_both(image, video)
+            if chosen is None:
+                return ""
+            request = replace(request, picture=chosen[0], clip=chosen[1])
         if sound is not None:
             self.publish_now(audio_clip=sound, **_noted(sound))
-        return self.call(self.submit(text, queue=True, speak=speak), "")
+            request = replace(request, sound=sound)
+        return self.call(self._submit(request, queue=True), "")
 
     def _asks(self, request: ChatRequest) -> bool:
         """Text, or a recording, image or video alone (the model answers what it hears or sees);
@@ -343,9 +347,8 @@ class OmniSession(VisionSession, SpeechOut):
             raise
         conversation.append({"role": "assistant", "content": result.texts[0]})
         speech = self._speech(result, chunks) if speak else None
-        sent = {"picture": picture, "video_clip": clip, "audio_clip": sound}
-        self.publish(speech=speech, status=_done_line(sound, speech),
-                     **{k: None for k, v in sent.items() if v is not None and getattr(self, k) is v})
+        self.publish(speech=speech, status=_done_line(sound, speech))
+        self.publish_taken(picture=picture, video_clip=clip, audio_clip=sound)
         return result, budget
 
     def _media(self, model: OmniModel, picture: Any, clip: Any, sound: Sound | None

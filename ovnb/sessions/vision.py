@@ -14,7 +14,7 @@ isn't implemented for this model").
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -155,16 +155,21 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         """Ask ``text`` about ``image`` and/or ``video`` (else the chosen ones); the answer, ''
         on error. Nothing is chosen unless both read: a bad one leaves the choices as they were."""
         try:
-            self.request(text, **options)  # wrong types and options: raised before anything is read
-        except OvnbError:
-            pass  # a value it cannot use: submit says so, in one line
-        if (image is not None or video is not None) and not self._choose_both(image, video):
+            request = self.request(text, **options)  # wrong types: raised before anything is read
+        except OvnbError as exc:  # a value it cannot use: one line, nothing chosen
+            self.refuse(str(exc))
             return ""
-        return self.call(self.submit(text, queue=True, **options), "")
+        if image is not None or video is not None:
+            chosen = self._choose_both(image, video)
+            if chosen is None:
+                return ""
+            request = replace(request, picture=chosen[0], clip=chosen[1])
+        return self.call(self._submit(request, queue=True), "")
 
-    def _choose_both(self, image: Source | None, video: VideoSource | None) -> bool:
-        """Choose ``image`` and ``video`` (where given) together: a bad one leaves both choices
-        as they were (one line shown)."""
+    def _choose_both(self, image: Source | None, video: VideoSource | None
+                     ) -> tuple[Picture | None, VideoClip | None] | None:
+        """Choose ``image`` and ``video`` (where given) together, and give the picture and clip
+        chosen; a bad one leaves both choices as they were (one line shown, None)."""
         if video is not None:
             wait_for(self._loading)  # whether the model takes video decides before any decoding
         try:
@@ -174,11 +179,11 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
             raise
         except Exception as exc:
             self.fail(explain(exc))
-            return False
+            return None
         notes = clip.notes if clip is not None and clip is not self.video_clip else ()
         self.publish_now(picture=picture, video_clip=clip,
                          **({"status": "; ".join(notes)} if notes else {}))
-        return True
+        return picture, clip
 
     def request(self, text: str, adapters: Any = None, **unknown: Any) -> VisionRequest:
         """``text`` (and ``adapters``: file or name -> strength for this answer) with the image
@@ -243,9 +248,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
                 conversation.pop()
             raise
         conversation.append({"role": "assistant", "content": result.texts[0]})
-        sent = {"picture": picture, "video_clip": clip}  # the history keeps them from now on
-        self.publish(**{k: None for k, v in sent.items()
-                        if v is not None and getattr(self, k) is v})
+        self.publish_taken(picture=picture, video_clip=clip)  # the history keeps them from now on
         return result, budget
 
     def _metrics(self, result: Any, request: ChatRequest) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 box, Send and the speech player), on tiny-qwen3-omni in f32."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +138,21 @@ def test_the_pickers_show_what_code_chose_each_in_one_row(omni: Path) -> None:
     assert c["samples"].label == "house"
     widget.remove_audio()
     assert c["audio_samples"].label == "sample recording…" and widget.audio_clip is None
+
+
+def test_concurrent_sends_queue_each_with_its_own_recording(omni: Path, tmp_path: Path) -> None:
+    widget = omni_widget(omni, speak=False)
+    hum = tmp_path / "hum.wav"
+    hum.write_bytes(to_wav(np.sin(np.arange(RATE // 2) * 0.05).astype(np.float32), RATE))
+    recordings = {"q0": SAMPLE, "q1": hum, "q2": SAMPLE}
+    answers: list[str] = []
+    threads = [threading.Thread(target=lambda q=q, a=a: answers.append(widget.send(q, audio=a)))
+               for q, a in recordings.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 3 and widget.last_error == ""
+    asked = {m["content"]: m.get("audio") for m in widget.messages if m["role"] == "user"}
+    assert asked == {q: a.name for q, a in recordings.items()}  # each question took its own
+    assert widget.audio_clip is None
