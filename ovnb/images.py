@@ -83,6 +83,11 @@ class Mask:
         """The share of the pixels that are repainted (0: none, 1: all)."""
         return float(np.count_nonzero(self.pixels)) / max(self.pixels.size, 1)
 
+    @property
+    def share(self) -> str:
+        """``coverage`` as every line shows it ("5.8%"): one rounding wherever it is read."""
+        return f"{self.coverage:.1%}"
+
     def png(self) -> bytes:
         """The mask as a grayscale PNG (what the mask painter shows and sends)."""
         from PIL import Image

@@ -223,7 +223,14 @@ class Session(Lifecycle):
             if not outcome.ok:
                 values.update(last_error=outcome.error or "error",
                               error_details=outcome.details or "")
-            self.publish(**values)
+            post(lambda: self._end_run(values))
+
+    def _end_run(self, values: dict[str, Any]) -> None:
+        """On the view thread: the run's end shown; a refusal said while it went on ("busy:
+        wait...") is stale from now, so it goes."""
+        if self.status == BUSY and "status" not in values:
+            values = {**values, "status": ""}
+        self._set(values)
 
     def _take_turn(self, job: Job[Any], queue: bool) -> bool:
         """Make ``job`` the run in progress, waiting for the one before it if ``queue``.

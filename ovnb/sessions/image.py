@@ -109,7 +109,9 @@ class ImageState(traitlets.HasTraits):
                                help="(steps done, steps the scheduler runs) of the current run")
     preview = Bytes(b"", help="PNG of the latest live preview (or of the finished image)")
     live_preview = Bool(True, help="decode previews while the image forms")
-    metrics = Dict(help="seconds, steps, steps_per_s, previews, steps_asked")
+    metrics = Dict(help="the last run's seconds, steps, steps_asked, steps_per_s, previews, "
+                        "preview_interval (None: live preview off), mode, notes (on its inputs, "
+                        "as the status line says), strength (edits), view_error (a failed preview)")
     outcome = Unicode("", help="how the last run ended: done, stopped, failed ('' before)")
     input_image = traitlets.Any(None, allow_none=True,
                                 help="the image the Generate button edits (an ovnb.images.Picture)")
@@ -280,7 +282,7 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         except Exception as exc:
             self.fail(explain(exc))
             return None
-        share = f"mask: {mask.coverage:.0%} of the image is repainted"
+        share = f"mask chosen: {mask.share} of the image is repainted"
         self.succeed(input_mask=mask, status=f"{share} ({note})" if note else share)
         return mask
 
@@ -398,6 +400,7 @@ class ImageSession(Session, ImageState, ImageSettings, WithAdapters):
         steps = len(pipe.get_performance_metrics().raw_metrics.iteration_durations)
         metrics = {"seconds": seconds, "steps": steps, "steps_asked": kwargs["num_inference_steps"],
                    "steps_per_s": steps / seconds if seconds else 0.0, "previews": watch.previews,
+                   "preview_interval": watch.interval if watch.decode is not None else None,
                    "mode": edit.mode, "notes": list(edit.notes)}
         if edit.mode != TEXT:
             metrics["strength"] = kwargs["strength"]

@@ -22,7 +22,7 @@ from ovnb.sessions.editing import LABELS, TEXT
 from ovnb.sessions.image import ImageSession, Result
 from ovnb.widgets.base import Front, View
 from ovnb.widgets.lora import LoraMixer, connect
-from ovnb.widgets.maskpaint import MaskPainter
+from ovnb.widgets.maskpaint import MaskPainter, canvas_width
 from ovnb.widgets.media import (
     SampleDropdown,
     image_sample,
@@ -117,7 +117,12 @@ class ImageView(View):
                                description="Mask file"),
             clear_mask=widgets.Button(description="Clear mask", icon="undo"),
             edit_result=widgets.Button(description="Edit the result", icon="level-up",
-                                       tooltip="make the last image the image to edit"))
+                                       tooltip="make the last image the image to edit"),
+            actual_size=widgets.ToggleButton(False, description="actual size", icon="search-plus",
+                                             tooltip="before and after at their own pixel size "
+                                                     "(else at the painting canvas's scale)",
+                                             layout=widgets.Layout(width="auto",
+                                                                   display="none")))
         c = self.controls
         c["strength"].min = 0.05  # 0 is no strength; from code any value in (0, 1]
         widgets.link((c["brush"], "value"), (self.painter, "brush"))
@@ -138,8 +143,10 @@ class ImageView(View):
                                         layout=widgets.Layout(display="none"))
         self.after_label = widgets.HTML(grey("after"), layout=widgets.Layout(display="none"))
         self.before_after = widgets.HBox([self.before_box,
-                                      widgets.VBox([self.after_label, self.preview])],
-                                     layout=widgets.Layout(grid_gap="12px"))
+                                          widgets.VBox([self.after_label, self.preview]),
+                                          c["actual_size"]],
+                                         layout=widgets.Layout(grid_gap="12px",
+                                                               flex_flow="row wrap"))
 
     def _settings_box(self) -> widgets.Widget:
         c = self.controls
@@ -176,6 +183,7 @@ class ImageView(View):
         session.observe(self._on_input_mask, "input_mask")
         session.observe(self._on_results, "results")
         session.observe(self._show_before, "before")
+        c["actual_size"].observe(self._rescale, "value")
         self.busy_controls([c["run"], c["edit_result"]], [c["stop"]])
         self._show_mode()
 
@@ -275,33 +283,49 @@ class ImageView(View):
         picture, mask = session.input_image, session.input_mask
         run = self._run
         if run is not None and (run.source is not picture or run.mask is not mask):
+            own = f" · {run.mask.share} of it masked" if run.mask is not None else ""
             self.mode_label.value = grey(
-                f"{_mode_line(run.mode, run.source, run.mask)} · by generate() from code; "
+                f"{_mode_line(run.mode, run.source)}{own} · by generate() from code; "
                 f"Generate runs {LABELS[session.mode]}")
         elif picture is None:
-            self.mode_label.value = grey(f"{_mode_line(TEXT, None, None)} · choose an image to "
+            self.mode_label.value = grey(f"{_mode_line(TEXT, None)} · choose an image to "
                                           "edit it")
         elif mask is None:
-            self.mode_label.value = grey(f"{_mode_line(session.mode, picture, None)} · paint a "
+            self.mode_label.value = grey(f"{_mode_line(session.mode, picture)} · paint a "
                                           "mask over it (or upload one) to inpaint")
         else:
-            self.mode_label.value = grey(_mode_line(session.mode, picture, mask))
+            self.mode_label.value = grey(f"{_mode_line(session.mode, picture)} · repaints what "
+                                         "the mask covers")
         strokes = self.painter.strokes
         if mask is None:
             self.mask_label.value = grey("mask: none · paint over the image: white = repaint")
         else:
             source = (f"painted, {strokes} stroke{'s' * (strokes != 1)}"
                       if mask is self._painted else mask.name)
-            self.mask_label.value = grey(f"mask: {mask.coverage:.1%} of the image ({source})")
+            self.mask_label.value = grey(f"mask: {mask.share} of the image ({source})")
 
     def _show_before(self, change: dict[str, Any]) -> None:
         """An edit's input beside its result; nothing for text to image."""
         data = change["new"]
         self.before.value = data
-        width = _png_width(data)
-        self.before.layout.width = f"{min(width, MAX_VIEW)}px" if width else None
-        self.before_box.layout.display = "flex" if data else "none"
+        shown = "flex" if data else "none"
+        self.before_box.layout.display = self.controls["actual_size"].layout.display = shown
         self.after_label.layout.display = "block" if data else "none"
+        self._rescale()
+
+    def _rescale(self, change: Any = None) -> None:
+        """Before and after of an edit at the painting canvas's scale (so a 64 px image shows as
+        large as the canvas it was painted on), or at their pixel size when "actual size" is
+        pressed; a text to image result at its own size up to MAX_VIEW."""
+        edit, actual = bool(self.before.value), self.controls["actual_size"].value
+        for image in (self.before, self.preview):
+            width = _png_width(image.value)
+            if edit and not actual and width:
+                shown = canvas_width(_png_width(self.before.value))
+            else:
+                shown = width if actual else min(width, MAX_VIEW)
+            image.layout.width = f"{shown}px" if width else None
+            (image.add_class if shown > width else image.remove_class)("ovnb-enlarged")
 
     def _show_progress(self, change: Any = None) -> None:
         """One truth for the steps: what the scheduler runs, and why it differs from the setting."""
@@ -324,9 +348,8 @@ class ImageView(View):
         """The preview or the result, at its own size up to MAX_VIEW wide."""
         data = change["new"]
         self.preview.value = data
-        width = _png_width(data)
         self.preview.layout.display = "block" if data else "none"
-        self.preview.layout.width = f"{min(width, MAX_VIEW)}px" if width else None
+        self._rescale()
 
     def _show_metrics(self, change: Any = None) -> None:
         m = self.session.metrics
@@ -334,10 +357,9 @@ class ImageView(View):
             self.figures_line.value = ""
             return
         parts = [f"{m['steps']} steps in {m['seconds']:.2f} s", f"{m['steps_per_s']:.1f} steps/s",
-                 f"{m['previews']} previews"]
+                 _previews_part(m)]  # notes on the inputs: the status line's (said once)
         if m.get("mode", TEXT) != TEXT:
             parts.insert(0, LABELS[m["mode"]])
-        parts += m.get("notes", [])
         if m.get("view_error"):
             parts.append(f"a preview failed: {m['view_error']}")
         self.figures_line.value = metrics_line(parts)
@@ -391,14 +413,23 @@ class ImageGenerator(Front):
                                  self.view.controls["filename"].value)
 
 
-def _mode_line(mode: str, picture: Picture | None, mask: Mask | None) -> str:
-    """``mode: inpainting on house.png (320×240) · 12% of it masked for repainting``."""
+def _mode_line(mode: str, picture: Picture | None) -> str:
+    """``mode: inpainting on house.png (320×240)``."""
     line = f"mode: {LABELS[mode]}"
     if picture is not None:
         line += f" on {picture.name} ({'×'.join(map(str, picture.size))})"
-    if mask is not None:
-        line += f" · {mask.coverage:.0%} of it masked for repainting"
     return line
+
+
+def _previews_part(metrics: dict[str, Any]) -> str:
+    """``3 previews``; with none, why: live preview was off, or the run ended before the first
+    was due."""
+    count, interval = metrics["previews"], metrics.get("preview_interval")
+    if count:
+        return f"{count} preview{'s' * (count != 1)}"
+    if interval is None:
+        return "live preview off"
+    return f"no preview (the first is due {interval:g} s into a run)"
 
 
 def _pil(picture: Picture) -> Any:

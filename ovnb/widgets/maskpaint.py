@@ -44,7 +44,13 @@ class MaskPainter(anywidget.AnyWidget):
         with self.hold_sync():
             self.mask = b""
             self.image = image_png
-            self.view_width = min(max(width, VIEW_WIDTH[0]), VIEW_WIDTH[1]) if width else 0
+            self.view_width = canvas_width(width) if width else 0
 
     def __repr__(self) -> str:
         return f"MaskPainter(strokes={self.strokes}, brush={self.brush})"
+
+
+def canvas_width(width: int) -> int:
+    """The css width an image ``width`` pixels wide paints at (small ones enlarged, big ones
+    shrunk): an edit's before and after show at the same scale."""
+    return min(max(width, VIEW_WIDTH[0]), VIEW_WIDTH[1])

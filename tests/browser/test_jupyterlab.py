@@ -427,8 +427,13 @@ def test_a_mask_painted_with_the_mouse_reaches_the_kernel(notebook: Callable[[st
         "(img) => [img.complete, img.naturalWidth, img.naturalHeight]") for side in
         ("before", "after")]
     assert sizes == [[True, 64, 48], [True, 64, 48]]
+    shown = [editor.locator(f".ovnb-image-{side}") for side in ("before", "after")]
+    assert [side.bounding_box()["width"] for side in shown] == [256, 256]  # the canvas's scale
     editor.scroll_into_view_if_needed()
     editor.screenshot(path=str(SCREENSHOTS / "image-inpainted.png"))
+    editor.get_by_role("button", name="actual size").click()
+    for side in shown:
+        expect(side).to_have_css("width", "64px")  # at the image's own pixel size
     assert "⚠" not in editor.inner_text()
 
 

@@ -251,6 +251,20 @@ def test_a_call_made_while_another_runs_waits_for_it(subject: Subject, widget: A
     assert widget.last_error == ""
 
 
+def test_a_start_refused_while_a_run_goes_on_says_busy_until_it_ends(
+        subject: Subject, widget: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    hold = Hold(monkeypatch)
+    first, box = in_thread(lambda: subject.call(widget))
+    assert hold.reached.wait(HANG)
+    session = widget.session
+    assert session.start(lambda loaded, job: None) is None  # a button's start: refused
+    assert session.status.startswith("busy: wait for the current run")
+    hold.release.set()
+    ended(first)
+    settle()
+    assert _made(box[0]) and not session.status.startswith("busy")
+
+
 class Wrong:
     """An argument of a type no public method takes."""
 

@@ -195,7 +195,7 @@ def test_the_chosen_image_and_mask_make_the_buttons_mode(session: ImageSession) 
     picture = session.choose_image(photo(), "photo")
     assert session.mode == IMAGE and session.input_image is picture
     assert session.choose_mask(patch()) is not None and session.mode == INPAINT
-    assert session.status.startswith("mask: ") and "% of the image is repainted" in session.status
+    assert session.status == f"mask chosen: {session.input_mask.share} of the image is repainted"
     assert session.choose_mask(np.ones((32, 48), bool)) is None  # all white: refused, mask kept
     assert "is all white" in session.last_error and session.mode == INPAINT
     session.choose_image(photo(seed=1), "another")  # a new image: its old mask goes

@@ -143,9 +143,15 @@ def test_live_previews_are_decoded_and_can_be_switched_off(sd: Path) -> None:
     assert 1 <= gen.metrics["previews"] <= gen.metrics["steps"] - 1 == 8
     assert len(seen) == gen.metrics["previews"] + 1 and distance(shown(gen.view.preview), final) == 0
     assert distance(from_png(seen[0]), final) > 1  # a preview is not the final image
+    assert f"· {gen.metrics['previews']} preview" in gen.view.figures_line.value
+    gen.session.preview_interval = 3600  # due long after the run: none, and the line says why
+    gen.generate(PROMPT)
+    assert gen.metrics["previews"] == 0 and gen.metrics["preview_interval"] == 3600
+    assert "no preview (the first is due 3600 s into a run)" in gen.view.figures_line.value
     gen.view.controls["live_preview"].value = False
     gen.generate(PROMPT)
-    assert gen.metrics["previews"] == 0
+    assert gen.metrics["previews"] == 0 and gen.metrics["preview_interval"] is None
+    assert "live preview off" in gen.view.figures_line.value
 
 
 def test_previews_of_big_images_decode_a_shrunken_latent(sd: Path) -> None:
@@ -398,8 +404,16 @@ def test_a_painted_stroke_is_the_mask_and_generate_inpaints(front_end: None, sd:
     assert gen.view.before_box.layout.display == "flex" and shown(gen.view.before).shape == (36, 48, 3)
     assert np.array_equal(shown(gen.view.preview), pixels(same))  # after, beside before
     assert gen.view.figures_line.value.count("inpainting · ") == 1
-    gen.generate(PROMPT)  # text to image: no before
-    assert gen.view.before_box.layout.display == "none"
+    canvas = f"{gen.view.painter.view_width}px"  # before and after at the painting canvas's scale
+    assert gen.view.before.layout.width == gen.view.preview.layout.width == canvas != "48px"
+    actual = gen.view.controls["actual_size"]
+    assert actual.layout.display == "flex"
+    actual.value = True  # at their pixel size
+    assert gen.view.before.layout.width == gen.view.preview.layout.width == "48px"
+    actual.value = False
+    gen.generate(PROMPT)  # text to image: no before, the result at its own size
+    assert gen.view.before_box.layout.display == actual.layout.display == "none"
+    assert gen.view.preview.layout.width == f"{SMALL['width']}px"
 
 
 def test_strokes_erased_away_and_a_refused_one_leave_the_right_mask(front_end: None,
@@ -433,6 +447,15 @@ def test_a_mask_file_is_uploaded_scaled_or_refused(sd: Path) -> None:
     assert gen.mode == "image2image" and gen.view.painter.mask == b""
 
 
+def test_a_note_on_the_inputs_is_said_once_in_the_status_line(sd: Path) -> None:
+    gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
+    gen.generate(PROMPT, image=small_house(), mask=mask_png(96, 72, (20, 10, 60, 50)))
+    notes = gen.metrics["notes"]
+    assert "the mask upload scaled from 96×72 to the image's 48×36" in notes
+    assert gen.status == "; ".join(["done", *notes])
+    assert "scaled" not in gen.view.figures_line.value
+
+
 def test_strength_slider_and_editing_the_result(sd: Path) -> None:
     gen = ovnb.ImageGenerator(sd, properties=F32, **SMALL)
     slider = gen.view.controls["strength"]
@@ -464,8 +487,8 @@ def test_the_mode_line_says_what_a_code_call_ran_and_the_dropdown_what_is_chosen
     assert dropdown.label == "sample image…" and "mode: text to image · choose an image" in line()
     gen.generate(PROMPT, image=small_house(), mask=mask_png())  # inpainting, from code
     assert "mode: inpainting on the image (48×36) · " in line()
-    assert "% of it masked for repainting · by generate() from code; Generate runs text to " \
-           "image" in line()
+    assert f"{gen.results[0].mask.share} of it masked · by generate() from code; Generate runs " \
+           "text to image" in line()
     gen.generate(PROMPT, image=small_house())
     assert "mode: image to image on the image (48×36) · by generate() from code" in line()
     gen.choose_image(samples()["house"])  # code chooses a sample: the pickers show it
