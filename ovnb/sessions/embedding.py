@@ -51,7 +51,8 @@ class RankingState(traitlets.HasTraits):
     ranking = List(help="the last ranking: (index into texts, score), best first")
     note = Unicode("", help="what the last run had to change, e.g. texts cut to the model's "
                             "length ('' when nothing)")
-    metrics = Dict(help="the last run: texts, seconds, texts_per_s")
+    metrics = Dict(help="the last run: texts, seconds, texts_per_s, made (the vectors' shape, "
+                        "'3×384', for a run that made vectors rather than a ranking)")
     context_length = Int(0, help="tokens the model reads per text (0 until loaded); the rest "
                                  "is cut")
 
@@ -99,12 +100,15 @@ class ScoringSession(Session, RankingState):
 
     def _finished(self, count: int, started: float, query: str | None = None,
                   texts: list[str] | None = None, ranking: Ranking | None = None,
-                  note: str = "") -> None:
-        """Publish a run's note and figures, and its ranking when it made one."""
+                  note: str = "", vectors: np.ndarray | None = None) -> None:
+        """Publish a run's note and figures, and its ranking or the shape of its ``vectors``
+        (a call from code that ranks nothing still shows what it made)."""
         seconds = time.perf_counter() - started
-        values: dict[str, Any] = {
-            "note": note, "metrics": {"texts": count, "seconds": seconds,
-                                      "texts_per_s": count / seconds if seconds > 0 else 0.0}}
+        metrics = {"texts": count, "seconds": seconds,
+                   "texts_per_s": count / seconds if seconds > 0 else 0.0}
+        if vectors is not None:
+            metrics["made"] = "×".join(map(str, vectors.shape))
+        values: dict[str, Any] = {"note": note, "metrics": metrics}
         if ranking is not None:
             values.update(query=query or "", texts=texts or [], ranking=ranking)
         self.publish(**values)
@@ -232,7 +236,7 @@ class EmbedderSession(ScoringSession):
         def work(loaded: Loaded[Any], job: Job[tuple[np.ndarray, str]]) -> tuple[np.ndarray, str]:
             started = time.perf_counter()
             vectors, note = self._vectors(loaded, job, list(texts), query)
-            self._finished(len(texts), started, note=note)
+            self._finished(len(texts), started, note=note, vectors=vectors)
             return vectors, note
 
         outcome = self.run(work)
@@ -250,8 +254,8 @@ class EmbedderSession(ScoringSession):
             seen, picture_note = self._picture_vectors(loaded, job, pictures)
             vectors = seen if vectors is None else np.vstack([vectors, seen])
             note = " ".join(filter(None, [note, picture_note]))
-        self._finished(len(texts) + len(pictures), started, note=note)
         assert vectors is not None
+        self._finished(len(texts) + len(pictures), started, note=note, vectors=vectors)
         return vectors
 
     def _picture_vectors(self, loaded: Loaded[Any], job: Job[Any], pictures: Sequence[Any]

@@ -87,7 +87,7 @@ class MultimodalEmbedderSession(EmbedderSession):
         def work(loaded: Loaded[Any], job: Job[tuple[np.ndarray, str]]) -> tuple[np.ndarray, str]:
             started = time.perf_counter()
             made = self._picture_vectors(loaded, job, pictures)
-            self._finished(len(pictures), started, note=made[1])
+            self._finished(len(pictures), started, note=made[1], vectors=made[0])
             return made
 
         outcome = self.run(work)

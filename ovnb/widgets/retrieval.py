@@ -128,9 +128,10 @@ class RankingView(View):
         self.note.value = note_html(session.note)
         m = session.metrics
         count = m.get("texts", 0) if m else 0
+        made = [f"made vectors {m['made']}"] if m and m.get("made") else []
         self.figures_line.value = metrics_line([
             f"{count} text{'s' * (count != 1)} in {m['seconds'] * 1000:.0f} ms",
-            f"{m['texts_per_s']:.0f} texts/s"]) if m else ""
+            f"{m['texts_per_s']:.0f} texts/s", *made]) if m else ""
 
 
 class Embedder(Front):

@@ -39,7 +39,10 @@ def test_the_embedder_ranks_the_lines_typed(tiny_embed: Path) -> None:
     table = embedder.view.table.value
     assert table.count("<tr>") == 4 and "line 2" in table and "paris is the capital" in table
     assert "texts/s" in embedder.view.figures_line.value and not embedder.busy
+    assert "made vectors" not in embedder.view.figures_line.value  # the table shows the ranking
     assert embedder.embed(texts).shape == (3, embedder.dim) == (3, 32)
+    assert "3 texts in " in embedder.view.figures_line.value  # a call from code shows what it made
+    assert "made vectors 3×32" in embedder.view.figures_line.value
 
 
 def test_the_embedder_view_says_what_it_cut(tiny_embed: Path) -> None:
