@@ -25,7 +25,7 @@ import traitlets
 
 from ovnb.errors import OvnbError
 from ovnb.lora import AdapterSet
-from ovnb.widgets.render import error_html, grey, markdown_html, png
+from ovnb.widgets.render import READOUT, error_html, grey, markdown_html, png
 
 RANGE, WIDE_RANGE = (0.0, 1.0), (-1.0, 2.0)
 STEP = 0.05
@@ -55,7 +55,7 @@ class LoraMixer(widgets.VBox):
                                                  layout=widgets.Layout(width="180px"))
             self._sliders[path] = widgets.FloatSlider(
                 strength, min=min(low, strength), max=max(high, strength), step=STEP,
-                readout_format=".2f", continuous_update=False, layout=widgets.Layout(width="320px"))
+                readout_format=READOUT, continuous_update=False, layout=widgets.Layout(width="320px"))
             self._boxes[path].observe(lambda _: self._sync(), "value")
             self._sliders[path].observe(lambda _: self._sync(), "value")
         title = ("<b>LoRA adapters</b> " + grey("strength · applies from the next generation, "

@@ -93,6 +93,9 @@ def setting_controls(owner: traitlets.HasTraits, names: Iterable[str] | None = N
     return {name: bound_control(owner, name) for name in chosen}
 
 
+READOUT = ".4"  # d3-format without a type is ~g: whole values read whole ("25", not "25.00"), "0.7"
+
+
 def bound_control(owner: traitlets.HasTraits, name: str) -> widgets.Widget:
     """A control for trait ``name`` of ``owner``, from its metadata, bound both ways."""
     trait = owner.traits()[name]
@@ -105,7 +108,8 @@ def bound_control(owner: traitlets.HasTraits, name: str) -> widgets.Widget:
     elif isinstance(trait, traitlets.Float):
         control = widgets.FloatSlider(value, min=low if low is not None else 0.0,
                                       max=high if high is not None else 1.0, step=step or 0.01,
-                                      description=label, style=style, continuous_update=False)
+                                      description=label, style=style, continuous_update=False,
+                                      readout_format=READOUT)
     elif isinstance(trait, traitlets.Int):
         control = widgets.IntSlider(value or 0, min=int(low or 0),
                                     max=int(high or DEFAULT_SLIDER_MAX), step=int(step or 1),

@@ -93,7 +93,11 @@ MEASURE = """(root) => {
     if (ratio < need) contrast.push(`${name(e)} "${(e.value || e.textContent).trim().slice(0, 30)}" `
       + `${ratio.toFixed(2)}:1 (${s.color} on rgb(${bg.slice(0, 3).map(Math.round)}))`);
   }
-  return {overflow: [...new Set(overflow)], contrast: [...new Set(contrast)]};
+  // a slider's readout of a whole value with decimals ("25.00"): integers read as integers
+  const readouts = [...root.querySelectorAll('.widget-readout')].filter(visible)
+    .map(e => (e.value ?? e.textContent).trim()).filter(t => /^-?\d+\.0+$/.test(t))
+    .map(t => `a slider reads ${t}`);
+  return {overflow: [...new Set(overflow)], contrast: [...new Set(contrast)], readouts};
 }"""
 # For the widget in `root`: its media picker rows (upload, samples, remove, path box) that do
 # not sit on one line; where the page is narrow (`narrow`), the path box may wrap under the rest.
