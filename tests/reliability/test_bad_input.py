@@ -681,7 +681,7 @@ def test_a_mask_of_another_scale_is_scaled_and_said(models: dict[str, Path]) -> 
     image = gen.generate("a red cat", image=_house(), mask=_mask(96, 72))
     assert image is not None and image.size == (48, 36) and gen.last_error == ""
     assert "the mask array scaled from 96×72 to the image's 48×36" in gen.metrics["notes"]
-    assert "the mask array scaled from 96×72" in gen.view.figures_line.value
+    assert "the mask array scaled from 96×72" in gen.view.status_line.value  # said once, there
 
 
 # ------------------------------------------------------------------------- Retriever and RAG
