@@ -17,21 +17,15 @@ update happens.
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import ipywidgets as widgets
 import traitlets
 
-from ovnb.runtime.views import unwatch, watch
 from ovnb.sessions.base import Session
 from ovnb.widgets.render import error_html, grey
 from ovnb.widgets.style import ROOT_CLASS, stylesheet
-
-# seconds a run goes on before its controls show it: a quicker run (a search, a short ranking)
-# sends no disable and enable messages, 6 of a search's 8 (benchmarks/overhead.py)
-BUSY_DELAY = 0.15
 
 
 class View(widgets.VBox):
@@ -46,7 +40,6 @@ class View(widgets.VBox):
         self.error_line = widgets.HTML()
         self._while_busy: list[widgets.Widget] = []
         self._while_idle: list[widgets.Widget] = []
-        self._busy_since: float | None = None  # a run not shown busy yet: when it began
         session.observe(self._show_status, "status")
         session.observe(self._show_error, ["last_error", "error_details"])
         session.observe(self._show_busy, "busy")
@@ -68,31 +61,10 @@ class View(widgets.VBox):
         """``run`` controls disabled while the session is busy, ``stop`` ones enabled only then."""
         self._while_idle += list(run)
         self._while_busy += list(stop)
-        self._set_busy(self.session.busy)
+        self._show_busy()
 
     def _show_busy(self, change: Any = None) -> None:
-        """A run shows busy once it has lasted BUSY_DELAY (ticked on the view thread); its end
-        shows idle at once. The session refuses a second start either way."""
-        if self.session.busy:
-            if self._busy_since is None:
-                self._busy_since = time.perf_counter()
-                watch(self)
-            return
-        if self._busy_since is not None:
-            self._busy_since = None
-            unwatch(self)
-        self._set_busy(False)
-
-    def tick(self) -> None:
-        """On the view thread while a run is young: show it busy once it is BUSY_DELAY old."""
-        if self._busy_since is None or time.perf_counter() - self._busy_since < BUSY_DELAY:
-            return
-        self._busy_since = None
-        unwatch(self)
-        self._set_busy(self.session.busy)
-
-    def _set_busy(self, busy: bool) -> None:
-        """Controls as a busy or idle session needs them (an unchanged value sends nothing)."""
+        busy = self.session.busy
         for control in self._while_idle:
             control.disabled = busy
         for control in self._while_busy:

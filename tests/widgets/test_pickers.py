@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import ovnb
+from ovnb.runtime.views import settle
 from ovnb import catalogs
 from ovnb.cache import problem
 from ovnb.errors import OvnbError
@@ -163,8 +164,8 @@ def test_prepare_button_runs_a_child_process_with_progress(tmp_path: Path) -> No
     steps: list[str] = []
     picker.step.observe(lambda change: steps.append(change["new"]), "value")
     picker.controls["run"].click()
-    wait_for(lambda: picker.controls["run"].disabled)  # shown once the run is BUSY_DELAY old
-    assert picker.session.busy
+    settle()  # busy and the buttons follow on the view thread
+    assert picker.session.busy and picker.controls["run"].disabled
     assert not picker.controls["stop"].disabled
     wait_for(lambda: picker.process is not None or not picker.session.busy)
     child = picker.process.pid if picker.process is not None else None
