@@ -345,7 +345,8 @@ class ImageView(View):
         self.step_label.value = grey(f"step {step} of {total}{extra}") if total else ""
 
     def _show_image(self, change: dict[str, Any]) -> None:
-        """The preview or the result, at its own size up to MAX_VIEW wide."""
+        """The preview or the result, at the size ``_rescale`` gives it (an edit's at the
+        canvas's scale, others at their own up to MAX_VIEW wide)."""
         data = change["new"]
         self.preview.value = data
         self.preview.layout.display = "block" if data else "none"
