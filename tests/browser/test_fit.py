@@ -95,7 +95,7 @@ MEASURE = """(root) => {
   }
   // a slider's readout of a whole value with decimals ("25.00"): integers read as integers
   const readouts = [...root.querySelectorAll('.widget-readout')].filter(visible)
-    .map(e => (e.value ?? e.textContent).trim()).filter(t => /^-?\d+\.0+$/.test(t))
+    .map(e => (e.value ?? e.textContent).trim()).filter(t => /^-?\\d+\\.0+$/.test(t))
     .map(t => `a slider reads ${t}`);
   return {overflow: [...new Set(overflow)], contrast: [...new Set(contrast)], readouts};
 }"""
