@@ -261,11 +261,10 @@ class OmniSession(VisionSession, SpeechOut):
             sound = self._heard(audio, None)
             if sound is None:
                 return ""
-        if image is not None or video is not None:
-            chosen = self._choose_both(image, video)
-            if chosen is None:
-                return ""
-            request = replace(request, picture=chosen[0], clip=chosen[1])
+        carrying = self._carrying(request, image, video)
+        if carrying is None:
+            return ""
+        request = carrying
         if sound is not None:
             self.publish_now(audio_clip=sound, **_noted(sound))
             request = replace(request, sound=sound)

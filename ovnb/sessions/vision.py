@@ -159,17 +159,15 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         except OvnbError as exc:  # a value it cannot use: one line, nothing chosen
             self.refuse(str(exc))
             return ""
-        if image is not None or video is not None:
-            chosen = self._choose_both(image, video)
-            if chosen is None:
-                return ""
-            request = replace(request, picture=chosen[0], clip=chosen[1])
-        return self.call(self._submit(request, queue=True), "")
+        carrying = self._carrying(request, image, video)
+        return "" if carrying is None else self.call(self._submit(carrying, queue=True), "")
 
-    def _choose_both(self, image: Source | None, video: VideoSource | None
-                     ) -> tuple[Picture | None, VideoClip | None] | None:
-        """Choose ``image`` and ``video`` (where given) together, and give the picture and clip
-        chosen; a bad one leaves both choices as they were (one line shown, None)."""
+    def _carrying(self, request: VisionRequest, image: Source | None,
+                  video: VideoSource | None) -> VisionRequest | None:
+        """``request`` carrying ``image`` and ``video`` where given, both chosen together; a bad
+        one leaves both choices as they were (one line shown, None)."""
+        if image is None and video is None:
+            return request
         if video is not None:
             wait_for(self._loading)  # whether the model takes video decides before any decoding
         try:
@@ -183,7 +181,7 @@ class VisionSession(ConversationSession, VideoInput, WithAdapters):
         notes = clip.notes if clip is not None and clip is not self.video_clip else ()
         self.publish_now(picture=picture, video_clip=clip,
                          **({"status": "; ".join(notes)} if notes else {}))
-        return picture, clip
+        return replace(request, picture=picture, clip=clip)
 
     def request(self, text: str, adapters: Any = None, **unknown: Any) -> VisionRequest:
         """``text`` (and ``adapters``: file or name -> strength for this answer) with the image
