@@ -9,8 +9,10 @@ that model) a second pipeline with them, which it keeps for its word runs.
 
 Audio is decoded and converted (16 kHz mono) as soon as it is chosen, so a bad file is refused at
 once and a player can show it before transcribing. Live text is shown where openvino_genai streams
-it faithfully: audio under 30 s without timestamps. Longer audio and timestamped runs still get a
-streamer, only so that Stop works; their text appears when the run ends.
+it faithfully: audio under 30 s (with word timestamps token by token, with segment timestamps a
+segment at a time; openvino_genai 2026.4.1 streams the result's very text, tests/widgets/
+test_speech.py). Longer audio still gets a streamer, only so that Stop works; its text appears
+when the run ends.
 """
 from __future__ import annotations
 
@@ -65,10 +67,10 @@ class WhisperSettings(Settings):
     task = setting(traitlets.Enum(["transcribe", "translate"], "transcribe",
                                   help="transcribe, or translate into English (multilingual "
                                        "models only)"), "task")
-    return_timestamps = setting(Bool(False, help="timestamped chunks (then no live text)"),
+    return_timestamps = setting(Bool(False, help="timestamped chunks (live text a chunk at a time)"),
                                 "timestamps")
-    word_timestamps = setting(Bool(False, help="when each word was said (Whisper models; then no "
-                                               "live text)"), "word timestamps")
+    word_timestamps = setting(Bool(False, help="when each word was said (Whisper models)"),
+                              "word timestamps")
     max_new_tokens = setting(Int(None, allow_none=True, help="tokens per 30 s window (None: the "
                                  "model's)"), "max new tokens", 1, 448, control=False)
 
@@ -242,8 +244,7 @@ class TranscriberSession(Session, SpeechState, WhisperSettings):
 
     def _run(self, loaded: Loaded[ASRPipeline], job: Job[str], clip: Clip, options: dict[str, Any]
              ) -> str:
-        timed = options.get("return_timestamps") or options.get("word_timestamps")
-        live = clip.seconds < WINDOW_SECONDS and not timed
+        live = clip.seconds < WINDOW_SECONDS
         stream = self.token_stream(job, loaded.pipe.get_tokenizer(),
                                    self._show_live if live else None)
         how = "" if live else " (the text appears at the end)"

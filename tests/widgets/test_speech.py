@@ -279,9 +279,12 @@ def test_word_timestamps_list_each_word_and_play_along(tiny_en: Path, clip) -> N
     widget = ovnb.Transcriber(tiny_en, properties=F32)
     plain = widget.transcribe((samples, RATE))
     assert widget.words == [] and widget.view.word_player.layout.display == "none"
+    seen = record_text(widget)
     text = widget.transcribe((samples, RATE), word_timestamps=True)
     expected = bare_words(tiny_en, samples)
     assert text == plain == expected.texts[0]
+    live = [value[:-2] for value in seen if value.endswith(" ▌")]  # streamed as it was made
+    assert live and len(live[0]) < len(text) and all(text.startswith(part) for part in live)
     assert widget.words == [(w.start_ts, w.end_ts, w.text) for w in expected.words[0]]
     assert "".join(word for _, _, word in widget.words) == text  # every word, in order
     starts = [start for start, _, _ in widget.words]
