@@ -67,8 +67,8 @@ class WhisperSettings(Settings):
     task = setting(traitlets.Enum(["transcribe", "translate"], "transcribe",
                                   help="transcribe, or translate into English (multilingual "
                                        "models only)"), "task")
-    return_timestamps = setting(Bool(False, help="timestamped chunks (live text a chunk at a time)"),
-                                "timestamps")
+    return_timestamps = setting(Bool(False, help="timestamped chunks (live text a chunk at a "
+                                               "time)"), "timestamps")
     word_timestamps = setting(Bool(False, help="when each word was said (Whisper models)"),
                               "word timestamps")
     max_new_tokens = setting(Int(None, allow_none=True, help="tokens per 30 s window (None: the "
