@@ -1,18 +1,24 @@
 """Benchmark: a speech pipeline's memory as it meets new text lengths, before and after ovnb.
 
-OpenVINO's CPU plugin keeps compiled kernels per input shape; SpeechT5 meets new shapes at each
-step of each new text length, so a plain Text2SpeechPipeline that speaks many different
-sentences keeps growing (which a 2 GB Binder session cannot afford), while a length seen before
-adds nothing. ``ovnb.Speaker``'s session rebuilds its pipeline before new lengths pass a budget
-(``ovnb.runtime.shapes``). Speaks ``--lengths`` texts of 1, 2, ... words twice, each setting in
-a fresh process, and prints per setting the anonymous memory after loading, at its highest and
-at the end, the seconds of each pass (the second: only lengths met before), of the last text
-spoken 3 times more (a length met since any rebuild: what must stay as fast) and the rebuilds.
-    python benchmarks/tts_shape_memory.py [--model tiny-speecht5 | --full] [--lengths 24]
-                                          [--cache-dir DIR] [--explore]
+OpenVINO's CPU plugin keeps compiled kernels and buffers per input shape; SpeechT5 meets new
+shapes at each decoder step and its vocoder one per text length, so a plain Text2SpeechPipeline
+that speaks many different sentences keeps growing (which a 2 GB Binder session cannot afford),
+while a length seen before adds nothing and runs faster. ``ovnb.Speaker`` builds a CPU pipeline
+without the plugin's runtime cache (``ovnb.families.SPEECH_OUT_CPU``). Two workloads, each
+setting in a fresh process; memory is anonymous resident MB after loading, at its highest (read
+every 20 ms) and at the end:
+- ``lengths``: texts of 1, 2, ... ``--lengths`` words, twice (the second pass meets only lengths
+  seen before), then the last text ``REPEATS`` times more (a length just met): seconds of each.
+- ``text``: one text of ``--chars`` characters (sentences of 4-30 words, seed 0), as ovnb speaks
+  it (``sentences.split``, one call per sentence) and as the plain pipeline would, call by call.
+    python benchmarks/tts_shape_memory.py [--model tiny-speecht5 | --full] [--f32]
+                                          [--workload lengths|text] [--lengths 24]
+                                          [--chars 10000] [--cache-dir DIR] [--explore]
+                                          [--only SETTING ...]
 ``--full`` builds a random model of microsoft/speecht5_tts's size (transformers' default
-SpeechT5Config and HiFi-GAN, ~157M parameters, fp16) into a temporary folder, once.
-``--explore`` adds the settings measured before choosing (runtime cache sizes, malloc_trim).
+SpeechT5Config and HiFi-GAN, ~157M parameters, fp16) into a temporary folder, once. ``--f32``
+runs every setting in f32 (else the CPU's default: bf16 where it has it, which halves the weights).
+``--explore`` adds settings measured before choosing (runtime cache sizes, malloc_trim).
 """
 from __future__ import annotations
 
@@ -20,9 +26,11 @@ import argparse
 import ctypes
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +45,9 @@ SETTINGS: dict[str, Setting] = {
     "ovnb Speaker (after)": ("ovnb", {}, {}, False),
 }
 EXPLORE: dict[str, Setting] = {
-    "ovnb, oneDNN cache kept": ("ovnb", {}, {PRIMITIVE_CACHE: "1024"}, False),
+    **{f"ovnb, runtime cache {n}": ("ovnb", {"CPU_RUNTIME_CACHE_CAPACITY": n}, {}, False)
+       for n in (100, 200, 1000, 2000, 5000)},  # 5000: OpenVINO's default
+    "ovnb, oneDNN cache off too": ("ovnb", {}, {PRIMITIVE_CACHE: "0"}, False),
     "plain + malloc_trim": ("plain", {}, {}, True),
     **{f"plain, runtime cache {n}": ("plain", {"CPU_RUNTIME_CACHE_CAPACITY": n}, {}, False)
        for n in (0, 500, 1000, 2000)},
@@ -88,58 +98,96 @@ def texts(lengths: int) -> list[str]:
     return [" ".join(WORDS[:n]) + "." for n in range(1, lengths + 1)]
 
 
+def long_text(chars: int) -> str:
+    """Sentences of 4 to 30 words drawn from WORDS (seed 0) until ``chars`` characters."""
+    rng, parts, total = random.Random(0), [], 0
+    while total < chars:
+        part = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 30))).capitalize() + "."
+        parts.append(part)
+        total += len(part) + 1
+    return " ".join(parts)
+
+
 def speaker(folder: str, properties: dict[str, int]) -> Any:
-    """``say(text)`` on ovnb's SpeakerSession, and the session's pipeline budget."""
-    from ovnb.runtime.shapes import budget_of
+    """``say(text)`` on ovnb's SpeakerSession (which speaks a text sentence by sentence)."""
     from ovnb.sessions.tts import SpeakerSession
 
     session = SpeakerSession(folder, properties=properties)
-    loaded = session.wait_loaded()
-    return session.speak, lambda: budget_of(loaded).rebuilds
+    session.wait_loaded()
+    return session.speak
 
 
 def plain(folder: str, properties: dict[str, int]) -> Any:
-    """``say(text)`` on a bare Text2SpeechPipeline (it never rebuilds)."""
+    """``say(text)`` on a bare Text2SpeechPipeline, one call per sentence as ovnb makes them."""
     import openvino_genai as ov_genai
 
+    from ovnb.sentences import split
+
     pipe = ov_genai.Text2SpeechPipeline(folder, "CPU", **properties)
-    return pipe.generate, lambda: 0
+    return lambda text: [pipe.generate(part) for part in split(text)]
 
 
-def child(folder: str, lengths: int, setting: Setting) -> None:
-    """One setting: load, speak every length twice, print one JSON line of figures."""
+class Peak:
+    """The highest anonymous memory seen, read every 20 ms on a thread (calls can be long)."""
+
+    def __init__(self) -> None:
+        self.mb, self._done = anon_mb(), threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._done.wait(0.02):
+            self.mb = max(self.mb, anon_mb())
+
+    def stop(self) -> int:
+        self._done.set()
+        self._thread.join()
+        return max(self.mb, anon_mb())
+
+
+def child(folder: str, args: argparse.Namespace, setting: Setting) -> None:
+    """One setting: load, run the workload, print one JSON line of figures."""
     how, properties, _, trim = setting
-    say, rebuilds = (speaker if how == "ovnb" else plain)(folder, properties)
+    say = (speaker if how == "ovnb" else plain)(folder, {**properties, **precision(args)})
     release = ctypes.CDLL("libc.so.6").malloc_trim if trim else (lambda _: None)
-    loaded = peak = anon_mb()
-    passes = []
-    for _ in range(2):
+    loaded, peak = anon_mb(), Peak()
+    figures: dict[str, float] = {}
+    if args.workload == "text":
         start = time.perf_counter()
-        for text in texts(lengths):
-            say(text)
-            release(0)
-            peak = max(peak, anon_mb())
-        passes.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    for _ in range(REPEATS):  # the length just met: what a rebuild must not slow
-        say(texts(lengths)[-1])
-    print(json.dumps({"loaded": loaded, "peak": peak, "end": anon_mb(), "first": passes[0],
-                      "again": passes[1], "repeat": time.perf_counter() - start,
-                      "rebuilds": rebuilds()}))
+        say(long_text(args.chars))
+        figures["seconds"] = time.perf_counter() - start
+    else:
+        for name in ("first", "again"):
+            start = time.perf_counter()
+            for text in texts(args.lengths):
+                say(text)
+                release(0)
+            figures[name] = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(REPEATS):  # the length just met
+            say(texts(args.lengths)[-1])
+        figures["repeat"] = time.perf_counter() - start
+    print(json.dumps({"loaded": loaded, "peak": peak.stop(), "end": anon_mb(), **figures}))
 
 
-def run(name: str, setting: Setting, folder: Path, lengths: int) -> None:
+def precision(args: argparse.Namespace) -> dict[str, str]:
+    return {"INFERENCE_PRECISION_HINT": "f32"} if args.f32 else {}
+
+
+def run(name: str, setting: Setting, folder: Path, args: argparse.Namespace) -> None:
     """One setting in a fresh process (its own caches, its environment), one row printed."""
-    command = [sys.executable, __file__, "--folder", str(folder), "--lengths", str(lengths),
-               "--child", name]
+    command = [sys.executable, __file__, "--folder", str(folder), "--lengths", str(args.lengths),
+               "--chars", str(args.chars), "--workload", args.workload, "--child", name,
+               *(["--f32"] if args.f32 else [])]
     done = subprocess.run(command, capture_output=True, text=True,
                           env={**os.environ, **setting[2]})
     if done.returncode != 0:
         print(f"{name:34} failed: {(done.stderr.strip().splitlines() or ['?'])[-1][:120]}")
         return
     row = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"{name:34} {row['loaded']:>9} {row['peak']:>8} {row['end']:>7} {row['first']:>9.1f} "
-          f"{row['again']:>8.1f} {row['repeat']:>9.2f} {row['rebuilds']:>8}", flush=True)
+    times = (f"{row['seconds']:>9.1f}" if args.workload == "text" else
+             f"{row['first']:>9.1f} {row['again']:>8.1f} {row['repeat']:>9.2f}")
+    print(f"{name:34} {row['loaded']:>9} {row['peak']:>8} {row['end']:>7} {times}", flush=True)
 
 
 def main() -> int:
@@ -147,15 +195,24 @@ def main() -> int:
     parser.add_argument("--model", default="tiny-speecht5")
     parser.add_argument("--full", action="store_true",
                         help="a random model of microsoft/speecht5_tts's size, built once")
+    parser.add_argument("--f32", action="store_true", help="f32 (else the CPU's default)")
+    parser.add_argument("--workload", choices=("lengths", "text"), default="lengths")
     parser.add_argument("--lengths", type=int, default=24, help="distinct text lengths to speak")
+    parser.add_argument("--chars", type=int, default=10_000, help="the text workload's length")
     parser.add_argument("--cache-dir")
     parser.add_argument("--explore", action="store_true", help="also the settings not chosen")
+    parser.add_argument("--only", nargs="+", metavar="SETTING", help="run only these settings")
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)  # a setting's name: run it
     args = parser.parse_args()
-    chosen = {**SETTINGS, **(EXPLORE if args.explore or args.child else {})}
+    chosen = {**SETTINGS, **(EXPLORE if args.explore or args.child or args.only else {})}
+    if args.only:
+        unknown = [name for name in args.only if name not in chosen]
+        if unknown:
+            parser.error(f"no setting {unknown[0]!r}: choose from {', '.join(chosen)}")
+        chosen = {name: chosen[name] for name in args.only}
     if args.child is not None:
-        child(args.folder, args.lengths, chosen[args.child])
+        child(args.folder, args, chosen[args.child])
         return 0
     if args.full:
         folder, name = build_full(FULL_FOLDER), "random speecht5_tts-size model"
@@ -163,12 +220,14 @@ def main() -> int:
         from ovnb import prepare
 
         folder, name = prepare(args.model, cache_dir=args.cache_dir), args.model
-    print(f"{name}, {args.lengths} texts of 1 to {args.lengths} words, each spoken twice; "
-          "memory: anonymous resident MB")
-    print(f"{'setting':34} {'loaded':>9} {'peak':>8} {'end':>7} {'first s':>9} {'again s':>8} "
-          f"{'repeat s':>9} {'rebuilds':>8}")
+    what = (f"one text of {args.chars} characters" if args.workload == "text" else
+            f"{args.lengths} texts of 1 to {args.lengths} words, each spoken twice")
+    print(f"{name}, {'f32' if args.f32 else 'default precision'}, {what}; memory: anonymous "
+          "resident MB")
+    times = ("seconds" if args.workload == "text" else "first s  again s  repeat s")
+    print(f"{'setting':34} {'loaded':>9} {'peak':>8} {'end':>7}  {times}")
     for label, setting in chosen.items():
-        run(label, setting, folder, args.lengths)
+        run(label, setting, folder, args)
     return 0
 
 

@@ -162,12 +162,14 @@ def _choices(here: Sequence[str] | None) -> str:
 
 
 def pipeline_properties(device: str, task: Family | str) -> dict[str, Any]:
-    """The OpenVINO properties a ``task`` pipeline needs on ``device`` (none on CPU)."""
+    """The OpenVINO properties a ``task`` pipeline needs on ``device``."""
     props: dict[str, Any] = {}
     if kind(device) != "CPU":  # GPU/NPU compile slowly: keep the compiled blobs for next time
         props["CACHE_DIR"] = str(compile_cache_dir())
     if kind(device) == "NPU":
         props.update(as_family(task).npu_properties)
+    if kind(device) == "CPU":  # not AUTO or HETERO: their other devices refuse CPU properties
+        props.update(as_family(task).cpu_properties)
     return props
 
 

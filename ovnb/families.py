@@ -29,6 +29,10 @@ DETOKENIZER = "openvino_detokenizer.xml"
 # the properties an LLM needs on an NPU: the longest prompt and the shortest answer it compiles for
 # (openvino_genai's defaults; raise MAX_PROMPT_LEN for long chats, at the cost of compile time)
 NPU_LLM = {"MAX_PROMPT_LEN": 1024, "MIN_RESPONSE_LEN": 128}
+# speech out on a CPU: no runtime cache. SpeechT5 meets new shapes at each decoder step and its
+# vocoder one per text length; the CPU plugin's cache kept kernels and buffers for every one of
+# them, without bound (ovnb.sessions.tts, benchmarks/tts_shape_memory.py)
+SPEECH_OUT_CPU = {"CPU_RUNTIME_CACHE_CAPACITY": 0}
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Family:
     prefix_caching: bool = False  # its pipeline takes a SchedulerConfig that caches prompt prefixes
     npu_int4: bool = False  # on an NPU: int4 symmetric channel-wise weights ("int4-npu")
     npu_properties: Mapping[str, Any] = field(default_factory=dict)  # what it needs on an NPU
+    cpu_properties: Mapping[str, Any] = field(default_factory=dict)  # what it needs on a CPU
     hub_tags: tuple[str, ...] = ()  # the hub's pipeline_tag values that mean this family
     auto_classes: tuple[str, ...] = ()  # transformers auto classes that mean this family
     fixups: tuple[str, ...] = ()  # "module:function(src, out)" applied to each export, in order
@@ -123,7 +128,7 @@ TEXT_TO_SPEECH = Family(
     marks=("openvino_encoder_model.xml", "openvino_decoder_model.xml", "openvino_postnet.xml",
            "openvino_vocoder.xml"),
     needs=(TOKENIZER,), export_task="text-to-audio", activation_gb=4.0, working_gb=0.5,
-    hub_tags=("text-to-speech",),
+    cpu_properties=SPEECH_OUT_CPU, hub_tags=("text-to-speech",),
     fixups=("ovnb.fixups:speech_settings", "ovnb.fixups:kokoro_lexicon"),
     tiny="tiny-speecht5", session="ovnb.sessions.tts:SpeakerSession",
     fronts=("ovnb.widgets.tts:Speaker",),

@@ -44,6 +44,17 @@ def test_npu_settings_per_task(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert speech["STATIC_PIPELINE"] is True and "MAX_PROMPT_LEN" not in speech
     assert devices.pipeline_properties("GPU.1", "image") == {"CACHE_DIR": str(tmp_path / "compiled")}
     assert devices.pipeline_properties("CPU", "chat") == {}
+
+
+def test_speech_out_on_a_cpu_keeps_no_runtime_cache_unless_the_caller_says() -> None:
+    """Its kernels per new shape grew without bound (families.SPEECH_OUT_CPU); only a plain CPU
+    gets the property (AUTO and HETERO hand properties to devices that refuse it)."""
+    off = {"CPU_RUNTIME_CACHE_CAPACITY": 0}
+    assert devices.pipeline_properties("CPU", "text-to-speech") == off
+    assert "CPU_RUNTIME_CACHE_CAPACITY" not in devices.pipeline_properties("AUTO", "text-to-speech")
+    assert devices.resolve("cpu", "text-to-speech") == ("CPU", off)
+    mine = {"CPU_RUNTIME_CACHE_CAPACITY": 5000, "INFERENCE_PRECISION_HINT": "f32"}
+    assert devices.resolve("CPU", "text-to-speech", mine) == ("CPU", mine)
     assert devices.precision_for("NPU", "chat") == "int4-npu"
     assert devices.precision_for("NPU", "vision-chat") == "int4-npu"
     assert devices.precision_for("NPU", "speech") is None

@@ -8,18 +8,20 @@ as it arrives: the view can play the first sentence while the next is made, memo
 sentence's, and Stop is heard between sentences. The whole speech is the sentences joined by a
 short pause.
 
-Memory stops growing however many sentences are spoken: each new sentence length makes
-OpenVINO's CPU plugin compile and keep kernels for new shapes (50-100 MB a length at
-microsoft/speecht5_tts's size, more for the first after a build), so the pipeline is rebuilt,
-which frees them, before new lengths would pass a budget (``ovnb.runtime.shapes``); lengths met
-since the last rebuild are as fast as ever.
+Memory no longer grows with every new sentence length. Each one makes OpenVINO's CPU plugin
+compile kernels and buffers for new shapes (SpeechT5's decoder at each new step, its vocoder
+~50-70 MB per new length at microsoft/speecht5_tts's size), and its runtime cache kept them all:
+a plain pipeline reached 4751 MB on one 10 000-character text. So a CPU pipeline is built
+without that cache (``families.SPEECH_OUT_CPU``); kernels come from oneDNN's primitive cache, a
+bounded LRU (benchmarks/tts_shape_memory.py has the figures). The price is speed: a length spoken
+again is prepared again, as a new one is (a repeat took 1.45x the cached time at speecht5_tts's
+size, 9x on tiny-speecht5, where preparing outweighs computing).
 
 Text is checked before anything is spoken: empty text, or characters the model's tokenizer
 cannot spell (they would be read as noise), are refused in one line that names them.
 """
 from __future__ import annotations
 
-import gc
 import os
 import time
 import unicodedata
@@ -37,8 +39,7 @@ from ovnb.errors import OvnbError, explain
 from ovnb.families import TEXT_TO_SPEECH
 from ovnb.files import check_path
 from ovnb.runtime.jobs import Job
-from ovnb.runtime.pipelines import Loaded, build, load, open_tokenizer
-from ovnb.runtime.shapes import budget_of, free_primitive_cache, release_memory
+from ovnb.runtime.pipelines import Loaded, load, open_tokenizer
 from ovnb.runtime.views import post
 from ovnb.sessions.base import Session, check_text
 from ovnb.sessions.settings import Settings, setting
@@ -138,7 +139,6 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
     def __init__(self, model: str | os.PathLike[str], device: Any = "CPU", voice: str = BUILTIN,
                  properties: dict[str, Any] | None = None, **settings: Any) -> None:
         super().__init__()
-        free_primitive_cache()  # before this model is compiled, or dropped kernels stay held
         self._apply(settings, type(self).__name__)
         self.voice = check_text(voice, "voice")
         self._open(model, device, properties)
@@ -261,30 +261,11 @@ class SpeakerSession(Session, SpeakerState, SpeechSettings):
         return speech, rate
 
     def _say(self, loaded: Loaded, part: str, embedding: Any, settings: dict[str, Any]) -> Spoken:
-        """One sentence, one generate call (a list of texts in one call is wrong in genai), on a
-        pipeline rebuilt first when a new length would pass its memory budget."""
-        self._fit(loaded, len(part))
+        """One sentence, one generate call (a list of texts in one call is wrong in genai)."""
         start = time.perf_counter()
         result = loaded.pipe.generate(part, embedding, **settings)
         samples = np.array(result.speeches[0].data, dtype=np.float32).reshape(-1)  # a copy
         return Spoken(part, samples, int(result.output_sample_rate), time.perf_counter() - start)
-
-    def _fit(self, loaded: Loaded[Text2SpeechPipeline], length: int) -> None:
-        """Count a sentence's length against the pipeline's budget, rebuilding it when due (or
-        when a rebuild failed before)."""
-        budget = budget_of(loaded)
-        if budget.due(length) or loaded.pipe is None:
-            self._rebuild(loaded)
-            budget.rebuilt()
-        budget.add(length)
-
-    def _rebuild(self, loaded: Loaded[Text2SpeechPipeline]) -> None:
-        """A new pipeline in place of the old one (shared with any session sharing it), the old
-        one dropped first, so its kernels are freed before the new one is built."""
-        loaded.pipe = None  # type: ignore[assignment]
-        gc.collect()
-        release_memory()
-        loaded.pipe = build(TEXT_TO_SPEECH, loaded.folder, loaded.device, self.properties)
 
     def save(self, path: str | os.PathLike[str]) -> Path | None:
         """Save the last speech as WAV or FLAC (by the suffix); its path, or None (one line shown)."""

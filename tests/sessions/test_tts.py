@@ -15,7 +15,6 @@ import soundfile as sf
 import traitlets
 
 from ovnb import voices
-from ovnb.runtime import shapes
 from ovnb.sentences import MOST
 from ovnb.sessions.tts import PAUSE_SECONDS, Alphabet, SpeakerSession, unsayable
 from tests.conftest import F32
@@ -207,54 +206,3 @@ def test_a_save_path_inside_a_file_is_one_line(session, tmp_path) -> None:
     assert session.last_error == (f"cannot save to {blocker / 'speech.wav'}: {blocker} is a file, "
                                   "not a folder: choose another path")
     assert session.save(tmp_path / "fine" / "speech.flac") == tmp_path / "fine" / "speech.flac"
-
-
-def fresh_budget(session: SpeakerSession, limit: int, monkeypatch: Any) -> shapes.ShapeBudget:
-    """The session's pipeline budget, as if just built, with ``limit`` (restored afterwards:
-    the pipeline may be shared with other tests' sessions)."""
-    budget = shapes.budget_of(session.wait_loaded())
-    for name, value in (("limit", limit), ("seen", set()), ("spent", 0)):
-        monkeypatch.setattr(budget, name, value)
-    return budget
-
-
-def test_new_lengths_past_the_budget_rebuild_the_pipeline_and_speech_goes_on(
-        session, pipe, tiny_speecht5, monkeypatch) -> None:
-    """Memory is bounded by counting, not measuring: each new sentence length costs its
-    characters plus a fixed part; once new lengths would pass the budget, the pipeline is rebuilt
-    first (its kernels freed) and the speech is the same as before."""
-    cost = shapes.ShapeBudget.cost
-    budget = fresh_budget(session, 2 * cost(len("A b.")) + cost(len("A bc.")), monkeypatch)
-    loaded = session.wait_loaded()
-    before, first = budget.rebuilds, loaded.pipe
-    for text in ("A b.", "C d.", "A bc."):  # two lengths, three sentences: within the budget
-        session.speak(text)
-    assert budget.rebuilds == before and loaded.pipe is first and budget.seen == {4, 5}
-    samples, _ = session.speak("A longer one.")  # a third length would pass: rebuilt first
-    assert budget.rebuilds == before + 1 and loaded.pipe is not first
-    assert budget.seen == {13} and budget.spent == cost(13)
-    np.testing.assert_allclose(samples, bare(pipe, tiny_speecht5, "A longer one."), atol=1e-5)
-    session.speak("A longer one.")  # a length met since the rebuild costs nothing more
-    assert budget.rebuilds == before + 1 and budget.spent == cost(13)
-
-
-def test_one_long_text_stays_within_the_budget(session, monkeypatch) -> None:
-    """A text of many sentences of new lengths: the budget is never passed after any sentence."""
-    budget = fresh_budget(session, 3 * shapes.ShapeBudget.cost(30), monkeypatch)
-    spent: list[int] = []
-    count_calls(session, after=lambda n: spent.append(budget.spent))
-    text = " ".join("Word " * n + "end." for n in range(1, 9))  # 8 sentences, 8 lengths
-    samples, _ = session.speak(text)
-    assert len(spent) == 8 and max(spent) <= budget.limit and budget.rebuilds >= 1
-    assert session.metrics["sentences"] == 8 and samples.size
-
-
-def test_the_budget_counts_new_lengths_only() -> None:
-    budget = shapes.ShapeBudget(limit=shapes.ShapeBudget.cost(10) + shapes.ShapeBudget.cost(20))
-    assert not budget.due(500)  # a first length always fits: a rebuild cannot make it smaller
-    for length in (10, 20, 10):
-        assert not budget.due(length)
-        budget.add(length)
-    assert budget.due(21) and not budget.due(20)
-    budget.rebuilt()
-    assert (budget.seen, budget.spent, budget.rebuilds) == (set(), 0, 1)
