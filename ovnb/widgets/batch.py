@@ -36,6 +36,7 @@ class BatchView(View):
             grid_gap="8px"))
         self.figures_line = widgets.HTML()
         self.comparison_line = widgets.HTML()
+        self._drawn: list[tuple[str, str, bool]] = []  # what each card shows, to redraw only changes
         self._wire()
         self.children = [self.controls["prompts"],
                          widgets.HBox([self.controls["run"], self.controls["stop"],
@@ -80,14 +81,21 @@ class BatchView(View):
             card.close()
         self.cards.children = [widgets.HTML(layout=widgets.Layout(min_width="0"))
                                for _ in prompts]
+        self._drawn = []
         self._show_answers()
 
     def _show_answers(self, change: Any = None) -> None:
+        """Draw the cards whose answer or state changed: answers stream in ten times a second,
+        most cards are unchanged at each, and drawing one (markdown) costs the CPU the model
+        runs on."""
         session = self.session
-        for k, card in enumerate(self.cards.children):
-            answer = session.answers[k] if k < len(session.answers) else ""
-            done = k < len(session.done) and session.done[k]
-            card.value = card_html(session.prompts[k], answer, done)
+        shown = [(prompt, session.answers[k] if k < len(session.answers) else "",
+                  k < len(session.done) and session.done[k])
+                 for k, prompt in enumerate(session.prompts)]
+        for k, (card, now) in enumerate(zip(self.cards.children, shown)):
+            if k >= len(self._drawn) or self._drawn[k] != now:
+                card.value = card_html(*now)
+        self._drawn = shown
 
     def _show_metrics(self, change: Any = None) -> None:
         m = self.session.metrics

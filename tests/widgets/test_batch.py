@@ -36,3 +36,26 @@ def test_an_empty_prompt_has_a_card_saying_so(llm: Path) -> None:
     cards = widget.view.cards.children
     assert "an empty prompt: not asked" in cards[1].value and "Hello!" in cards[0].value
     assert widget.view.error_line.value and "prompt 2 is empty" in widget.last_error
+
+
+def test_a_card_is_drawn_again_only_when_its_answer_or_state_changed(llm: Path,
+                                                                      monkeypatch) -> None:
+    """Answers stream in ten times a second and each draw renders markdown on the CPU the model
+    runs on: an unchanged card is not drawn again (a count of draws, whatever the timing)."""
+    from ovnb.widgets import batch
+
+    draws: list[tuple[str, str, bool]] = []
+    draw = batch.card_html
+
+    def counted(prompt: str, answer: str, done: bool) -> str:
+        draws.append((prompt, answer, done))
+        return draw(prompt, answer, done)
+
+    monkeypatch.setattr(batch, "card_html", counted)
+    widget = ovnb.Batch(llm, properties=F32, **GREEDY)
+    for _ in range(2):  # the second run: the same prompts, cards drawn afresh
+        draws.clear()
+        assert widget.generate(PROMPTS) == bare(llm, PROMPTS)
+        for prompt in PROMPTS:
+            states = [(answer, done) for p, answer, done in draws if p == prompt]
+            assert states[-1][1] and len(states) == len(set(states))  # no state drawn twice
