@@ -31,13 +31,17 @@ from ovnb.errors import OvnbError, Stopped
 from ovnb.families import BATCH, Family
 from ovnb.runtime.jobs import Job
 from ovnb.runtime.pipelines import Loaded, load
-from ovnb.runtime.views import FLUSH_INTERVAL, post
+from ovnb.runtime.views import post
 from ovnb.sessions.base import Session, check_flag
 from ovnb.sessions.settings import SamplingSettings, apply_to, setting
 
 if TYPE_CHECKING:
     from openvino_genai import ContinuousBatchingPipeline
 
+# seconds between card updates: each decodes and draws every card that grew (~5 ms for 8 on this
+# CPU, taken from the model's steps); at chat's ten a second the view cost SmolLM2 5.4% of
+# generate's speed, at four 2% (benchmarks/overhead.py, 8 prompts)
+SHOW_INTERVAL = 0.25
 MOST_PROMPTS = 256  # prompts in one run (the scheduler's max_num_seqs default)
 SCHEDULER = ("cache_size", "max_num_seqs", "max_num_batched_tokens", "enable_prefix_caching",
              "dynamic_split_fuse", "use_cache_eviction", "cache_eviction_size")
@@ -203,16 +207,17 @@ class BatchSession(Session, BatchState, BatchSettings):
                    for k, prompt in enumerate(prompts) if prompt}  # an empty one is not asked
         job.on_stop(lambda: [handle.stop() for handle in handles.values()])
         ids: list[list[int]] = [[] for _ in prompts]
-        shown, usage = started, 0.0
+        shown: float | None = None  # when the cards were last updated
+        usage = 0.0
         try:
             while pipe.has_non_finished_requests():
                 pipe.step()
                 _read(handles, ids)
                 usage = max(usage, pipe.get_metrics().kv_cache_size_in_bytes / 1e6)
-                if shown == started:
-                    job.progressed()  # the first step's tokens are in
                 now = time.perf_counter()
-                if now - shown >= FLUSH_INTERVAL:
+                if shown is None or now - shown >= SHOW_INTERVAL:
+                    if shown is None:
+                        job.progressed()  # the first step's tokens are in
                     shown = now
                     self._show(pipe, ids, handles)
             _read(handles, ids)
