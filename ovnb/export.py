@@ -27,6 +27,9 @@ from ovnb.progress import run_tool
 # EmbeddingPipeline), under test; as image-text-to-text seen once with a tiny random config
 # (VLMPipeline answered text, an image and a video). qwen2_5_vl: seen once that way; not under test.
 LIFT_VERSION_CEILING = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+# diffusers pipelines (model_index.json's class) whose export ovnb.exportcli patches, by the name
+# it patches them under: LTX-Video's VAE decoder is traced on a small latent (see there)
+PATCHED_PIPELINES = {"LTXPipeline": "ltx-video"}
 
 # folders of a source that the prepared folder keeps as they are: LoRA adapters, speaker voices
 KEPT_FOLDERS = ("adapters", VOICES)
@@ -76,14 +79,22 @@ def export(src: Path, out: Path, task: str, precision: str, options: dict[str, A
 
 def exporter(src: Path) -> list[str]:
     """The command that runs optimum-cli for ``src``: ovnb.exportcli for a model type whose
-    transformers-version ceiling must be lifted, else optimum-cli itself."""
-    try:
-        model_type = json.loads((src / "config.json").read_text()).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        model_type = None  # a diffusers folder has no config.json at its root
-    if model_type in LIFT_VERSION_CEILING:
+    transformers-version ceiling must be lifted or a pipeline whose export it patches, else
+    optimum-cli itself."""
+    model_type = _read_key(src / "config.json", "model_type")
+    if model_type not in LIFT_VERSION_CEILING:  # a diffusers folder has no config.json at its root
+        model_type = PATCHED_PIPELINES.get(_read_key(src / "model_index.json", "_class_name"))
+    if model_type is not None:
         return [sys.executable, "-m", "ovnb.exportcli", model_type]
     return [sys.executable, "-m", "optimum.commands.optimum_cli"]
+
+
+def _read_key(path: Path, key: str) -> Any:
+    """``key`` of the JSON object in ``path``; None when the file, the object or the key is not."""
+    try:
+        return json.loads(path.read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def speech_args(src: Path, options: dict[str, Any]) -> list[str]:

@@ -1,5 +1,6 @@
 """Export arguments: each precision maps to the NNCF compression optimum-intel should apply, and
-models optimum-intel refuses under transformers 5 go through ovnb.exportcli."""
+models optimum-intel refuses under transformers 5, or whose export ovnb patches, go through
+ovnb.exportcli."""
 from __future__ import annotations
 
 import json
@@ -51,9 +52,16 @@ def test_refused_model_types_export_through_ovnb_exportcli(tmp_path: Path, model
     assert command[1:] == ["-m", "ovnb.exportcli", model_type]
 
 
+def test_ltx_video_pipelines_export_through_ovnb_exportcli(tmp_path: Path) -> None:
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "LTXPipeline"}))
+    assert exporter(tmp_path)[1:] == ["-m", "ovnb.exportcli", "ltx-video"]
+
+
 @pytest.mark.parametrize("config", [json.dumps({"model_type": "llama"}), "not json", "[]", None])
 def test_other_sources_export_through_optimum_cli(tmp_path: Path, config: str | None) -> None:
     assert exporter(_source(tmp_path, config))[1:] == ["-m", "optimum.commands.optimum_cli"]
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    assert exporter(tmp_path)[1:] == ["-m", "optimum.commands.optimum_cli"]
 
 
 @pytest.mark.slow  # imports optimum-intel
@@ -132,10 +140,29 @@ def test_exportcli_replaces_the_deepstack_patch_only_for_qwen3_vl() -> None:
 
     from ovnb import exportcli
 
-    assert set(exportcli.REPLACED_PATCHES) == {"qwen3_vl"}
+    assert set(exportcli.REPLACED_PATCHES) == {"qwen3_vl", "ltx-video"}
     original = model_patcher._deepstack_process_patched
     try:
         exportcli.REPLACED_PATCHES["qwen3_vl"]()
         assert model_patcher._deepstack_process_patched is exportcli._deepstack_process
     finally:
         model_patcher._deepstack_process_patched = original
+
+
+@pytest.mark.slow  # imports optimum-intel
+def test_exportcli_traces_ltx_videos_decoder_on_a_small_latent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from optimum.exporters.openvino.input_generators import LTXVaeDummyInputGenerator
+    from optimum.utils import NormalizedVisionConfig
+
+    from ovnb import exportcli
+
+    monkeypatch.setattr(LTXVaeDummyInputGenerator, "generate",
+                        LTXVaeDummyInputGenerator.generate)  # put back after the test
+    config = NormalizedVisionConfig(SimpleNamespace(num_channels=8, image_size=64))
+    made = LTXVaeDummyInputGenerator("semantic-segmentation", config, num_channels=8)
+    assert made.generate("latent_sample").shape == (2, 8, 2, 64, 64)  # 2048 px a side, decoded
+    exportcli.REPLACED_PATCHES["ltx-video"]()
+    assert made.generate("latent_sample").shape == (2, 8, 2, 8, 8)
+    assert made.generate("sample").shape == (2, 8, 2, 64, 64)  # the encoder's pixels: unchanged
