@@ -196,10 +196,12 @@ class BatchSession(Session, BatchState, BatchSettings):
             self.publish(last_error=empty_note(empty))
         return answers
 
-    def _steps(self, pipe: Any, job: Job[Any], prompts: list[str], config: Any
+    def _steps(self, pipe: Any, job: Job[Any], prompts: list[str], config: Any, show: bool = True
                ) -> tuple[list[list[int]], float, float]:
         """Add every prompt as a request and step until all are done (or Stop): the token ids
-        of each answer, the seconds it took, the KV cache's size at its largest (MB)."""
+        of each answer, the seconds it took, the KV cache's size at its largest (MB). ``show``:
+        the answers so far go to the cards (a comparison's runs do not: the cards hold the last
+        ``generate``'s prompts)."""
         started = time.perf_counter()
         base = time.monotonic_ns()  # request ids of a pipeline must not repeat
         tokenizer = pipe.get_tokenizer()
@@ -207,19 +209,19 @@ class BatchSession(Session, BatchState, BatchSettings):
                    for k, prompt in enumerate(prompts) if prompt}  # an empty one is not asked
         job.on_stop(lambda: [handle.stop() for handle in handles.values()])
         ids: list[list[int]] = [[] for _ in prompts]
-        shown: float | None = None  # when the cards were last updated
-        usage = 0.0
+        first, shown, usage = True, started, 0.0  # shown: when the cards were last updated
         try:
             while pipe.has_non_finished_requests():
                 pipe.step()
                 _read(handles, ids)
                 usage = max(usage, pipe.get_metrics().kv_cache_size_in_bytes / 1e6)
+                if first:
+                    job.progressed()  # the first step's tokens are in
                 now = time.perf_counter()
-                if shown is None or now - shown >= SHOW_INTERVAL:
-                    if shown is None:
-                        job.progressed()  # the first step's tokens are in
+                if show and (first or now - shown >= SHOW_INTERVAL):
                     shown = now
                     self._show(pipe, ids, handles)
+                first = False
             _read(handles, ids)
         except BaseException:
             _drain(pipe, handles)
@@ -243,13 +245,13 @@ class BatchSession(Session, BatchState, BatchSettings):
         with current.lock:
             _not_stopped(job)
             config = self._config(current.pipe)
-            together, seconds, _ = self._steps(current.pipe, job, prompts, config)
+            together, seconds, _ = self._steps(current.pipe, job, prompts, config, show=False)
             batched = sum(map(len, together)) / seconds if seconds else 0.0
             alone_tokens, alone_seconds = 0, 0.0
             for prompt in prompts:
                 if job.stopped:
                     raise Stopped("stopped while answering one at a time: no comparison")
-                one, spent, _ = self._steps(current.pipe, job, [prompt], config)
+                one, spent, _ = self._steps(current.pipe, job, [prompt], config, show=False)
                 alone_tokens, alone_seconds = alone_tokens + len(one[0]), alone_seconds + spent
         alone = alone_tokens / alone_seconds if alone_seconds else 0.0
         figures = {"batched_tokens_per_s": batched, "one_by_one_tokens_per_s": alone,

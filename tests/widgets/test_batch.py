@@ -21,6 +21,10 @@ def test_the_button_answers_every_line_in_its_own_card(llm: Path) -> None:
     widget.view.controls["compare"].click()
     widget.join()
     assert "one by one" in widget.view.comparison_line.value and widget.last_error == ""
+    # the comparison answers the prompts again, together and one by one: the cards stay as they were
+    assert widget.answers == answers and widget.done == [True] * 4
+    for card, prompt in zip(widget.view.cards.children, PROMPTS):
+        assert prompt in card.value and "✓" in card.value
 
 
 def test_a_call_from_code_shows_its_prompts_in_the_box(llm: Path) -> None:
@@ -40,7 +44,7 @@ def test_an_empty_prompt_has_a_card_saying_so(llm: Path) -> None:
 
 def test_a_card_is_drawn_again_only_when_its_answer_or_state_changed(llm: Path,
                                                                       monkeypatch) -> None:
-    """Answers stream in ten times a second and each draw renders markdown on the CPU the model
+    """Answers stream in four times a second and each draw renders markdown on the CPU the model
     runs on: an unchanged card is not drawn again (a count of draws, whatever the timing)."""
     from ovnb.widgets import batch
 
