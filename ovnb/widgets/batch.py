@@ -115,13 +115,11 @@ def card_html(prompt: str, answer: str, done: bool) -> str:
     """One prompt and its answer so far, as a small card (the prompt escaped, the answer as
     markdown made safe)."""
     if not prompt:
-        return (f"<div class='ovnb-card' style='border:1px dashed var(--jp-border-color2, #ccc);"
-                f"border-radius:6px;padding:6px 8px'>{grey('an empty prompt: not asked')}</div>")
+        return f"<div class='ovnb-answer ovnb-unasked'>{grey('an empty prompt: not asked')}</div>"
     mark = "✓" if done else "…"
-    return (f"<div class='ovnb-card' style='border:1px solid var(--jp-border-color2, #ccc);"
-            f"border-radius:6px;padding:6px 8px;overflow-wrap:anywhere'><div style='font-weight:600'>"
-            f"{html.escape(prompt)} <span class='ovnb-quiet'>{mark}"
-            f"</span></div><div>{markdown_html(answer) if answer else grey('waiting…')}</div></div>")
+    return (f"<div class='ovnb-answer'><div class='ovnb-asked'>{html.escape(prompt)} "
+            f"<span class='ovnb-quiet'>{mark}</span></div>"
+            f"<div>{markdown_html(answer) if answer else grey('waiting…')}</div></div>")
 
 
 class Batch(Front):

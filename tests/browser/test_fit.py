@@ -106,6 +106,10 @@ PICKER_LINES = """(root, narrow) => [...root.querySelectorAll('.ovnb-picker')].f
     .map(e => e.getBoundingClientRect()))
   .filter(boxes => Math.max(...boxes.map(b => b.top)) >= Math.min(...boxes.map(b => b.bottom)))
   .map(boxes => `a picker row wraps: tops ${boxes.map(b => Math.round(b.top))}`)"""
+# For a Batch view: the answer cards narrower than the widget holding them, as "card n: w of W"
+CARDS_FILL = """(root) => [...root.querySelectorAll('.ovnb-answer')].map((card, n) => [n,
+  card.getBoundingClientRect().width, card.closest('.jupyter-widgets').getBoundingClientRect().width])
+  .filter(([n, w, cell]) => w < cell - 1).map(([n, w, cell]) => `card ${n}: ${w} of ${cell}`)"""
 CHANGE_THEME = """async (theme) => {
   await window.jupyterapp.commands.execute('apputils:change-theme', {theme});
 }"""
@@ -244,9 +248,12 @@ def test_every_widget_fits_and_reads(gallery: Any, theme: str, width: int) -> No
 
 def put_in_state(view: Any, name: str) -> None:
     """The states some scenes are shown in: the Speaker playing its second sentence, a RAG answer's
-    sources unfolded; each checked, so a screenshot shows what it claims."""
+    sources unfolded; each checked, so a screenshot shows what it claims. And a Batch's cards
+    fill their cells (they once took an image thumbnail's width, 136 px)."""
     if name == "speaker-sentences":
         assert view.evaluate(SECOND_SENTENCE) == [SPOKEN[1]]  # the sentence at the playhead is lit
+    elif name == "batch":  # each answer's card fills its cell of the grid (not a thumbnail's width)
+        assert view.locator(".ovnb-answer").count() and view.evaluate(CARDS_FILL) == []
     elif name == "rag-answer":
         assert view.evaluate(UNFOLD_SOURCES) == 3
         view.evaluate(TWO_FRAMES)
