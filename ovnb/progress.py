@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import collections
 import html
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
 
 from ovnb.errors import OvnbError
 
+# a terminal's control sequences (colours, cursor moves: tqdm ends its bars with ESC[?25h), which a
+# notebook shows as a box and a few characters
+ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
 # quiet text in a notebook's HTML output: the theme's secondary text colour (readable in light and
 # dark; a fixed #666 was 3.3:1 on the dark theme's background)
 QUIET = "var(--jp-content-font-color2, #616161)"
@@ -51,8 +55,8 @@ def bar(total: int | None, desc: str, unit: str = "it"):  # -> tqdm
 def run_tool(args: Sequence[str], desc: str, env: dict[str, str] | None = None) -> None:
     """Run a command (an argument list, never a split string) with a live activity bar.
 
-    The bar counts output lines and shows the latest one; on failure the error names the
-    command's last meaningful lines instead of dumping its whole log.
+    The bar counts output lines and shows the latest one (as plain text); on failure the error
+    names the command's last meaningful lines instead of dumping its whole log.
     """
     tail: collections.deque[str] = collections.deque(maxlen=30)
     say(desc)
@@ -62,7 +66,7 @@ def run_tool(args: Sequence[str], desc: str, env: dict[str, str] | None = None) 
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            for part in line.replace("\r", "\n").splitlines():
+            for part in ESCAPES.sub("", line).replace("\r", "\n").splitlines():
                 if part.strip():
                     tail.append(part.strip())
                     progress.set_postfix_str(part.strip()[:60], refresh=False)

@@ -20,6 +20,30 @@ def test_failure_names_the_last_error_line() -> None:
     assert str(err.value) == "exporting failed (exit 3): ValueError: bad shape"
 
 
+def test_a_terminals_control_sequences_are_neither_shown_nor_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tqdm ends a bar with ESC[?25h, errors come in colour: a notebook would show boxes."""
+    from ovnb import progress
+
+    shown: list[str] = []
+
+    class Recording:
+        def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+            shown.append(text)
+
+        def update(self, n: int = 1) -> None: ...
+
+        def close(self) -> None: ...
+
+    monkeypatch.setattr(progress, "bar", lambda *args, **kwargs: Recording())
+    script = ("import sys; print('\\x1b[?25l 65/? [00:24<00:00]\\x1b[?25h'); "
+              "print('\\x1b[31mValueError: bad shape\\x1b[0m'); sys.exit(2)")
+    with pytest.raises(OvnbError) as err:
+        run_tool([sys.executable, "-c", script], "exporting")
+    assert str(err.value) == "exporting failed (exit 2): ValueError: bad shape"
+    assert shown == ["65/? [00:24<00:00]", "ValueError: bad shape"]
+
+
 def test_messages_go_to_stderr_outside_a_kernel(capsys: pytest.CaptureFixture[str]) -> None:
     from ovnb import progress
 
