@@ -144,15 +144,20 @@ def smollm2(cache: Path) -> Path:
 # defaults were measured at both: benchmarks/generation_bench.py). The test pins what the answers
 # depend on: f32 (conftest's F32), which every CPU has, and the seed, 0 (GenerationConfig's own
 # rng_seed, so the one a learner's Chat samples with); everything else is the learner's defaults.
-# f32 can still round differently on another CPU generation, as another seed samples differently:
-# the catalog's ref says how often the defaults loop over seeds 0-3.
+# f32 still rounds differently on another CPU generation, as another seed samples differently:
+# on a CPU with AVX512 no answer looped at seed 0, on one with AVX2 alone "And then?" did (its
+# third story turn). So the verdict is a count the defaults keep below on any CPU: the catalog's
+# ref measured them looping on 6 of 104 answers (seeds 0-3, f32 and bf16), about 6%, at which 4 or
+# more loops in these 13 answers have a chance under 1%; SmolLM2's own sampling with only a
+# repetition penalty looped on 5 of 13 at seed 0 in f32.
 SEED = 0
+MOST_LOOPS = 3
 
 
 @pytest.mark.slow
 def test_smollm2_answers_the_notebooks_questions_without_looping(smollm2: Path) -> None:
     """The notebooks' questions, asked with the learner's defaults at a pinned precision (f32) and
-    seed (0), get no answer that loops."""
+    seed (0): at most MOST_LOOPS of the 13 answers loop."""
     import ovnb
     from tests.conftest import F32
 
@@ -165,4 +170,4 @@ def test_smollm2_answers_the_notebooks_questions_without_looping(smollm2: Path) 
             loop = repetition(answer)
             if loop is not None:
                 loops.append(f"{notebook}: {question!r} repeats {loop}: {answer[:200]!r}")
-    assert loops == []
+    assert len(loops) <= MOST_LOOPS, "\n".join(loops)
