@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 # seconds between card updates: each decodes and draws every card that grew (~5 ms for 8 on this
 # CPU, taken from the model's steps); at chat's ten a second the view cost SmolLM2 5.4% of
-# generate's speed, at four 2% (benchmarks/overhead.py, 8 prompts)
+# generate's speed, at four 2-4% (benchmarks/overhead.py, 8 prompts: 0.961-0.982 over runs)
 SHOW_INTERVAL = 0.25
 MOST_PROMPTS = 256  # prompts in one run (the scheduler's max_num_seqs default)
 SCHEDULER = ("cache_size", "max_num_seqs", "max_num_batched_tokens", "enable_prefix_caching",
