@@ -17,7 +17,7 @@ from typing import Any
 from ovnb import families, fixups
 from ovnb.errors import OvnbError
 from ovnb.families import TEXT_TO_SPEECH
-from ovnb.layout import is_kokoro, missing_files
+from ovnb.layout import diffusers_class, is_kokoro, missing_files, model_type
 from ovnb.voices import VOICES
 from ovnb.progress import run_tool
 
@@ -81,20 +81,12 @@ def exporter(src: Path) -> list[str]:
     """The command that runs optimum-cli for ``src``: ovnb.exportcli for a model type whose
     transformers-version ceiling must be lifted or a pipeline whose export it patches, else
     optimum-cli itself."""
-    model_type = _read_key(src / "config.json", "model_type")
-    if model_type not in LIFT_VERSION_CEILING:  # a diffusers folder has no config.json at its root
-        model_type = PATCHED_PIPELINES.get(_read_key(src / "model_index.json", "_class_name"))
-    if model_type is not None:
-        return [sys.executable, "-m", "ovnb.exportcli", model_type]
+    patched = model_type(src)
+    if patched not in LIFT_VERSION_CEILING:
+        patched = PATCHED_PIPELINES.get(diffusers_class(src))
+    if patched is not None:
+        return [sys.executable, "-m", "ovnb.exportcli", patched]
     return [sys.executable, "-m", "optimum.commands.optimum_cli"]
-
-
-def _read_key(path: Path, key: str) -> Any:
-    """``key`` of the JSON object in ``path``; None when the file, the object or the key is not."""
-    try:
-        return json.loads(path.read_text()).get(key)
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def speech_args(src: Path, options: dict[str, Any]) -> list[str]:

@@ -69,7 +69,7 @@ def family_of(folder: Path) -> Family | None:
     for family in families.FOLDER_FAMILIES:
         if not _has_marks(folder, family):
             continue
-        if family.classes and _diffusers_class(folder) not in family.classes:
+        if family.classes and diffusers_class(folder) not in family.classes:
             continue
         if family is OMNI and not is_omni(_json(folder / "config.json")):
             continue  # another VLM with an audio encoder (Phi-4-multimodal): VLMPipeline's
@@ -104,11 +104,17 @@ def has_talker(folder: Path) -> bool:
 
 def takes_video(folder: Path) -> bool:
     """Whether the vision-chat model in ``folder`` takes ``videos=`` (told by its model_type)."""
-    return _json(folder / "config.json").get("model_type") in VIDEO_MODEL_TYPES
+    return model_type(folder) in VIDEO_MODEL_TYPES
 
 
-def _diffusers_class(folder: Path) -> str | None:
+def diffusers_class(folder: Path) -> str | None:
+    """The pipeline class a diffusers folder names (None for any other folder)."""
     return _json(folder / "model_index.json").get("_class_name")
+
+
+def model_type(folder: Path) -> str | None:
+    """The transformers model_type of ``folder`` (None for a diffusers folder)."""
+    return _json(folder / "config.json").get("model_type")
 
 
 def _has_marks(folder: Path, family: Family) -> bool:
