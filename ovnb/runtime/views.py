@@ -10,13 +10,17 @@ So workers and native callbacks never touch traits or widgets: they ``post`` a c
 thread applies it (observers, and so widget updates, run here). Workers never wait for this thread
 (it may be busy in an observer that waits for them); whoever waits for a worker ``settle``s
 afterwards and then sees every change it published. Objects with a ``tick()`` that are
-``watch``ed are ticked at least every ``FLUSH_INTERVAL`` (token streams decode that way).
+``watch``ed are ticked at least every ``FLUSH_INTERVAL`` (token streams decode that way); a job
+posted ``later`` runs once its delay has passed (a view shows a run as busy that way).
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
@@ -32,6 +36,8 @@ _JOBS: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any] | None]] = queue.S
 _START = threading.Lock()
 _thread: threading.Thread | None = None
 _WATCHED: set[Ticking] = set()  # ticked by this thread while they run
+_LATER: list[tuple[float, int, Callable[[], Any]]] = []  # (when due, order, job): this thread's
+_ORDER = itertools.count()
 
 
 def on_view_thread(fn: Callable[[], Any]) -> Any:
@@ -48,6 +54,12 @@ def post(fn: Callable[[], Any]) -> None:
     """Queue ``fn`` for the view thread without waiting (native callbacks must never block)."""
     _JOBS.put((fn, None))
     _ensure_thread()
+
+
+def later(delay: float, fn: Callable[[], Any]) -> None:
+    """Queue ``fn`` for the view thread, to run once ``delay`` seconds have passed."""
+    due = time.monotonic() + delay
+    post(lambda: heapq.heappush(_LATER, (due, next(_ORDER), fn)))
 
 
 def in_view_thread() -> bool:
@@ -110,17 +122,30 @@ def _ensure_thread() -> None:
 
 def _run() -> None:
     while True:
-        _serve_once(FLUSH_INTERVAL if _WATCHED else None)
+        _serve_once(_next_wait())
+
+
+def _next_wait() -> float | None:
+    """How long this thread may wait for a job: until the next tick or delayed job is due."""
+    wait = FLUSH_INTERVAL if _WATCHED else None
+    if _LATER:
+        due = max(0.0, _LATER[0][0] - time.monotonic())
+        wait = due if wait is None else min(wait, due)
+    return wait
 
 
 def _serve_once(timeout: float | None) -> None:
-    """Run one queued job (waiting up to ``timeout``), then tick what is watched."""
+    """Run one queued job (waiting up to ``timeout``), the delayed ones now due, then tick what
+    is watched."""
     try:
         fn, future = _JOBS.get(timeout=timeout)
     except queue.Empty:
         fn, future = None, None
     if fn is not None:
         _apply(fn, future)
+    now = time.monotonic()
+    while _LATER and _LATER[0][0] <= now:
+        _apply(heapq.heappop(_LATER)[2], None)
     for item in list(_WATCHED):
         item.tick()
 

@@ -9,7 +9,9 @@ and nothing of its constructor is repeated: a family's widget names its session 
 class, and takes the session's arguments as they are.
 
 ``View`` is what every view shares: it holds the session, shows its status and error lines, and
-enables run and Stop controls as the session is busy. Its named controls are in ``controls``
+enables run and Stop controls as the session is busy (once a run has lasted ``BUSY_DELAY``: a
+quicker one would only make them flicker, and each flicker costs widget messages that a search of
+a few milliseconds feels). Its named controls are in ``controls``
 (``view.controls["run"].click()`` presses the main button, as a browser would). Views are built
 on the main thread; the session's changes reach them on the view thread, where every widget
 update happens.
@@ -23,9 +25,12 @@ from typing import Any, ClassVar
 import ipywidgets as widgets
 import traitlets
 
+from ovnb.runtime.views import later
 from ovnb.sessions.base import Session
 from ovnb.widgets.render import error_html, grey
 from ovnb.widgets.style import ROOT_CLASS, stylesheet
+
+BUSY_DELAY = 0.1  # seconds a run goes on before its controls show it (about what eyes notice)
 
 
 class View(widgets.VBox):
@@ -64,6 +69,11 @@ class View(widgets.VBox):
         self._show_busy()
 
     def _show_busy(self, change: Any = None) -> None:
+        """The controls as the session is busy: at once when a run ends, ``BUSY_DELAY`` after it
+        begins (by then it may have ended, and nothing changes)."""
+        if change is not None and change["new"]:
+            later(BUSY_DELAY, self._show_busy)
+            return
         busy = self.session.busy
         for control in self._while_idle:
             control.disabled = busy

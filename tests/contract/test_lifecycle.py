@@ -11,6 +11,8 @@ turn, and each case ends with the widget working again:
   (Stop and Ctrl-C while a tool runs are the chat's alone: ``tests/sessions/test_agent.py``)
 - a call from an observer of any of the session's traits neither deadlocks nor is lost;
 - a call made while another runs waits for it (never two runs at once) and then runs;
+- the view's run and Stop buttons show a run that lasts, and never one that ends before they
+  would show it (no flicker, no widget messages);
 - a wrong type to any public method is a TypeError, ValueError or TraitError with a message.
 
 Nothing here races a clock: runs are held by the test (the pipeline's lock, or the first
@@ -30,6 +32,7 @@ import traitlets
 from ovnb.runtime.jobs import Job
 from ovnb.runtime.views import settle
 from ovnb.sessions.base import Session
+from ovnb.widgets import base
 from tests.contract.subjects import SUBJECTS, Subject
 from tests.threads import interrupt_when_waiting
 
@@ -263,6 +266,51 @@ def test_a_start_refused_while_a_run_goes_on_says_busy_until_it_ends(
     ended(first)
     settle()
     assert _made(box[0]) and not session.status.startswith("busy")
+
+
+def buttons(widget: Any) -> tuple[Any, Any]:
+    """The view's run button and its Stop button (None where runs are too short for one)."""
+    controls = widget.view.controls
+    assert "run" in controls, sorted(controls)
+    return controls["run"], controls.get("stop")
+
+
+def shows(widget: Any, busy: bool) -> bool:
+    run, stop = buttons(widget)
+    return run.disabled == busy and (stop is None or stop.disabled != busy)
+
+
+def test_the_buttons_show_a_run_that_lasts(subject: Subject, widget: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    hold = Hold(monkeypatch)
+    thread, box = in_thread(lambda: subject.call(widget))
+    assert hold.reached.wait(HANG)
+    waited = 0.0
+    while not shows(widget, busy=True) and waited < HANG:  # once BUSY_DELAY has passed
+        threading.Event().wait(0.01)
+        waited += 0.01
+    assert shows(widget, busy=True), "the buttons never showed the run"
+    hold.release.set()
+    ended(thread)
+    settle()
+    assert _made(box[0]) and shows(widget, busy=False)
+
+
+def test_the_buttons_never_show_a_run_that_ended_before_they_would(
+        subject: Subject, widget: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the delay as long as HANG, every run ends first: not one button message is sent."""
+    monkeypatch.setattr(base, "BUSY_DELAY", HANG)
+    changes: list[Any] = []
+    shown = [b for b in buttons(widget) if b is not None]
+    for button in shown:
+        button.observe(changes.append, "disabled")
+    try:
+        works(subject, widget)
+        settle()
+    finally:
+        for button in shown:
+            button.unobserve(changes.append, "disabled")
+    assert changes == [] and shows(widget, busy=False)
 
 
 class Wrong:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from ovnb.runtime.views import in_view_thread, on_view_thread, post, settle, wait_for
+from ovnb.runtime.views import in_view_thread, later, on_view_thread, post, settle, wait_for
 
 
 def test_posted_work_runs_on_the_view_thread_in_order_and_settle_waits_for_it() -> None:
@@ -63,3 +64,18 @@ def test_a_ctrl_c_the_os_gives_another_thread_still_reaches_a_waiting_main_threa
         finally:
             heard.set()
     assert not never.is_set()
+
+
+def test_a_later_job_runs_on_the_view_thread_not_before_its_delay_and_in_order() -> None:
+    seen: list[tuple[str, float, bool]] = []
+    done = threading.Event()
+    begun = time.monotonic()
+
+    def job(name: str) -> None:
+        seen.append((name, time.monotonic() - begun, in_view_thread()))
+
+    later(0.05, lambda: job("first"))
+    later(0.05, lambda: (job("second"), done.set()))  # due no earlier than the first
+    assert done.wait(600)
+    assert [name for name, _, _ in seen] == ["first", "second"]
+    assert all(waited >= 0.05 and on_view for _, waited, on_view in seen)

@@ -164,7 +164,8 @@ def test_prepare_button_runs_a_child_process_with_progress(tmp_path: Path) -> No
     steps: list[str] = []
     picker.step.observe(lambda change: steps.append(change["new"]), "value")
     picker.controls["run"].click()
-    settle()  # busy and the buttons follow on the view thread
+    # the buttons follow busy on the view thread, once the run has lasted BUSY_DELAY
+    wait_for(lambda: picker.controls["run"].disabled or not picker.session.running)
     assert picker.session.busy and picker.controls["run"].disabled
     assert not picker.controls["stop"].disabled
     wait_for(lambda: picker.process is not None or not picker.session.busy)
