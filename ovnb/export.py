@@ -16,17 +16,12 @@ from typing import Any
 
 from ovnb import families, fixups
 from ovnb.errors import OvnbError
+from ovnb.exportcli import LIFT_VERSION_CEILING
 from ovnb.families import TEXT_TO_SPEECH
 from ovnb.layout import diffusers_class, is_kokoro, missing_files, model_type
 from ovnb.voices import VOICES
 from ovnb.progress import run_tool
 
-# model types optimum-intel 2.2.0 refuses under transformers 5 (MAX_TRANSFORMERS_VERSION "5.0") though
-# they export and run: exported by ovnb.exportcli, which lifts the ceiling in the child process.
-# qwen2_vl: tiny-qwen2-vl, under test. qwen3_vl: tiny-qwen3-vl-embed (feature-extraction, for
-# EmbeddingPipeline), under test; as image-text-to-text seen once with a tiny random config
-# (VLMPipeline answered text, an image and a video). qwen2_5_vl: seen once that way; not under test.
-LIFT_VERSION_CEILING = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 # diffusers pipelines (model_index.json's class) whose export ovnb.exportcli patches, by the name
 # it patches them under: LTX-Video's VAE decoder is traced on a small latent (see there)
 PATCHED_PIPELINES = {"LTXPipeline": "ltx-video"}
