@@ -4,7 +4,9 @@ The server runs on a loopback port with a token, in a temporary root holding cop
 (so nothing the browser does is saved into the repo), with temporary Jupyter config, settings,
 workspaces and runtime folders (so no user settings are read or touched) and news checks off.
 Its kernels see ``OVNB_TINY=1`` and ``OVNB_CACHE`` = the session's model cache, where the tiny
-models are prepared before the server starts, so the browser never waits for an export. Teardown stops the
+models are prepared before the server starts, so the browser never waits for an export. A run with
+``OVNB_TINY=0`` set opens the notebooks in real mode instead, the hub cut off (``HF_ENDPOINT`` at a
+refused port), as ``tests/test_notebooks_real.py`` runs them. Teardown stops the
 browser and the server, then checks that no process the fixtures started is left running.
 """
 from __future__ import annotations
@@ -165,6 +167,13 @@ def spawned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 # the server --------------------------------------------------------------------------------------
+def mode_env() -> dict[str, str]:
+    """Tiny mode, unless this process has ``OVNB_TINY=0``: real mode with the hub cut off."""
+    if os.environ.get("OVNB_TINY", "1").strip().lower() in ("0", "false", "no", "off"):
+        return {"OVNB_TINY": "0", "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    return {"OVNB_TINY": "1"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -280,7 +289,7 @@ def lab(spawned: None, cache: Path, tmp_path_factory: pytest.TempPathFactory) ->
     write_fixture_notebook(root / FIXTURE_NOTEBOOK, image and series_notebook("06") is None,
                            image and has_mask_painter())
     write_settings(base / "settings")
-    env = {**os.environ, "OVNB_TINY": "1", "OVNB_CACHE": str(cache),
+    env = {**os.environ, **mode_env(), "OVNB_CACHE": str(cache),
            "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
