@@ -187,7 +187,8 @@ class BatchSession(Session, BatchState, BatchSettings):
         answers = decode_all(current.pipe, ids)
         tokens = sum(map(len, ids))
         self.publish(answers=answers, done=[True] * len(prompts),
-                     metrics={"requests": len(prompts), "tokens": tokens, "seconds": seconds,
+                     metrics={"requests": sum(map(bool, prompts)),  # the empty: not asked
+                              "tokens": tokens, "seconds": seconds,
                               "tokens_per_s": tokens / seconds if seconds else 0.0,
                               "cache_mb": cache_mb},
                      status=f"stopped: {tokens} tokens kept" if job.stopped else "done")

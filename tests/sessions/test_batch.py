@@ -115,6 +115,7 @@ def test_an_empty_prompt_gets_nothing_and_is_named(batch: BatchSession, llm: Pat
     assert answers == [bare(llm, PROMPTS[:2])[0], "", bare(llm, PROMPTS[:2])[1]]
     assert batch.prompts == ["Hello!", "", "Name a colour."] and batch.done == [True] * 3
     assert batch.last_error == "prompt 2 is empty: it got no answer (the others were answered)"
+    assert batch.metrics["requests"] == 2  # "2 answers together": the empty one was not asked
     assert batch.generate(["", "Hello!", ""])[1] and "prompts 1 and 3 are empty" in batch.last_error
     assert batch.generate(["Hello!"]) and batch.last_error == ""  # the next run clears it
 
