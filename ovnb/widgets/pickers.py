@@ -152,7 +152,8 @@ class ModelPicker(View):
     # the view -------------------------------------------------------------------------------
     def _build_view(self) -> None:
         self._model_dd = widgets.Dropdown(options=[(_label(e), i) for i, e in self.entries.items()],
-                                          description="Model", layout=widgets.Layout(width="60%"))
+                                          description="Model",  # the room its line has
+                                          layout=widgets.Layout(width="auto", flex="1 1 360px"))
         self._precision_dd = widgets.Dropdown(description="Precision")
         self.note_line = widgets.HTML()
         self.info = widgets.HTML()

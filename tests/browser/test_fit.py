@@ -12,7 +12,9 @@ each widget the browser's own layout is read:
   line; at the narrow one, its upload, samples and remove still are (the path box may wrap);
 - contrast: every piece of visible text has a contrast ratio of at least 4.5:1 (3:1 for large
   text) against the background it is drawn on (WCAG AA), from the computed styles, ipywidgets'
-  own styles included.
+  own styles included;
+- choices: no dropdown cuts its chosen text short while the line it sits on has room beside it
+  (a model picker's model once took 60% of a narrow cell: "HuggingFaceT" beside 200 free px).
 Some scenes are put in a state first (``put_in_state``): the Speaker's player is moved into its second
 sentence, which must then be the one lit; the sources under a RAG answer are unfolded.
 Screenshots of each widget in each theme and width go to artifacts/screenshots/fit-*.png.
@@ -97,7 +99,19 @@ MEASURE = """(root) => {
   const readouts = [...root.querySelectorAll('.widget-readout')].filter(visible)
     .map(e => (e.value ?? e.textContent).trim()).filter(t => /^-?\\d+\\.0+$/.test(t))
     .map(t => `a slider reads ${t}`);
-  return {overflow: [...new Set(overflow)], contrast: [...new Set(contrast)], readouts};
+  // a dropdown that cuts its choice short while its line has room beside it (it could be wider)
+  const ruler = document.createElement('canvas').getContext('2d');
+  const cut = [...root.querySelectorAll('select')].filter(s => visible(s) && s.selectedOptions.length)
+    .filter(s => { const st = getComputedStyle(s), text = s.selectedOptions[0].text;
+      ruler.font = `${st.fontSize} ${st.fontFamily}`;
+      if (ruler.measureText(text).width <= s.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight)) return false;
+      const box = s.closest('.widget-dropdown') || s, row = box.parentElement;
+      const b = box.getBoundingClientRect(), r = row.getBoundingClientRect();
+      const beside = [...row.children].filter(k => k !== box && visible(k)).some(k => {
+        const o = k.getBoundingClientRect(); return o.left >= b.right - 1 && o.top < b.bottom && o.bottom > b.top; });
+      return !beside && r.right - b.right > 40; })
+    .map(s => `a dropdown cuts "${s.selectedOptions[0].text}" short in ${s.clientWidth} px, with room beside it`);
+  return {overflow: [...new Set(overflow)], contrast: [...new Set(contrast)], readouts, cut};
 }"""
 # For the widget in `root`: its media picker rows (upload, samples, remove, path box) that do
 # not sit on one line; where the page is narrow (`narrow`), the path box may wrap under the rest.
@@ -147,6 +161,8 @@ SCENES = {
     "speaker-sentences": "widget = ovnb.Speaker(ovnb.prepare('tiny-speecht5', cache_dir=cache), "
                          "properties=F32)\nwidget.wait_loaded()\n"
                          f"widget.speak({' '.join(SPOKEN)!r})",
+    "model-picker": "widget = ovnb.ModelPicker('chat', cache_dir=cache, "
+                    "value='HuggingFaceTB/SmolLM2-135M-Instruct')",
     "rag-answer": "retriever = ovnb.Retriever(ovnb.Embedder(ovnb.prepare('tiny-embed', "
                   "cache_dir=cache), properties=F32), k=3)\n"
                   "retriever.add(ovnb.passages.sample() / 'visiting.md')\n"
@@ -197,7 +213,7 @@ def write_gallery(path: Path) -> None:
         "F32 = {'INFERENCE_PRECISION_HINT': 'f32'}"))
     for name, code in SCENES.items():
         cells.append(nbformat.v4.new_code_cell(
-            f"{code}\nwidget.view.add_class('fit-{name}')\nwidget"))
+            f"{code}\ngetattr(widget, 'view', widget).add_class('fit-{name}')\nwidget"))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
