@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import ovnb
-from ovnb.runtime.views import settle
 from ovnb import catalogs
 from ovnb.cache import problem
 from ovnb.errors import OvnbError
