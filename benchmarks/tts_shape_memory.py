@@ -4,7 +4,9 @@ OpenVINO's CPU plugin keeps compiled kernels and buffers per input shape; Speech
 shapes at each decoder step and its vocoder one per text length, so a plain Text2SpeechPipeline
 that speaks many different sentences keeps growing (which a 2 GB Binder session cannot afford),
 while a length seen before adds nothing and runs faster. ``ovnb.Speaker`` builds a CPU pipeline
-without the plugin's runtime cache (``ovnb.families.SPEECH_OUT_CPU``). Two workloads, each
+without the plugin's runtime cache (``ovnb.families.SPEECH_OUT_CPU``), and ovnb prepares SpeechT5
+with a vocoder that works in windows of frames (``ovnb.vocoder``); the settings marked "whole
+vocoder" run on a copy of the folder with the vocoder as exported (before). Two workloads, each
 setting in a fresh process; memory is anonymous resident MB after loading, at its highest (read
 every 20 ms) and at the end:
 - ``lengths``: texts of 1, 2, ... ``--lengths`` words, twice (the second pass meets only lengths
@@ -32,24 +34,27 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PRIMITIVE_CACHE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
-# name -> (how: plain | ovnb, OpenVINO properties, environment, malloc_trim after each text)
-Setting = tuple[str, dict[str, int], dict[str, str], bool]
+# name -> (how: plain | ovnb, OpenVINO properties, environment, malloc_trim after each text,
+#          on the vocoder as exported rather than ovnb's windowed one)
+Setting = tuple[str, dict[str, int], dict[str, str], bool, bool]
 SETTINGS: dict[str, Setting] = {
-    "plain pipeline (before)": ("plain", {}, {}, False),
-    "ovnb Speaker (after)": ("ovnb", {}, {}, False),
+    "plain pipeline (before)": ("plain", {}, {}, False, True),
+    "ovnb Speaker, whole vocoder": ("ovnb", {}, {}, False, True),
+    "ovnb Speaker (after)": ("ovnb", {}, {}, False, False),
 }
 EXPLORE: dict[str, Setting] = {
-    **{f"ovnb, runtime cache {n}": ("ovnb", {"CPU_RUNTIME_CACHE_CAPACITY": n}, {}, False)
+    **{f"ovnb, runtime cache {n}": ("ovnb", {"CPU_RUNTIME_CACHE_CAPACITY": n}, {}, False, False)
        for n in (100, 200, 1000, 2000, 5000)},  # 5000: OpenVINO's default
-    "ovnb, oneDNN cache off too": ("ovnb", {}, {PRIMITIVE_CACHE: "0"}, False),
-    "plain + malloc_trim": ("plain", {}, {}, True),
-    **{f"plain, runtime cache {n}": ("plain", {"CPU_RUNTIME_CACHE_CAPACITY": n}, {}, False)
+    "ovnb, oneDNN cache off too": ("ovnb", {}, {PRIMITIVE_CACHE: "0"}, False, False),
+    "plain + malloc_trim": ("plain", {}, {}, True, True),
+    **{f"plain, runtime cache {n}": ("plain", {"CPU_RUNTIME_CACHE_CAPACITY": n}, {}, False, True)
        for n in (0, 500, 1000, 2000)},
 }
 REPEATS = 3  # times the last text is spoken once more at the end
@@ -74,8 +79,10 @@ def build_full(out: Path) -> Path:
 
     from ovnb.export import export
     from ovnb.sources.tiny_speecht5 import MAXLENRATIO, NEVER_STOP, make_tokenizer
+    from ovnb.vocoder import window_vocoder
 
     if (out / "ov" / "openvino_decoder_model.xml").is_file():
+        window_vocoder(out / "ov")  # a build from before ovnb windowed vocoders
         return out / "ov"
     torch.manual_seed(0)
     src = out / "src"
@@ -92,6 +99,25 @@ def build_full(out: Path) -> Path:
     SpeechT5HifiGan(SpeechT5HifiGanConfig()).eval().save_pretrained(src / "vocoder")
     export(src, out / "ov", "text-to-speech", "fp16", {})
     return out / "ov"
+
+
+def whole_vocoder(folder: Path) -> Path:
+    """A copy of ``folder`` (links to its files) whose vocoder is the network ovnb windowed;
+    without ovnb's manifest, whose file sizes are the windowed vocoder's."""
+    import openvino as ov
+
+    from ovnb.vocoder import FILE, is_windowed, whole
+
+    if not is_windowed(folder):
+        return folder
+    copy = Path(tempfile.gettempdir()) / f"ovnb-bench-whole-vocoder-{zlib.crc32(bytes(folder))}"
+    copy.mkdir(exist_ok=True)
+    for path in folder.iterdir():
+        if (not path.name.startswith(("openvino_vocoder.", "ovnb.json"))
+                and not (copy / path.name).exists()):
+            (copy / path.name).symlink_to(path.resolve())
+    ov.save_model(whole(ov.Core().read_model(folder / FILE)), copy / FILE, compress_to_fp16=False)
+    return copy
 
 
 def texts(lengths: int) -> list[str]:
@@ -147,7 +173,7 @@ class Peak:
 
 def child(folder: str, args: argparse.Namespace, setting: Setting) -> None:
     """One setting: load, run the workload, print one JSON line of figures."""
-    how, properties, _, trim = setting
+    how, properties, _, trim, _ = setting
     say = (speaker if how == "ovnb" else plain)(folder, {**properties, **precision(args)})
     release = ctypes.CDLL("libc.so.6").malloc_trim if trim else (lambda _: None)
     loaded, peak = anon_mb(), Peak()
@@ -176,6 +202,8 @@ def precision(args: argparse.Namespace) -> dict[str, str]:
 
 def run(name: str, setting: Setting, folder: Path, args: argparse.Namespace) -> None:
     """One setting in a fresh process (its own caches, its environment), one row printed."""
+    if setting[4]:
+        folder = whole_vocoder(folder)
     command = [sys.executable, __file__, "--folder", str(folder), "--lengths", str(args.lengths),
                "--chars", str(args.chars), "--workload", args.workload, "--child", name,
                *(["--f32"] if args.f32 else [])]

@@ -129,7 +129,8 @@ TEXT_TO_SPEECH = Family(
            "openvino_vocoder.xml"),
     needs=(TOKENIZER,), export_task="text-to-audio", activation_gb=4.0, working_gb=0.5,
     cpu_properties=SPEECH_OUT_CPU, hub_tags=("text-to-speech",),
-    fixups=("ovnb.fixups:speech_settings", "ovnb.fixups:kokoro_lexicon"),
+    fixups=("ovnb.fixups:speech_settings", "ovnb.fixups:kokoro_lexicon",
+            "ovnb.fixups:vocoder_windows"),
     tiny="tiny-speecht5", session="ovnb.sessions.tts:SpeakerSession",
     fronts=("ovnb.widgets.tts:Speaker",),
     example=Example("speak", ("Hello there. How are you?",)))

@@ -161,6 +161,15 @@ def _carry_generation_settings(src: Path, out: Path, keys: tuple[str, ...]) -> N
     (out / GENERATION).write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
 
 
+def vocoder_windows(src: Path, out: Path) -> None:
+    """Rewrite a SpeechT5 folder's vocoder to work in windows of frames (``ovnb.vocoder``): its
+    memory then stays at one window's instead of growing with the longest sentence spoken."""
+    from ovnb.vocoder import FILE, window_vocoder
+
+    if (out / FILE).is_file():
+        window_vocoder(out)
+
+
 def kokoro_lexicon(src: Path, out: Path) -> None:
     """Give a Kokoro folder the misaki lexicons its G2P reads from ``data/``.
 

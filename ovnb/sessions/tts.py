@@ -15,7 +15,9 @@ a plain pipeline reached 4751 MB on one 10 000-character text. So a CPU pipeline
 without that cache (``families.SPEECH_OUT_CPU``); kernels come from oneDNN's primitive cache, a
 bounded LRU (benchmarks/tts_shape_memory.py has the figures). The price is speed: a length spoken
 again is prepared again, as a new one is (a repeat took 1.45x the cached time at speecht5_tts's
-size, 9x on tiny-speecht5, where preparing outweighs computing).
+size, 9x on tiny-speecht5, where preparing outweighs computing). The vocoder's buffers, which the
+plugin keeps at the longest sentence's size whatever the cache, are bounded by preparing SpeechT5
+with a vocoder that works in windows of frames (``ovnb.vocoder``).
 
 Text is checked before anything is spoken: empty text, or characters the model's tokenizer
 cannot spell (they would be read as noise), are refused in one line that names them.
