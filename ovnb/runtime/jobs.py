@@ -67,6 +67,12 @@ class Job(Generic[T]):
         _WORKERS.run(self._run)
         return self
 
+    def run_here(self) -> Job[T]:
+        """Run on this thread (a worker running another job, which waits for this one anyway:
+        handing it to a second worker would only add a hand-off and a wait for the view thread)."""
+        self._run()
+        return self
+
     def wait(self) -> Outcome[T]:
         """Block until the job (and its ``after``) ended and what it published is applied."""
         wait_for(self.done)
@@ -132,7 +138,8 @@ class Workers:
     cores took 1-8 ms (a tiny model's whole run), handing work to a waiting one a fraction.
 
     A worker runs one thing at a time and waits ``idle`` seconds for the next before it ends;
-    a run that waits for another (a retriever's search runs its embedder) takes a second one.
+    a run that another run waits for (a retriever's search runs its embedder) runs on the same
+    worker (``Job.run_here``).
     """
 
     def __init__(self, idle: float = 60.0) -> None:
@@ -150,6 +157,7 @@ class Workers:
         inbox.put(fn)
 
     def _serve(self, inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
+        _HERE.worker = True
         while True:
             try:
                 fn = inbox.get(timeout=self.idle)
@@ -167,4 +175,10 @@ class Workers:
                 self._waiting.append(inbox)
 
 
+def on_worker() -> bool:
+    """Whether this thread is a worker (running a job)."""
+    return getattr(_HERE, "worker", False)
+
+
+_HERE = threading.local()
 _WORKERS = Workers()

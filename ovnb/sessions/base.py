@@ -31,7 +31,7 @@ import traitlets
 from ovnb import devices
 from ovnb.errors import OvnbError, Stopped, details, explain
 from ovnb.families import Family
-from ovnb.runtime.jobs import Job, Outcome
+from ovnb.runtime.jobs import Job, Outcome, on_worker
 from ovnb.runtime.pipelines import Loaded
 from ovnb.runtime.streams import TokenStream
 from ovnb.runtime.views import on_view_thread, post, settle, wait_for
@@ -186,13 +186,14 @@ class Session(Lifecycle):
 
     # runs ----------------------------------------------------------------------------------------
     def start(self, work: Work[T], done: Callable[[Outcome[T]], None] | None = None,
-              queue: bool = False, locked: bool = True) -> Job[T] | None:
+              queue: bool = False, locked: bool = True, here: bool = False) -> Job[T] | None:
         """Run ``work(loaded, job)`` on a worker thread (under the pipeline's lock when
         ``locked``); ``done(outcome)`` runs on the worker after it, before the session is free.
 
         While a run is in progress, a button's start (``queue=False``) is refused and returns
         None; a call from code (``queue=True``) waits for its turn (Ctrl-C while it waits drops
-        the request and leaves the run in progress alone).
+        the request and leaves the run in progress alone). ``here``: run on this thread, ended
+        when this returns.
         """
         check_flag(queue, "queue")
         job: Job[T] = Job(lambda job: self._do_work(work, job, locked),
@@ -200,7 +201,7 @@ class Session(Lifecycle):
         if not self._take_turn(job, queue):
             return None
         self.publish(busy=True, last_error="", error_details="")
-        return job.start()
+        return job.run_here() if here else job.start()
 
     def _do_work(self, work: Work[T], job: Job[T], locked: bool) -> T:
         loaded = self._pipeline()
@@ -259,10 +260,16 @@ class Session(Lifecycle):
 
     def run(self, work: Work[T], done: Callable[[Outcome[T]], None] | None = None,
             locked: bool = True) -> Outcome[T]:
-        """Run ``work`` from code, waiting for its turn and its end; its outcome."""
-        job = self.start(work, done, queue=True, locked=locked)
+        """Run ``work`` from code, waiting for its turn and its end; its outcome.
+
+        From another session's worker (a retriever's search embedding its query) the run is
+        made on that worker, which returns with the outcome while the view thread still applies
+        what the run published (the outer run's own end is posted after it).
+        """
+        here = on_worker()
+        job = self.start(work, done, queue=True, locked=locked, here=here)
         assert job is not None  # a queued start always gets its turn
-        return self._wait(job)
+        return job.outcome if here else self._wait(job)
 
     def join(self) -> Outcome[Any] | None:
         """Wait for the run in progress to end and give its outcome (None when none runs);

@@ -98,6 +98,31 @@ def test_a_call_from_an_observer_does_not_deadlock() -> None:
     assert inner == [2] and session.runs == 2 and not session.running
 
 
+def test_a_run_another_run_waits_for_is_made_on_its_worker_and_hears_its_stop() -> None:
+    """A retriever's search runs its embedder: on the search's own worker (no second hand-off),
+    through the embedder's lifecycle (busy shown and ended), and Stop of the search reaches it."""
+    inner, outer = Counter(), Counter()
+    threads: list[threading.Thread] = []
+
+    def nested(_: object, job: Job[object]) -> object:
+        threads.append(threading.current_thread())
+        job.on_stop(inner.stop)
+        return inner.run(lambda loaded, job: (threads.append(threading.current_thread()),
+                                              inner.work()(loaded, job))[1]).value
+
+    inner.release.set()
+    assert outer.run(nested).value == 1
+    assert threads[0] is threads[1] and threads[0] is not threading.current_thread()
+    inner.release.clear()
+    inner.started.clear()
+    running = outer.start(nested)
+    inner.started.wait()
+    outer.stop()
+    assert running is not None and running.wait().ok
+    last = inner.join()
+    assert last is not None and last.stopped and not inner.busy and not outer.busy
+
+
 def test_ctrl_c_stops_the_run_and_the_next_call_works() -> None:
     session = Counter()
     job = session.start(session.work())
