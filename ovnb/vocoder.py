@@ -59,8 +59,7 @@ def windowed(model: object, window: int, context: int) -> object:
     import openvino as ov
     import openvino.opset15 as op
 
-    speak = window - 2 * context
-    if speak < 1:
+    if window - 2 * context < 1:
         raise ValueError(f"a window of {window} frames leaves nothing between {context} frames "
                          "of context on each side")
     step = hop(model)
@@ -70,50 +69,67 @@ def windowed(model: object, window: int, context: int) -> object:
     inner.set_partial_shape(ov.PartialShape([1, -1, mels]))
     spectrogram = op.parameter(ov.PartialShape([1, -1, mels]), ov.Type.f32, name="spectrogram")
     spectrogram.output(0).set_names({"spectrogram"})
-
-    def i64(*values: int) -> object:
-        return op.constant(np.array(values, dtype=np.int64))
-
-    frames = op.gather(op.shape_of(spectrogram, "i64"), i64(1), i64(0))  # [1]
-    size = op.minimum(frames, i64(window))  # the window (the whole spectrogram when shorter)
-    whole = op.less_equal(frames, i64(window))  # one window: the whole spectrogram
-    part = op.select(whole, frames, i64(speak))  # frames each window speaks for
-    count = op.divide(op.add(frames, op.subtract(part, i64(1))), part)  # windows: ceil
-    def counting(upto: object) -> object:  # 0, 1, ... upto - 1
-        return op.range(op.constant(np.int64(0)), op.squeeze(upto, i64(0)),
-                        op.constant(np.int64(1)), "i64")
-
-    first = op.minimum(op.multiply(counting(count), part),
-                       op.subtract(frames, part))  # each window's first spoken frame
-    start = op.minimum(op.maximum(op.subtract(first, i64(context)), i64(0)),
-                       op.subtract(frames, size))  # each window's first frame
-    offset = op.subtract(first, start)  # where its spoken frames begin inside it
-    positions = op.add(op.unsqueeze(start, i64(1)), op.unsqueeze(counting(size), i64(0)))
-    windows = op.squeeze(op.gather(spectrogram, positions, i64(1)), i64(0))  # [n, size, mels]
+    frames = op.gather(op.shape_of(spectrogram, "i64"), _i64(1), _i64(0))  # [1]
+    windows, offsets, part, count = _cut(spectrogram, frames, window, context)
 
     at = op.parameter(ov.PartialShape([1]), ov.Type.i64, name="offset")
     length = op.parameter(ov.PartialShape([1]), ov.Type.i64, name="length")
-    begin = op.multiply(at, i64(step))
-    audio = op.slice(body.get_results()[0].input_value(0), begin, op.add(begin, length), i64(1),
-                     i64(1))
+    begin = op.multiply(at, _i64(step))
+    audio = op.slice(body.get_results()[0].input_value(0), begin, op.add(begin, length),
+                     _i64(1), _i64(1))  # the samples of the frames this window speaks for
     body = ov.Model([op.result(audio)], [inner, at, length], "vocoder_window")
     loop = op.tensor_iterator()
     loop.set_body(body)
     loop.set_sliced_input(inner, windows.output(0), 0, 1, 1, -1, 0)
-    loop.set_sliced_input(at, offset.output(0), 0, 1, 1, -1, 0)
-    loop.set_invariant_input(length, op.multiply(part, i64(step)).output(0))
+    loop.set_sliced_input(at, offsets.output(0), 0, 1, 1, -1, 0)
+    loop.set_invariant_input(length, op.multiply(part, _i64(step)).output(0))
     joined = op.reshape(loop.get_concatenated_slices(body.get_results()[0].output(0),
-                                                     0, 1, 1, -1, 0), i64(1, -1), False)
-    kept = op.multiply(op.multiply(op.subtract(count, i64(1)), part), i64(step))  # all but last
-    skip = op.add(kept, op.multiply(op.subtract(op.multiply(count, part), frames), i64(step)))
-    ends = op.multiply(op.multiply(count, part), i64(step))
-    waveform = op.concat([op.slice(joined, i64(0), kept, i64(1), i64(1)),
-                          op.slice(joined, skip, ends, i64(1), i64(1))], 1)
-    result = op.result(waveform)
+                                                     0, 1, 1, -1, 0), _i64(1, -1), False)
+    result = op.result(_unrepeat(joined, frames, part, count, step))
     result.output(0).set_names({"waveform"})
     out = ov.Model([result], [spectrogram], "vocoder_windowed")
     out.set_rt_info(f"{window}/{context}", MARK)
     return out
+
+
+def _i64(*values: int) -> object:
+    import openvino.opset15 as op
+
+    return op.constant(np.array(values, dtype=np.int64))
+
+
+def _cut(spectrogram: object, frames: object, window: int, context: int
+         ) -> tuple[object, object, object, object]:
+    """(the windows [n, size, mels], where each one's spoken frames begin inside it [n], the
+    frames each speaks for [1], n [1]). A spectrogram of at most ``window`` frames is one window;
+    the last window speaks for the last frames, so it may repeat some its neighbour spoke for."""
+    import openvino.opset15 as op
+
+    def counting(upto: object) -> object:  # 0, 1, ... upto - 1
+        return op.range(op.constant(np.int64(0)), op.squeeze(upto, _i64(0)),
+                        op.constant(np.int64(1)), "i64")
+
+    size = op.minimum(frames, _i64(window))
+    part = op.select(op.less_equal(frames, _i64(window)), frames, _i64(window - 2 * context))
+    count = op.divide(op.add(frames, op.subtract(part, _i64(1))), part)  # ceil
+    first = op.minimum(op.multiply(counting(count), part),
+                       op.subtract(frames, part))  # each window's first spoken frame
+    start = op.minimum(op.maximum(op.subtract(first, _i64(context)), _i64(0)),
+                       op.subtract(frames, size))  # each window's first frame
+    positions = op.add(op.unsqueeze(start, _i64(1)), op.unsqueeze(counting(size), _i64(0)))
+    windows = op.squeeze(op.gather(spectrogram, positions, _i64(1)), _i64(0))
+    return windows, op.subtract(first, start), part, count
+
+
+def _unrepeat(joined: object, frames: object, part: object, count: object, step: int) -> object:
+    """The joined audio [1, count * part * step] without what the last window repeated."""
+    import openvino.opset15 as op
+
+    kept = op.multiply(op.multiply(op.subtract(count, _i64(1)), part), _i64(step))
+    ends = op.multiply(op.multiply(count, part), _i64(step))
+    skip = op.add(kept, op.multiply(op.subtract(op.multiply(count, part), frames), _i64(step)))
+    return op.concat([op.slice(joined, _i64(0), kept, _i64(1), _i64(1)),
+                      op.slice(joined, skip, ends, _i64(1), _i64(1))], 1)
 
 
 def whole(model: object) -> object:
