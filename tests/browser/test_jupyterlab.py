@@ -200,11 +200,14 @@ def frames(chat: Any) -> list[int]:
     return chat.evaluate("(chat) => chat.__frames")
 
 
-def wait_finished(chat: Any, timeout: float = 60) -> str:
-    """Wait until the chat is idle again with no live answer left; returns the chat's text.
+def wait_finished(chat: Any, asked: int, timeout: float = 60) -> str:
+    """Wait until the chat shows ``asked`` questions (a question's turn comes with its answer, at
+    the run's end) and is idle again with no live answer left; returns the chat's text. Send
+    alone says nothing just after a click: a run shows busy only once it has lasted 0.1 s.
     When it is not, the kernel's side (runs, threads) is in the failure: a page alone cannot
     say whether the run hung or its end was not shown."""
     try:
+        expect(chat.locator(".ovnb-user")).to_have_count(asked, timeout=timeout * 1000)
         expect(chat.get_by_role("button", name="Send")).to_be_enabled(timeout=timeout * 1000)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\nin the kernel:\n{in_kernel(chat.page, KERNEL_RUNS)}") from None
@@ -248,8 +251,9 @@ def test_send_streams_an_answer_that_finishes(notebook: Callable[[str], Any]) ->
     chat.scroll_into_view_if_needed()
     set_max_new_tokens(page, chat, ANSWER_TOKENS)  # long enough to stream in several view updates
     prompt = "Hello from the browser"
+    asked = chat.locator(".ovnb-user").count() + 1
     send(page, chat, prompt)
-    text = wait_finished(chat)
+    text = wait_finished(chat, asked)
     chat.scroll_into_view_if_needed()
     shot(page, "chat-answered")
     grew = frames(chat)
@@ -287,7 +291,7 @@ def test_stop_ends_a_long_answer_and_the_chat_stays_usable(notebook: Callable[[s
         page.wait_for_function("(chat) => chat.__frames.length >= 3", arg=chat.element_handle())
         expect(chat.get_by_role("button", name="Send")).to_be_disabled()
         chat.get_by_role("button", name="Stop").click()
-        text = wait_finished(chat)
+        text = wait_finished(chat, turn)
         # the page's Stop flow; that Stop cuts generation short is the sessions' tests' (genai
         # writes ahead of this slowed streamer, so its count here is the run's whole 900)
         assert tokens_reported(text) > 0
@@ -312,8 +316,7 @@ def test_enter_sends_and_shift_enter_starts_a_new_line(notebook: Callable[[str],
     expect(box).to_have_value("first line\nsecond line")  # Shift+Enter: a new line, nothing sent
     page.keyboard.press("Enter")
     expect(box).to_have_value("")  # sent: the kernel took the text and cleared the box
-    wait_finished(chat)
-    expect(chat.locator(".ovnb-user")).to_have_count(turns + 1)
+    wait_finished(chat, turns + 1)
     asked = in_kernel(page, "print(repr([m['content'] for m in chat.messages "
                             "if m['role'] == 'user'][-1]))")
     assert asked.strip() == repr("first line\nsecond line")
