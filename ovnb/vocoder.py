@@ -139,14 +139,16 @@ def whole(model: object) -> object:
 
     (loop,) = [n for n in model.get_ordered_ops()  # type: ignore[attr-defined]
                if n.get_type_name() == "TensorIterator"]
-    body = loop.get_function()
+    body = loop.get_function().clone()  # its own copy: reshaping it must not change ``model``
     inner = body.get_parameters()[0]
     inner.set_partial_shape(ov.PartialShape([-1, -1, inner.get_partial_shape()[2]]))
     inner.output(0).set_names({"spectrogram"})
     audio = body.get_results()[0].input_value(0).get_node().input_value(0)  # before its Slice
     result = op.result(audio)
     result.output(0).set_names({"waveform"})
-    return ov.Model([result], [inner], "vocoder")
+    out = ov.Model([result], [inner], "vocoder")
+    out.validate_nodes_and_infer_types()  # the input's batch and length free again, as exported
+    return out
 
 
 def is_windowed(folder: Path) -> bool:
