@@ -2,12 +2,13 @@
 in one cache: each kill leaves a cache where nothing half-built can be loaded and the next prepare
 goes further; the one after the last kill succeeds at once and the model runs.
 
-tests/test_cli.py kills at "building", "exporting" and 2 s into the export, each in a fresh cache.
-These points add a random moment of the source build (~3.5 s: torch, transformers, weights), the
-source entry with its files written but no manifest, with its manifest written but not renamed, and
-complete before the export, a random moment of the export (its optimum-cli child included), and the
-model entry renamed into place but not yet reported. Random moments come from a seeded generator ($OVNB_TEST_SEED, default 0), so a failure
-can be replayed. tiny-llm-draft is the fastest real prepare: one full export (~20-45 s) in all.
+tests/test_cli.py kills 2 s into the export of a fresh cache. These six points cover the source
+build at a random moment (~3.5 s: torch, transformers, weights), the source entry with its files
+written but no manifest, with its manifest written but not renamed, and complete before the export,
+a random moment of the export (its optimum-cli child included), and the model entry renamed into
+place but not yet reported. Random moments come from a seeded generator ($OVNB_TEST_SEED, default
+0), so a failure can be replayed. tiny-llm-draft is the fastest real prepare: one full export
+(~20-45 s) in all.
 """
 from __future__ import annotations
 
