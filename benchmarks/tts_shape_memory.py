@@ -13,13 +13,14 @@ every 20 ms) and at the end:
   seen before), then the last text ``REPEATS`` times more (a length just met): seconds of each.
 - ``text``: one text of ``--chars`` characters (sentences of 4-30 words, seed 0), as ovnb speaks
   it (``sentences.split``, one call per sentence) and as the plain pipeline would, call by call.
-    python benchmarks/tts_shape_memory.py [--model tiny-speecht5 | --full] [--f32]
-                                          [--workload lengths|text] [--lengths 24]
+    python benchmarks/tts_shape_memory.py [--model tiny-speecht5 | --full [--weights int8]]
+                                          [--f32] [--workload lengths|text] [--lengths 24]
                                           [--chars 10000] [--cache-dir DIR] [--explore]
                                           [--only SETTING ...]
 ``--full`` builds a random model of microsoft/speecht5_tts's size (transformers' default
-SpeechT5Config and HiFi-GAN, ~157M parameters, fp16) into a temporary folder, once. ``--f32``
-runs every setting in f32 (else the CPU's default: bf16 where it has it, which halves the weights).
+SpeechT5Config and HiFi-GAN, ~157M parameters, fp16 or ``--weights int8``) into a temporary
+folder, once. ``--f32`` runs every setting in f32 (else the CPU's default: bf16 where it has it,
+which halves the weights).
 ``--explore`` adds settings measured before choosing (runtime cache sizes, malloc_trim).
 """
 from __future__ import annotations
@@ -71,21 +72,32 @@ def anon_mb() -> int:
     return 0
 
 
-def build_full(out: Path) -> Path:
-    """A random SpeechT5 of microsoft/speecht5_tts's layout, exported (fp16) into ``out/ov``."""
+def build_full(out: Path, weights: str = "fp16") -> Path:
+    """A random SpeechT5 of microsoft/speecht5_tts's layout, exported with ``weights`` (fp16 or
+    int8) into ``out/ov`` (fp16) or ``out/ov-int8``; the source is built once for both."""
+    from ovnb.export import export
+    from ovnb.vocoder import window_vocoder
+
+    folder = out / ("ov" if weights == "fp16" else f"ov-{weights}")
+    if (folder / "openvino_decoder_model.xml").is_file():
+        window_vocoder(folder)  # a build from before ovnb windowed vocoders
+        return folder
+    src = out / "src"
+    if not (src / "vocoder").is_dir():
+        build_source(src)
+    export(src, folder, "text-to-speech", weights, {})
+    return folder
+
+
+def build_source(src: Path) -> None:
+    """The random model's transformers folder, its HiFi-GAN in ``vocoder/`` (seed 0)."""
     import torch
     from transformers import (GenerationConfig, SpeechT5Config, SpeechT5ForTextToSpeech,
                               SpeechT5HifiGan, SpeechT5HifiGanConfig)
 
-    from ovnb.export import export
     from ovnb.sources.tiny_speecht5 import MAXLENRATIO, NEVER_STOP, make_tokenizer
-    from ovnb.vocoder import window_vocoder
 
-    if (out / "ov" / "openvino_decoder_model.xml").is_file():
-        window_vocoder(out / "ov")  # a build from before ovnb windowed vocoders
-        return out / "ov"
     torch.manual_seed(0)
-    src = out / "src"
     tok = make_tokenizer(src)
     model = SpeechT5ForTextToSpeech(SpeechT5Config(vocab_size=len(tok),
                                                    speech_decoder_prenet_dropout=0.0)).eval()
@@ -97,8 +109,6 @@ def build_full(out: Path) -> Path:
     model.save_pretrained(src)
     tok.save_pretrained(src)
     SpeechT5HifiGan(SpeechT5HifiGanConfig()).eval().save_pretrained(src / "vocoder")
-    export(src, out / "ov", "text-to-speech", "fp16", {})
-    return out / "ov"
 
 
 def whole_vocoder(folder: Path) -> Path:
@@ -224,6 +234,8 @@ def main() -> int:
     parser.add_argument("--full", action="store_true",
                         help="a random model of microsoft/speecht5_tts's size, built once")
     parser.add_argument("--f32", action="store_true", help="f32 (else the CPU's default)")
+    parser.add_argument("--weights", choices=("fp16", "int8"), default="fp16",
+                        help="--full: the export's weights (int8: NNCF's, as ovnb's int8)")
     parser.add_argument("--workload", choices=("lengths", "text"), default="lengths")
     parser.add_argument("--lengths", type=int, default=24, help="distinct text lengths to speak")
     parser.add_argument("--chars", type=int, default=10_000, help="the text workload's length")
@@ -243,7 +255,8 @@ def main() -> int:
         child(args.folder, args, chosen[args.child])
         return 0
     if args.full:
-        folder, name = build_full(FULL_FOLDER), "random speecht5_tts-size model"
+        folder = build_full(FULL_FOLDER, args.weights)
+        name = f"random speecht5_tts-size model ({args.weights} weights)"
     else:
         from ovnb import prepare
 
