@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ovnb.errors import Stopped, details, explain
-from ovnb.runtime.views import post, settle, wait_for
+from ovnb.runtime.views import post, wait_for
 
 T = TypeVar("T")
 
@@ -74,9 +74,9 @@ class Job(Generic[T]):
         return self
 
     def wait(self) -> Outcome[T]:
-        """Block until the job (and its ``after``) ended and what it published is applied."""
+        """Block until the job (and its ``after``) ended and what it published is applied: ``done``
+        is set on the view thread after the job's last post, so no further round trip is needed."""
         wait_for(self.done)
-        settle()
         return self.outcome
 
     def _run(self) -> None:
