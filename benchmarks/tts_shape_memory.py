@@ -5,8 +5,9 @@ shapes at each decoder step and its vocoder one per text length, so a plain Text
 that speaks many different sentences keeps growing (which a 2 GB Binder session cannot afford),
 while a length seen before adds nothing and runs faster. ``ovnb.Speaker`` builds a CPU pipeline
 without the plugin's runtime cache (``ovnb.families.SPEECH_OUT_CPU``), and ovnb prepares SpeechT5
-with a vocoder that works in windows of frames (``ovnb.vocoder``); the settings marked "whole
-vocoder" run on a copy of the folder with the vocoder as exported (before). Two workloads, each
+with a vocoder that works in windows of frames (``ovnb.vocoder``) and a decoder that runs its
+prenet on the newest frame only (``ovnb.prenet``); the settings marked "as exported" run on a copy
+of the folder with both models as exported (before). Two workloads, each
 setting in a fresh process; memory is anonymous resident MB after loading, at its highest (read
 every 20 ms) and at the end:
 - ``lengths``: texts of 1, 2, ... ``--lengths`` words, twice (the second pass meets only lengths
@@ -43,11 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PRIMITIVE_CACHE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
 # name -> (how: plain | ovnb, OpenVINO properties, environment, malloc_trim after each text,
-#          on the vocoder as exported rather than ovnb's windowed one)
+#          on the vocoder and decoder as exported rather than as ovnb rewrites them)
 Setting = tuple[str, dict[str, int], dict[str, str], bool, bool]
 SETTINGS: dict[str, Setting] = {
     "plain pipeline (before)": ("plain", {}, {}, False, True),
-    "ovnb Speaker, whole vocoder": ("ovnb", {}, {}, False, True),
+    "ovnb Speaker, models as exported": ("ovnb", {}, {}, False, True),
     "ovnb Speaker (after)": ("ovnb", {}, {}, False, False),
 }
 EXPLORE: dict[str, Setting] = {
@@ -76,11 +77,13 @@ def build_full(out: Path, weights: str = "fp16") -> Path:
     """A random SpeechT5 of microsoft/speecht5_tts's layout, exported with ``weights`` (fp16 or
     int8) into ``out/ov`` (fp16) or ``out/ov-int8``; the source is built once for both."""
     from ovnb.export import export
+    from ovnb.prenet import rewrite_decoder
     from ovnb.vocoder import window_vocoder
 
     folder = out / ("ov" if weights == "fp16" else f"ov-{weights}")
     if (folder / "openvino_decoder_model.xml").is_file():
         window_vocoder(folder)  # a build from before ovnb windowed vocoders
+        rewrite_decoder(folder)  # or before its decoder's prenet ran on the last frame only
         return folder
     src = out / "src"
     if not (src / "vocoder").is_dir():
@@ -111,22 +114,25 @@ def build_source(src: Path) -> None:
     SpeechT5HifiGan(SpeechT5HifiGanConfig()).eval().save_pretrained(src / "vocoder")
 
 
-def whole_vocoder(folder: Path) -> Path:
-    """A copy of ``folder`` (links to its files) whose vocoder is the network ovnb windowed;
-    without ovnb's manifest, whose file sizes are the windowed vocoder's."""
+def as_exported(folder: Path) -> Path:
+    """A copy of ``folder`` (links to its files) whose vocoder is the network ovnb windowed and
+    whose decoder runs its prenet over every frame again; without ovnb's manifest, whose file
+    sizes are the rewritten ones."""
     import openvino as ov
 
-    from ovnb.vocoder import FILE, is_windowed, whole
+    from ovnb import prenet, vocoder
 
-    if not is_windowed(folder):
-        return folder
-    copy = Path(tempfile.gettempdir()) / f"ovnb-bench-whole-vocoder-{zlib.crc32(bytes(folder))}"
+    copy = Path(tempfile.gettempdir()) / f"ovnb-bench-as-exported-{zlib.crc32(bytes(folder))}"
     copy.mkdir(exist_ok=True)
+    undo = {vocoder.FILE: vocoder.whole if vocoder.is_windowed(folder) else None,
+            prenet.FILE: prenet.every_frame if prenet.is_rewritten(folder) else None}
     for path in folder.iterdir():
-        if (not path.name.startswith(("openvino_vocoder.", "ovnb.json"))
+        if (not path.name.startswith(("openvino_vocoder.", "openvino_decoder_model.", "ovnb.json"))
                 and not (copy / path.name).exists()):
             (copy / path.name).symlink_to(path.resolve())
-    ov.save_model(whole(ov.Core().read_model(folder / FILE)), copy / FILE, compress_to_fp16=False)
+    for name, back in undo.items():
+        model = ov.Core().read_model(folder / name)
+        ov.save_model(back(model) if back else model, copy / name, compress_to_fp16=False)
     return copy
 
 
@@ -213,7 +219,7 @@ def precision(args: argparse.Namespace) -> dict[str, str]:
 def run(name: str, setting: Setting, folder: Path, args: argparse.Namespace) -> None:
     """One setting in a fresh process (its own caches, its environment), one row printed."""
     if setting[4]:
-        folder = whole_vocoder(folder)
+        folder = as_exported(folder)
     command = [sys.executable, __file__, "--folder", str(folder), "--lengths", str(args.lengths),
                "--chars", str(args.chars), "--workload", args.workload, "--child", name,
                *(["--f32"] if args.f32 else [])]

@@ -130,7 +130,7 @@ TEXT_TO_SPEECH = Family(
     needs=(TOKENIZER,), export_task="text-to-audio", activation_gb=4.0, working_gb=0.5,
     cpu_properties=SPEECH_OUT_CPU, hub_tags=("text-to-speech",),
     fixups=("ovnb.fixups:speech_settings", "ovnb.fixups:kokoro_lexicon",
-            "ovnb.fixups:vocoder_windows"),
+            "ovnb.fixups:vocoder_windows", "ovnb.fixups:decoder_last_frame"),
     tiny="tiny-speecht5", session="ovnb.sessions.tts:SpeakerSession",
     fronts=("ovnb.widgets.tts:Speaker",),
     example=Example("speak", ("Hello there. How are you?",)))

@@ -170,6 +170,15 @@ def vocoder_windows(src: Path, out: Path) -> None:
         window_vocoder(out)
 
 
+def decoder_last_frame(src: Path, out: Path) -> None:
+    """Rewrite a SpeechT5 folder's decoder to run its prenet on the newest frame only
+    (``ovnb.prenet``): the same speech, without preparing the prenet again at every step."""
+    from ovnb.prenet import FILE, rewrite_decoder
+
+    if (out / FILE).is_file() and (out / "openvino_postnet.xml").is_file():
+        rewrite_decoder(out)
+
+
 def kokoro_lexicon(src: Path, out: Path) -> None:
     """Give a Kokoro folder the misaki lexicons its G2P reads from ``data/``.
 

@@ -13,11 +13,14 @@ compile kernels and buffers for new shapes (SpeechT5's decoder at each new step,
 ~50-70 MB per new length at microsoft/speecht5_tts's size), and its runtime cache kept them all:
 a plain pipeline reached 4751 MB on one 10 000-character text. So a CPU pipeline is built
 without that cache (``families.SPEECH_OUT_CPU``); kernels come from oneDNN's primitive cache, a
-bounded LRU (benchmarks/tts_shape_memory.py has the figures). The price is speed: a length spoken
-again is prepared again, as a new one is (a repeat took 1.45x the cached time at speecht5_tts's
-size, 9x on tiny-speecht5, where preparing outweighs computing). The vocoder's buffers, which the
-plugin keeps at the longest sentence's size whatever the cache, are bounded by preparing SpeechT5
-with a vocoder that works in windows of frames (``ovnb.vocoder``).
+bounded LRU (benchmarks/tts_shape_memory.py has the figures). A length spoken again is prepared
+again, as a new one is, which costs little since ovnb prepares SpeechT5's decoder to run its
+prenet on the newest frame only (``ovnb.prenet``; as exported it ran over every frame so far).
+f32, 24 lengths spoken twice: random speecht5_tts-size model (int8) 1006 MB and 39.5 s for the
+second pass, against 2886 MB and 39.9 s for a plain pipeline with the cache; tiny-speecht5
+331 MB, 3.0 s against 709 MB, 2.3 s. The vocoder's buffers, which the plugin keeps at the
+longest sentence's size whatever the cache, are bounded by preparing SpeechT5 with a vocoder that
+works in windows of frames (``ovnb.vocoder``).
 
 Text is checked before anything is spoken: empty text, or characters the model's tokenizer
 cannot spell (they would be read as noise), are refused in one line that names them.

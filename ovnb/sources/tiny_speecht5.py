@@ -27,7 +27,7 @@ import numpy as np
 from ovnb.errors import OvnbError
 from ovnb.progress import say
 
-REVISION = 2  # bump when the built model changes (2: vocoder windowed): older builds are rebuilt
+REVISION = 3  # bump when the built model changes (3: prenet on the last frame): older builds rebuilt
 HIDDEN = 32
 MEL_BINS = 80  # the real vocoder's input: keeps the tiny model's mel layout honest
 SPEAKER_DIM = 512  # openvino_genai hard-codes SpeechT5's x-vector size
